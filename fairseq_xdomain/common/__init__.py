@@ -1,0 +1,1 @@
+"""Small shared utilities: user-facing errors, atomic writes, checked text input."""

@@ -1,0 +1,65 @@
+"""Shared test helpers: run the real console commands of the venv on tiny generated data."""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+USER_DIR = str(REPO / "fairseq_xdomain")
+
+
+def run(cmd, cwd=None, env=None, check=True, timeout=900):
+    """Run a command (list); return CompletedProcess with text stdout/stderr.
+
+    On failure the output is shown in the assertion message.
+    """
+    full_env = dict(os.environ)
+    full_env.setdefault("OMP_NUM_THREADS", "2")
+    full_env.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)  # our plugin must not need it
+    if env:
+        full_env.update(env)
+    exe = cmd[0]
+    if not os.path.isabs(exe) and (BIN / exe).exists():
+        cmd = [str(BIN / exe), *cmd[1:]]
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=full_env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
+            f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+def write_lines(path, lines):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_parallel_bin(tmp_path_factory):
+    """A tiny binarized translation dataset (fairseq-preprocess), for plugin smoke tests."""
+    root = tmp_path_factory.mktemp("tinybin")
+    rng = random.Random(0)
+    vocab = [f"w{i}" for i in range(40)]
+    src = [" ".join(rng.choice(vocab) for _ in range(rng.randint(3, 8))) for _ in range(200)]
+    tgt = [" ".join(f"x{w[1:]}" for w in s.split()) for s in src]
+    for split, sl in (("train", slice(0, 180)), ("valid", slice(180, 200))):
+        write_lines(root / f"raw/{split}.aa", src[sl])
+        write_lines(root / f"raw/{split}.bb", tgt[sl])
+    run([
+        "fairseq-preprocess", "--source-lang", "aa", "--target-lang", "bb",
+        "--trainpref", root / "raw/train", "--validpref", root / "raw/valid",
+        "--destdir", root / "bin", "--workers", "1",
+    ])
+    return root / "bin"
