@@ -1,0 +1,177 @@
+"""UNMT on a substitution-cipher language pair: joint-MLM init vs one-language-MLM init (CPU).
+
+Generates two "languages" that are a word-for-word cipher of each other (``xdomain-synth``'s
+``write_cipher_pair``: same word order, disjoint vocabularies apart from shared numbers/names),
+binarizes them in the layout of docs/design.md, pre-trains a tiny ``xlm_mlm`` model either on
+both languages (joint) or on language ``aa`` only (baseline), then trains ``unmt_xdomain``
+(denoising + online back-translation) from each initialisation for a fixed wall-clock budget and
+prints one JSON object with both BLEU curves (validation BLEU after every epoch).
+
+    .venv/bin/python bench/unmt_cipher.py [--out DIR] [--minutes 15]
+
+Not part of the test suite (it runs for minutes). ``binarize_layout`` and ``make_cipher_data``
+are also used by tests/test_unmt.py.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+USER_DIR = str(REPO / "fairseq_xdomain")
+
+
+def binarize_layout(raw: Path, out: Path, langs=("aa", "bb"), splits=("valid", "test")) -> Path:
+    """Binarize ``raw/train.{l}`` (monolingual) and ``raw/{split}.{a}-{b}.{l}`` (parallel) into
+    the docs/design.md layout under ``out`` with one joint dictionary (word-level, no spm)."""
+    from fairseq.data import Dictionary, indexed_dataset
+
+    raw, out = Path(raw), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    counts: Counter = Counter()
+    for lang in langs:
+        with open(raw / f"train.{lang}", encoding="utf-8") as handle:
+            for line in handle:
+                counts.update(line.split())
+    dictionary = Dictionary()
+    for word, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        dictionary.add_symbol(word, n)
+    dictionary.save(str(out / "dict.txt"))
+
+    def write(src: Path, prefix: Path):
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        builder = indexed_dataset.make_builder(f"{prefix}.bin", impl="mmap", vocab_size=len(dictionary))
+        with open(src, encoding="utf-8") as handle:
+            for line in handle:
+                builder.add_item(dictionary.encode_line(line, add_if_not_exist=False, append_eos=True).int())
+        builder.finalize(f"{prefix}.idx")
+
+    a, b = sorted(langs)[:2]
+    for lang in langs:
+        write(raw / f"train.{lang}", out / lang / "train")
+        dictionary.save(str(out / lang / "dict.txt"))
+        for split in splits:
+            if (raw / f"{split}.{a}-{b}.{lang}").exists():
+                write(raw / f"{split}.{a}-{b}.{lang}", out / f"{split}.{a}-{b}.{lang}")
+    return out
+
+
+def make_cipher_data(root: Path, *, n_train: int, n_valid: int, vocab_size: int, seed: int = 0,
+                     n_shared: int = 20, **kwargs) -> Path:
+    from fairseq_xdomain.synthetic import write_cipher_pair
+
+    root = Path(root)
+    write_cipher_pair(root / "raw", langs=("aa", "bb"), n_train=n_train, n_valid=n_valid,
+                      n_test=n_valid, vocab_size=vocab_size, n_shared=n_shared, seed=seed, **kwargs)
+    return binarize_layout(root / "raw", root / "bin")
+
+
+def run(cmd, log_path=None, timeout=None):
+    exe = cmd[0]
+    if (BIN / exe).exists():
+        cmd = [str(BIN / exe), *cmd[1:]]
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, timeout=timeout)
+    if log_path:
+        Path(log_path).write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    if proc.returncode != 0:
+        raise RuntimeError(f"failed: {' '.join(map(str, cmd))}\n{proc.stderr[-4000:]}")
+    return proc.stdout + proc.stderr
+
+
+MLM_TINY = ["--arch", "xlm_encoder_tiny", "--criterion", "xlm_mlm_loss"]
+UNMT_TINY = ["--arch", "unmt_transformer_tiny", "--dropout", "0.0", "--attention-dropout", "0.0"]
+
+
+def pretrain_mlm(data: Path, save: Path, langs: str, max_update: int, seed: int = 1) -> Path:
+    run(["fairseq-train", data, "--user-dir", USER_DIR, "--task", "xlm_mlm", "--langs", langs,
+         *MLM_TINY, "--tokens-per-sample", "64", "--optimizer", "adam", "--lr", "5e-4",
+         "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "200",
+         "--max-tokens", "2048", "--max-update", str(max_update), "--save-dir", save,
+         "--no-epoch-checkpoints", "--disable-validation", "--seed", str(seed), "--cpu",
+         "--num-workers", "0", "--log-format", "simple", "--log-interval", "50"],
+        log_path=save.parent / f"{save.name}.log")
+    return save / "checkpoint_last.pt"
+
+
+BLEU_RE = re.compile(r"\| valid on 'valid' subset \|.*")
+
+
+def parse_valid(log: str) -> list[dict]:
+    """[{epoch, bleu_aa_bb, bleu_bb_aa, bleu}] from a fairseq 'simple' log."""
+    rows = []
+    for line in log.splitlines():
+        if "valid on 'valid' subset" not in line:
+            continue
+        fields = dict(re.findall(r"\| (\w+) ([-\d.]+)", line))
+        rows.append({k: float(v) for k, v in fields.items()
+                     if k in ("epoch", "bleu", "bleu_aa_bb", "bleu_bb_aa", "num_updates", "loss")})
+    return rows
+
+
+def train_unmt(data: Path, save: Path, init: Path | None, *, max_epoch: int, epoch_sentences: int,
+               extra=(), seed: int = 1, time_limit_s: float | None = None) -> tuple[list[dict], str]:
+    cmd = ["fairseq-train", data, "--user-dir", USER_DIR, "--task", "unmt_xdomain", "--langs", "aa,bb",
+           *UNMT_TINY, "--criterion", "cross_entropy", "--optimizer", "adam", "--lr", "5e-4",
+           "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "100", "--max-tokens", "1500",
+           "--epoch-sentences", str(epoch_sentences), "--max-epoch", str(max_epoch),
+           "--lambda-dae", "1", "--lambda-bt", "1",
+           "--save-dir", save, "--no-epoch-checkpoints", "--seed", str(seed), "--cpu",
+           "--num-workers", "0", "--log-format", "simple", "--log-interval", "20",
+           "--best-checkpoint-metric", "bleu", "--maximize-best-checkpoint-metric", *extra]
+    if time_limit_s:
+        cmd += ["--stop-time-hours", str(time_limit_s / 3600)]
+    if init is not None:
+        cmd += ["--init-from-mlm", init]
+    log = run(cmd, log_path=save.parent / f"{save.name}.log")
+    return parse_valid(log), log
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="results/bench/unmt_cipher")
+    ap.add_argument("--minutes", type=float, default=15.0, help="wall-clock budget per UNMT run")
+    ap.add_argument("--n-train", type=int, default=20000)
+    ap.add_argument("--vocab-size", type=int, default=300)
+    ap.add_argument("--mlm-updates", type=int, default=1500)
+    ap.add_argument("--epoch-sentences", type=int, default=4000)
+    ap.add_argument("--max-epoch", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    import torch  # noqa: F401  (fail early if the venv is wrong)
+
+    out = Path(args.out)
+    data = make_cipher_data(out / "data", n_train=args.n_train, n_valid=300,
+                            vocab_size=args.vocab_size, seed=args.seed)
+    result = {"config": vars(args), "device": "cpu", "runs": {}}
+    for name, langs in (("joint", "aa,bb"), ("one_language", "aa")):
+        t0 = time.time()
+        mlm = pretrain_mlm(data, out / f"mlm_{name}", langs, args.mlm_updates, args.seed)
+        mlm_s = time.time() - t0
+        t0 = time.time()
+        curve, _ = train_unmt(data, out / f"unmt_{name}", mlm, max_epoch=args.max_epoch,
+                              epoch_sentences=args.epoch_sentences, seed=args.seed,
+                              time_limit_s=args.minutes * 60)
+        result["runs"][name] = {
+            "mlm_langs": langs, "mlm_seconds": round(mlm_s, 1), "unmt_seconds": round(time.time() - t0, 1),
+            "curve": curve,
+            "final_bleu_aa_bb": curve[-1]["bleu_aa_bb"] if curve else None,
+            "final_bleu_bb_aa": curve[-1]["bleu_bb_aa"] if curve else None,
+        }
+        print(json.dumps({name: result["runs"][name]["curve"][-1:]}), file=sys.stderr)
+    from fairseq_xdomain.common.atomic import write_json
+
+    write_json(out / "result.json", result)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,357 @@
+"""UNMT encoder-decoder (XLM-style): shared token embeddings, learned positions, language embeddings.
+
+Archs: ``unmt_transformer`` (6 + 6 layers, 1024-d, 8 heads, GELU: the XLM/paper size) and
+``unmt_transformer_tiny`` (CPU tests). Post-norm layers from fairseq's
+``TransformerEncoderLayerBase``/``TransformerDecoderLayerBase``, so parameter names match the
+``xlm_encoder`` MLM checkpoint (docs/design.md) and ``init_from_mlm`` is a renaming.
+
+Languages: every batch carries ``src_lang`` and ``tgt_lang`` (LongTensor [B], ids in the task's
+``--langs`` order). The encoder adds the source language embedding to every source token and
+passes ``tgt_lang`` on in its output, so the decoder adds the *target* language embedding at
+every step: training, validation, back-translation, ``fairseq-generate`` and
+``fairseq-interactive`` all start decoding from ``eos`` with the target language embedding.
+"""
+from __future__ import annotations
+
+import logging
+from argparse import Namespace
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from fairseq import utils
+from fairseq.models import (
+    FairseqEncoder,
+    FairseqEncoderDecoderModel,
+    FairseqIncrementalDecoder,
+    register_model,
+    register_model_architecture,
+)
+from fairseq.models.transformer import TransformerConfig
+from fairseq.modules import FairseqDropout, LayerNorm
+from fairseq.modules.transformer_layer import (
+    TransformerDecoderLayerBase,
+    TransformerEncoderLayerBase,
+)
+from torch import Tensor
+
+from ..common.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+
+def _positions(tokens: Tensor, pad: int) -> Tensor:
+    """Position of each token counted over non-pad tokens (left or right padding alike)."""
+    nonpad = tokens.ne(pad)
+    return (torch.cumsum(nonpad.long(), dim=1) - 1).clamp(min=0)
+
+
+def _layer_cfg(args) -> TransformerConfig:
+    ns = Namespace(**vars(args))
+    for key in ("embed_dim", "ffn_embed_dim", "attention_heads"):
+        setattr(ns, f"decoder_{key}", getattr(args, f"encoder_{key}"))
+    ns.encoder_normalize_before = False
+    ns.decoder_normalize_before = False
+    return TransformerConfig.from_namespace(ns)
+
+
+def _init_embeddings(module, embed_tokens: nn.Embedding, max_positions: int, n_langs: int, dropout: float):
+    """Token + position + language embeddings, layer norm, dropout (XLM order); names of docs/design.md."""
+    dim = embed_tokens.embedding_dim
+    module.embed_tokens = embed_tokens
+    module.embed_positions = nn.Embedding(max_positions, dim)
+    module.embed_langs = nn.Embedding(n_langs, dim)
+    module.layernorm_embedding = LayerNorm(dim)
+    module.dropout_module = FairseqDropout(dropout, module_name=module.__class__.__name__)
+    nn.init.normal_(module.embed_positions.weight, mean=0, std=dim ** -0.5)
+    nn.init.normal_(module.embed_langs.weight, mean=0, std=dim ** -0.5)
+
+
+def _embed(module, tokens: Tensor, positions: Tensor, langs: Tensor | None) -> Tensor:
+    if langs is None:
+        raise ValueError("unmt_transformer needs src_lang/tgt_lang in the batch (use --task unmt_xdomain)")
+    x = module.embed_tokens(tokens) + module.embed_positions(positions) + module.embed_langs(langs)[:, None, :]
+    return module.dropout_module(module.layernorm_embedding(x))
+
+
+class UnmtEncoder(FairseqEncoder):
+    def __init__(self, args, dictionary, embed_tokens, n_langs):
+        super().__init__(dictionary)
+        cfg = _layer_cfg(args)
+        self.padding_idx = dictionary.pad()
+        self.max_source_positions = args.max_positions
+        _init_embeddings(self, embed_tokens, args.max_positions, n_langs, args.dropout)
+        self.layers = nn.ModuleList([TransformerEncoderLayerBase(cfg) for _ in range(args.encoder_layers)])
+
+    def forward(self, src_tokens, src_lengths=None, src_lang=None, tgt_lang=None, **unused):
+        pad_mask = src_tokens.eq(self.padding_idx)
+        x = _embed(self, src_tokens, _positions(src_tokens, self.padding_idx), src_lang)
+        x = x * (1 - pad_mask.unsqueeze(-1).type_as(x))
+        x = x.transpose(0, 1)
+        mask = pad_mask if pad_mask.any() else None
+        for layer in self.layers:
+            x = layer(x, encoder_padding_mask=mask)
+        return {
+            "encoder_out": [x],  # T x B x C
+            "encoder_padding_mask": [pad_mask],
+            "tgt_lang": [tgt_lang if tgt_lang is not None else src_lang],
+            "src_lang": [src_lang],
+        }
+
+    @torch.jit.export
+    def reorder_encoder_out(self, encoder_out: dict[str, list[Tensor]], new_order):
+        out = {}
+        for key, values in encoder_out.items():
+            dim = 1 if key == "encoder_out" else 0
+            out[key] = [v.index_select(dim, new_order) for v in values]
+        return out
+
+    def max_positions(self):
+        return self.max_source_positions
+
+
+class UnmtDecoder(FairseqIncrementalDecoder):
+    def __init__(self, args, dictionary, embed_tokens, n_langs):
+        super().__init__(dictionary)
+        cfg = _layer_cfg(args)
+        self.padding_idx = dictionary.pad()
+        self.max_target_positions = args.max_positions
+        _init_embeddings(self, embed_tokens, args.max_positions, n_langs, args.dropout)
+        self.layers = nn.ModuleList([TransformerDecoderLayerBase(cfg) for _ in range(args.decoder_layers)])
+        self.output_bias = nn.Parameter(torch.zeros(len(dictionary)))
+        self._future_mask = torch.empty(0)
+
+    def forward(
+        self,
+        prev_output_tokens,
+        encoder_out: dict[str, list[Tensor]] | None = None,
+        incremental_state: dict[str, dict[str, Tensor | None]] | None = None,
+        features_only: bool = False,
+        **unused,
+    ):
+        positions = _positions(prev_output_tokens, self.padding_idx)
+        tokens = prev_output_tokens
+        if incremental_state is not None:
+            tokens, positions = tokens[:, -1:], positions[:, -1:]
+        x = _embed(self, tokens, positions, encoder_out["tgt_lang"][0]).transpose(0, 1)
+        self_mask, self_pad = None, None
+        if incremental_state is None:
+            self_mask = self.buffered_future_mask(x)
+            pad = tokens.eq(self.padding_idx)
+            self_pad = pad if pad.any() else None
+        enc = encoder_out["encoder_out"][0]
+        enc_pad = encoder_out["encoder_padding_mask"][0]
+        enc_pad = enc_pad if enc_pad.any() else None
+        for layer in self.layers:
+            x, _, _ = layer(
+                x, enc, enc_pad, incremental_state,
+                self_attn_mask=self_mask, self_attn_padding_mask=self_pad,
+            )
+        x = x.transpose(0, 1)
+        if not features_only:
+            x = F.linear(x, self.embed_tokens.weight, self.output_bias)
+        return x, {"attn": [None], "inner_states": None}
+
+    def buffered_future_mask(self, tensor):
+        dim = tensor.size(0)
+        if self._future_mask.size(0) < dim or self._future_mask.device != tensor.device:
+            self._future_mask = torch.triu(utils.fill_with_neg_inf(torch.zeros([dim, dim])), 1)
+        return self._future_mask[:dim, :dim].to(tensor)
+
+    def max_positions(self):
+        return self.max_target_positions
+
+
+@register_model("unmt_transformer")
+class UnmtTransformerModel(FairseqEncoderDecoderModel):
+    """Shared-vocabulary encoder-decoder with XLM-style language embeddings."""
+
+    @staticmethod
+    def add_args(parser):
+        parser.add_argument("--encoder-embed-dim", type=int, help="model dimension (encoder and decoder)")
+        parser.add_argument("--encoder-ffn-embed-dim", type=int, help="feed-forward dimension")
+        parser.add_argument("--encoder-attention-heads", type=int)
+        parser.add_argument("--encoder-layers", type=int)
+        parser.add_argument("--decoder-layers", type=int)
+        parser.add_argument("--activation-fn", choices=utils.get_available_activation_fns())
+        parser.add_argument("--dropout", type=float)
+        parser.add_argument("--attention-dropout", type=float)
+        parser.add_argument("--activation-dropout", type=float)
+        parser.add_argument("--max-positions", type=int, help="learned positions (source and target)")
+        parser.add_argument(
+            "--init-from-mlm", type=str, metavar="PATH",
+            help="initialise encoder and decoder from an xlm_mlm checkpoint (skipped when a trained "
+            "UNMT checkpoint is reloaded)",
+        )
+
+    @classmethod
+    def build_model(cls, args, task):
+        unmt_transformer(args)
+        dictionary = task.source_dictionary
+        dim = args.encoder_embed_dim
+        embed_tokens = nn.Embedding(len(dictionary), dim, padding_idx=dictionary.pad())
+        nn.init.normal_(embed_tokens.weight, mean=0, std=dim ** -0.5)
+        nn.init.constant_(embed_tokens.weight[dictionary.pad()], 0)
+        n_langs = len(task.langs)
+        encoder = UnmtEncoder(args, dictionary, embed_tokens, n_langs)
+        decoder = UnmtDecoder(args, dictionary, embed_tokens, n_langs)
+        model = cls(encoder, decoder)
+        model.langs = list(task.langs)
+        return model
+
+    def forward(self, src_tokens, src_lengths, prev_output_tokens, src_lang=None, tgt_lang=None, **kwargs):
+        encoder_out = self.encoder(src_tokens, src_lengths, src_lang=src_lang, tgt_lang=tgt_lang)
+        return self.decoder(prev_output_tokens, encoder_out=encoder_out, **kwargs)
+
+    @torch.no_grad()
+    def greedy_translate(self, src_tokens, src_lang, tgt_lang, max_len_a=1.3, max_len_b=5, banned=()):
+        """Greedy decoding from ``eos`` with incremental states; returns [B, T] right-padded
+        tokens, each row ending with ``eos``. Length limit per sentence: a * len + b."""
+        dictionary = self.decoder.dictionary
+        pad, eos = dictionary.pad(), dictionary.eos()
+        enc = self.encoder(src_tokens, src_lang=src_lang, tgt_lang=tgt_lang)
+        bsz = src_tokens.size(0)
+        src_len = src_tokens.ne(pad).sum(1)
+        max_lens = (src_len.float() * max_len_a + max_len_b).long().clamp(
+            min=1, max=self.decoder.max_positions() - 1
+        )
+        tokens = src_tokens.new_full((bsz, 1), eos)
+        finished = torch.zeros(bsz, dtype=torch.bool, device=src_tokens.device)
+        state: dict[str, dict[str, Tensor | None]] = {}
+        banned = torch.tensor(sorted({pad, dictionary.bos(), *banned}), device=src_tokens.device)
+        for step in range(int(max_lens.max())):
+            logits, _ = self.decoder(tokens, enc, incremental_state=state)
+            logits = logits[:, -1, :]
+            logits.index_fill_(1, banned, float("-inf"))
+            nxt = logits.argmax(-1)
+            nxt = torch.where(max_lens <= step + 1, torch.full_like(nxt, eos), nxt)
+            nxt = nxt.masked_fill(finished, pad)
+            tokens = torch.cat([tokens, nxt[:, None]], dim=1)
+            finished |= nxt.eq(eos)
+            if bool(finished.all()):
+                break
+        return tokens[:, 1:]
+
+    def load_mlm(self, path: str, langs: list[str]) -> dict:
+        """Initialise from an ``xlm_mlm`` checkpoint (names of docs/design.md); returns a report."""
+        import os
+
+        from ..compat import load_trusted_checkpoint
+
+        if not os.path.isfile(path):
+            raise UserError(f"{path}: --init-from-mlm checkpoint does not exist")
+        ckpt = load_trusted_checkpoint(path)
+        state = ckpt.get("model")
+        if state is None:
+            raise UserError(f"{path}: not a fairseq checkpoint (no 'model' entry)")
+        cfg = ckpt.get("cfg") or {}
+        task_cfg = cfg.get("task") if hasattr(cfg, "get") else None
+        mlm_langs = _split_langs(getattr(task_cfg, "langs", None) or (task_cfg or {}).get("langs")) if task_cfg else []
+        return init_from_mlm_state(self, state, mlm_langs, langs, source=path)
+
+
+def _split_langs(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [x for x in value.split(",") if x]
+    return list(value)
+
+
+def init_from_mlm_state(model, state, mlm_langs, langs, source="MLM checkpoint") -> dict:
+    """Copy an xlm_encoder state dict into the UNMT encoder and decoder.
+
+    Encoder: embeddings + layers as named. Decoder layer i: self_attn, self_attn_layer_norm,
+    fc1, fc2, final_layer_norm from encoder layer i (its encoder_attn stays new). Language
+    embedding rows are matched by name; languages the MLM did not see keep their random init.
+    """
+    own = model.state_dict()
+    new = {}
+    missing_langs = []
+
+    def put(dst, src_tensor):
+        if dst not in own:
+            return
+        if own[dst].shape != src_tensor.shape:
+            raise UserError(
+                f"{source}: {dst} has shape {tuple(src_tensor.shape)} in the MLM but "
+                f"{tuple(own[dst].shape)} in the UNMT model (use the same --arch sizes and dictionary)"
+            )
+        new[dst] = src_tensor
+
+    if "encoder.embed_tokens.weight" not in state:
+        raise UserError(f"{source}: no encoder.embed_tokens.weight: not an xlm_encoder checkpoint")
+    for side in ("encoder", "decoder"):
+        for name in ("embed_tokens.weight", "embed_positions.weight",
+                     "layernorm_embedding.weight", "layernorm_embedding.bias"):
+            key = f"encoder.{name}"
+            if key in state:
+                src = state[key]
+                if name == "embed_positions.weight":
+                    n = own[f"{side}.{name}"].shape[0]
+                    if src.shape[0] < n:
+                        raise UserError(f"{source}: MLM has {src.shape[0]} positions, model needs {n}")
+                    src = src[:n]
+                put(f"{side}.{name}", src)
+        if "encoder.embed_langs.weight" in state:
+            rows = own[f"{side}.embed_langs.weight"].clone()
+            src = state["encoder.embed_langs.weight"]
+            for i, lang in enumerate(langs):
+                if lang in mlm_langs and mlm_langs.index(lang) < src.shape[0]:
+                    rows[i] = src[mlm_langs.index(lang)]
+                elif side == "encoder":
+                    missing_langs.append(lang)
+            put(f"{side}.embed_langs.weight", rows)
+    layer_parts = ("self_attn.", "self_attn_layer_norm.", "fc1.", "fc2.", "final_layer_norm.")
+    n_enc = 0
+    for key, value in state.items():
+        if not key.startswith("encoder.layers."):
+            continue
+        rest = key[len("encoder.layers."):]
+        idx, sub = rest.split(".", 1)
+        if f"encoder.layers.{rest}" in own:
+            put(f"encoder.layers.{rest}", value)
+            n_enc += 1
+        if sub.startswith(layer_parts):
+            put(f"decoder.layers.{idx}.{sub}", value)
+    if "encoder.lm_head.bias" in state:
+        put("decoder.output_bias", state["encoder.lm_head.bias"])
+    if n_enc == 0:
+        raise UserError(f"{source}: no encoder layer matched the UNMT model")
+    model.load_state_dict({**own, **new})
+    report = {
+        "loaded": len(new), "model_tensors": len(own),
+        "mlm_langs": list(mlm_langs), "langs_without_mlm_row": sorted(set(missing_langs)),
+    }
+    logger.info(f"initialised from {source}: {report}")
+    if missing_langs:
+        logger.warning(f"{source}: no MLM language embedding for {sorted(set(missing_langs))}: random init")
+    return report
+
+
+@register_model_architecture("unmt_transformer", "unmt_transformer")
+def unmt_transformer(args):
+    """XLM/paper size: 6 + 6 layers, 1024-d, 8 heads, 4096 FFN, GELU, dropout 0.1."""
+    args.encoder_embed_dim = getattr(args, "encoder_embed_dim", None) or 1024
+    args.encoder_ffn_embed_dim = getattr(args, "encoder_ffn_embed_dim", None) or 4 * args.encoder_embed_dim
+    args.encoder_attention_heads = getattr(args, "encoder_attention_heads", None) or 8
+    args.encoder_layers = getattr(args, "encoder_layers", None) or 6
+    args.decoder_layers = getattr(args, "decoder_layers", None) or 6
+    args.activation_fn = getattr(args, "activation_fn", None) or "gelu"
+    for key, default in (("dropout", 0.1), ("attention_dropout", 0.1), ("activation_dropout", 0.0)):
+        if getattr(args, key, None) is None:
+            setattr(args, key, default)
+    args.max_positions = getattr(args, "max_positions", None) or 512
+    args.init_from_mlm = getattr(args, "init_from_mlm", None)
+
+
+@register_model_architecture("unmt_transformer", "unmt_transformer_tiny")
+def unmt_transformer_tiny(args):
+    """CPU tests: 2 + 2 layers, 64-d, 4 heads, 128 FFN (the sizes of xlm_encoder_tiny)."""
+    args.encoder_embed_dim = getattr(args, "encoder_embed_dim", None) or 64
+    args.encoder_ffn_embed_dim = getattr(args, "encoder_ffn_embed_dim", None) or 128
+    args.encoder_attention_heads = getattr(args, "encoder_attention_heads", None) or 4
+    args.encoder_layers = getattr(args, "encoder_layers", None) or 2
+    args.decoder_layers = getattr(args, "decoder_layers", None) or 2
+    args.max_positions = getattr(args, "max_positions", None) or 256
+    unmt_transformer(args)

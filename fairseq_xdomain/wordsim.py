@@ -1,0 +1,325 @@
+"""Cross-lingual word similarity (SemEval-2017 Task 2, subtask 2; the paper's Table 6).
+
+Every pair ``(w1, w2)`` (``w1`` in the source language, ``w2`` in the target language) is scored
+by the cosine of their vectors; the predictions are compared with the gold 0-4 scores by Pearson
+and Spearman correlation and their harmonic mean ``2 r rho / (r + rho)`` (the task's ranking
+score).
+
+The cosine is taken in one shared space, and the output says which (``space``):
+``joint`` (one jointly trained model; pass the same ``.vec`` twice), ``aligned`` (separately
+trained vectors, the source mapped by a UBLI mapping, ``--mapping W.npy|.pt``, applied as
+``x @ W.T``, or a ``.vec`` already mapped), or ``as-given``.
+
+Input layouts: the SemEval one (``xx-yy.test.data.txt`` with ``w1<TAB>w2``, and
+``xx-yy.test.gold.txt`` with one score per line; a ``.gold.txt`` next to a ``.data.txt`` is found
+automatically) or one plain file of ``w1<TAB>w2<TAB>score`` lines.
+
+Lookup of a term: the exact string, else its lower-cased form (counted), else, for a multi-word
+term (words separated by spaces, ``_``), the average of the vectors of its words that are in the
+vocabulary (counted, and counted as partial when some words are missing). A pair with an
+unknown term is out of vocabulary (OOV): it gets the fixed ``--oov-score`` (counted; a submission
+to the official scorer must score every line) and ``--skip-oov`` adds the covered-only figures.
+``--out-scores`` writes one predicted score per line (official scorer input).
+
+Vectors are read with :func:`fairseq_xdomain.embeddings.vecio.load_vec`.
+Console script: ``xdomain-wordsim --src-emb A.vec --tgt-emb B.vec --pairs FILE [--gold FILE]``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .common.atomic import write_json, write_text
+from .common.errors import UserError, cli_entry
+from .common.textio import iter_lines, require_file
+
+log = logging.getLogger(__name__)
+
+SPACES = ("joint", "aligned", "as-given")
+
+
+# --------------------------------------------------------------------------- input
+
+
+def load_pairs(pairs_path, gold_path=None) -> tuple[list[tuple[str, str]], np.ndarray | None]:
+    """Read term pairs and gold scores (SemEval two-file layout or plain three-column file).
+
+    Returns ``(pairs, gold)``; ``gold`` is None when there are no scores anywhere.
+    """
+    pairs: list[tuple[str, str]] = []
+    inline: list[float] = []
+    n_cols = None
+    for lineno, line in enumerate(iter_lines(pairs_path, on_bad_utf8="fail"), 1):
+        if not line.strip():
+            raise UserError(f"{pairs_path}: empty line {lineno}")
+        cols = [c.strip() for c in line.split("\t")]
+        if len(cols) not in (2, 3) or not cols[0] or not cols[1]:
+            raise UserError(f"{pairs_path}: line {lineno} must be 'term1<TAB>term2[<TAB>score]', "
+                            f"got {line!r}")
+        if n_cols is None:
+            n_cols = len(cols)
+        elif len(cols) != n_cols:
+            raise UserError(f"{pairs_path}: line {lineno} has {len(cols)} columns, line 1 had "
+                            f"{n_cols}")
+        pairs.append((cols[0], cols[1]))
+        if len(cols) == 3:
+            inline.append(_score(cols[2], pairs_path, lineno))
+    if not pairs:
+        raise UserError(f"{pairs_path}: no pairs")
+    if gold_path is not None:
+        if n_cols == 3:
+            raise UserError(f"{gold_path}: --gold given but {pairs_path} already has scores")
+        gold = [_score(line, gold_path, i) for i, line in
+                enumerate(iter_lines(gold_path, on_bad_utf8="fail"), 1) if line.strip()]
+        if len(gold) != len(pairs):
+            raise UserError(f"{gold_path}: {len(gold)} scores for {len(pairs)} pairs in "
+                            f"{pairs_path}")
+        return pairs, np.asarray(gold, dtype=np.float64)
+    if n_cols == 3:
+        return pairs, np.asarray(inline, dtype=np.float64)
+    return pairs, None
+
+
+def _score(text: str, path, lineno: int) -> float:
+    try:
+        value = float(text.strip().split("\t")[0])
+    except ValueError:
+        raise UserError(f"{path}: line {lineno}: score {text.strip()!r} is not a number") from None
+    if not np.isfinite(value):
+        raise UserError(f"{path}: line {lineno}: score {text.strip()!r} is not finite")
+    return value
+
+
+def default_gold_path(pairs_path) -> str | None:
+    """``xx-yy.test.data.txt`` -> ``xx-yy.test.gold.txt`` when that file exists."""
+    p = os.fspath(pairs_path)
+    if p.endswith(".data.txt"):
+        gold = p[: -len(".data.txt")] + ".gold.txt"
+        if os.path.exists(gold):
+            return gold
+    return None
+
+
+def load_mapping(path, dim: int) -> np.ndarray:
+    """A ``dim x dim`` UBLI mapping from ``.npy`` or a torch file (tensor or dict with one)."""
+    require_file(path, "mapping file")
+    p = os.fspath(path)
+    if p.endswith(".npy"):
+        W = np.load(p)
+    else:
+        import torch
+
+        obj = torch.load(p, map_location="cpu", weights_only=False)
+        if isinstance(obj, dict):
+            tensors = [v for v in obj.values() if hasattr(v, "shape") and len(v.shape) == 2]
+            if len(tensors) != 1:
+                raise UserError(f"{p}: expected one 2-D matrix in the checkpoint, found "
+                                f"{len(tensors)}")
+            obj = tensors[0]
+        W = obj.detach().cpu().numpy() if hasattr(obj, "detach") else np.asarray(obj)
+    W = np.asarray(W, dtype=np.float64)
+    if W.shape != (dim, dim):
+        raise UserError(f"{p}: mapping has shape {W.shape}, expected ({dim}, {dim})")
+    return W
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class LookupStats:
+    """How terms were found (nothing is dropped silently)."""
+
+    exact: int = 0
+    lowercased: int = 0
+    multiword: int = 0
+    multiword_partial: int = 0
+    oov: int = 0
+    oov_terms: list = field(default_factory=list)
+
+
+def term_vector(term: str, vectors, stats: LookupStats) -> np.ndarray | None:
+    """Vector of a term (see module docstring for the lookup order), or None if OOV."""
+    w2i = vectors.word2id
+    if term in w2i:
+        stats.exact += 1
+        return vectors.vectors[w2i[term]].astype(np.float64)
+    if term.lower() in w2i:
+        stats.lowercased += 1
+        return vectors.vectors[w2i[term.lower()]].astype(np.float64)
+    words = term.replace("_", " ").split()
+    if len(words) > 1:
+        found = []
+        for w in words:
+            if w in w2i:
+                found.append(w2i[w])
+            elif w.lower() in w2i:
+                found.append(w2i[w.lower()])
+        if found:
+            stats.multiword += 1
+            if len(found) < len(words):
+                stats.multiword_partial += 1
+            return vectors.vectors[found].astype(np.float64).mean(axis=0)
+    stats.oov += 1
+    if len(stats.oov_terms) < 20:
+        stats.oov_terms.append(term)
+    return None
+
+
+def score_pairs(pairs, src, tgt, *, mapping: np.ndarray | None = None, oov_score: float = 0.0):
+    """Cosine per pair in the shared space; returns (scores, covered mask, src stats, tgt stats).
+
+    ``src``/``tgt`` are vecio ``WordVectors``; ``mapping`` (if any) maps source vectors,
+    ``x @ mapping.T``. OOV pairs get ``oov_score``.
+    """
+    if src.dim != tgt.dim:
+        raise UserError(f"{tgt.path or 'target vectors'}: dimension {tgt.dim} differs from the "
+                        f"source vectors' {src.dim}")
+    s_stats, t_stats = LookupStats(), LookupStats()
+    scores = np.full(len(pairs), float(oov_score))
+    covered = np.zeros(len(pairs), dtype=bool)
+    for i, (a, b) in enumerate(pairs):
+        va = term_vector(a, src, s_stats)
+        vb = term_vector(b, tgt, t_stats)
+        if va is None or vb is None:
+            continue
+        if mapping is not None:
+            va = mapping @ va
+        na, nb = np.linalg.norm(va), np.linalg.norm(vb)
+        if na == 0 or nb == 0:
+            continue
+        scores[i] = float(va @ vb / (na * nb))
+        covered[i] = True
+    return scores, covered, s_stats, t_stats
+
+
+def correlations(pred, gold) -> dict:
+    """Pearson, Spearman and their harmonic mean (None where undefined, e.g. constant input)."""
+    from scipy.stats import pearsonr, spearmanr
+
+    pred = np.asarray(pred, dtype=np.float64)
+    gold = np.asarray(gold, dtype=np.float64)
+    if len(pred) < 2 or np.ptp(pred) == 0 or np.ptp(gold) == 0:
+        return {"pearson": None, "spearman": None, "harmonic_mean": None, "n": int(len(pred))}
+    r = float(pearsonr(pred, gold)[0])
+    rho = float(spearmanr(pred, gold)[0])
+    hm = 2 * r * rho / (r + rho) if (r + rho) != 0 else 0.0
+    return {"pearson": r, "spearman": rho, "harmonic_mean": float(hm), "n": int(len(pred))}
+
+
+def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
+             oov_score: float = 0.0, skip_oov: bool = False, space: str | None = None,
+             max_vocab: int | None = None, pair: str | None = None, setting: str | None = None,
+             out_scores=None) -> dict:
+    """Score a pairs file with two vector files; return a JSON-ready record (kind ``wordsim``)."""
+    from .embeddings.vecio import load_vec
+
+    if gold_path is None:
+        gold_path = default_gold_path(pairs_path)
+    pairs, gold = load_pairs(pairs_path, gold_path)
+    same = os.path.realpath(os.fspath(src_emb)) == os.path.realpath(os.fspath(tgt_emb))
+    src = load_vec(src_emb, max_vocab)
+    tgt = src if same else load_vec(tgt_emb, max_vocab)
+    mapping = load_mapping(mapping_path, src.dim) if mapping_path else None
+    if space is None:
+        space = "aligned" if mapping is not None else ("joint" if same else "as-given")
+    if space not in SPACES:
+        raise UserError(f"--space must be one of {', '.join(SPACES)}")
+    scores, covered, s_stats, t_stats = score_pairs(pairs, src, tgt, mapping=mapping,
+                                                    oov_score=oov_score)
+    n_cov = int(covered.sum())
+    if n_cov == 0:
+        raise UserError(f"{pairs_path}: no pair is covered by the vectors ({src_emb}, {tgt_emb}); "
+                        f"e.g. OOV {(s_stats.oov_terms + t_stats.oov_terms)[:5]}")
+    if out_scores:
+        write_text(out_scores, "".join(f"{s:.6f}\n" for s in scores))
+    rec = {
+        "kind": "wordsim",
+        "pair": pair, "setting": setting, "space": space,
+        "src_emb": os.fspath(src_emb), "tgt_emb": os.fspath(tgt_emb),
+        "mapping": os.fspath(mapping_path) if mapping_path else None,
+        "pairs_file": os.fspath(pairs_path), "gold_file": os.fspath(gold_path) if gold_path else None,
+        "n_pairs": len(pairs), "n_covered": n_cov, "n_oov_pairs": len(pairs) - n_cov,
+        "coverage": n_cov / len(pairs),
+        "terms": {side: {"exact": st.exact, "lowercased": st.lowercased,
+                         "multiword": st.multiword, "multiword_partial": st.multiword_partial,
+                         "oov": st.oov, "oov_examples": st.oov_terms}
+                  for side, st in (("src", s_stats), ("tgt", t_stats))},
+        "config": {"oov_score": oov_score, "skip_oov": skip_oov, "max_vocab": max_vocab,
+                   "similarity": "cosine", "multiword": "mean of word vectors"},
+    }
+    if gold is not None:
+        rec.update(correlations(scores, gold))  # every pair, OOV ones at the fallback score
+        if skip_oov:
+            rec["covered_only"] = correlations(scores[covered], gold[covered])
+    else:
+        rec.update({"pearson": None, "spearman": None, "harmonic_mean": None, "n": len(pairs)})
+    log.info("%d/%d pairs covered (%.1f%%), space %s", n_cov, len(pairs), 100 * rec["coverage"],
+             space)
+    return rec
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def to_markdown(rec: dict) -> str:
+    head = "| pair | setting | space | Pearson | Spearman | harmonic mean | coverage |"
+    rows = [head, "|---|---|---|---|---|---|---|",
+            f"| {rec.get('pair') or '-'} | {rec.get('setting') or '-'} | {rec['space']} | "
+            f"{_fmt(rec['pearson'])} | {_fmt(rec['spearman'])} | {_fmt(rec['harmonic_mean'])} | "
+            f"{rec['n_covered']}/{rec['n_pairs']} |"]
+    if "covered_only" in rec:
+        c = rec["covered_only"]
+        rows.append(f"| (covered only) | | | {_fmt(c['pearson'])} | {_fmt(c['spearman'])} | "
+                    f"{_fmt(c['harmonic_mean'])} | {c['n']} |")
+    return ("# Cross-lingual word similarity\n\n" + "\n".join(rows) + "\n\n"
+            f"OOV pairs scored {rec['config']['oov_score']}; pairs file {rec['pairs_file']}.\n")
+
+
+@cli_entry
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="xdomain-wordsim", description=__doc__.split("\n\n")[0])
+    p.add_argument("--src-emb", required=True, help="source .vec/.bin (or the joint one)")
+    p.add_argument("--tgt-emb", required=True, help="target .vec/.bin (the same file if joint)")
+    p.add_argument("--pairs", required=True, help="xx-yy.test.data.txt or w1<TAB>w2<TAB>score")
+    p.add_argument("--gold", default=None, help="xx-yy.test.gold.txt (found next to .data.txt)")
+    p.add_argument("--mapping", default=None, help="UBLI mapping W (.npy or torch), x @ W.T")
+    p.add_argument("--space", default=None, choices=SPACES,
+                   help="say which shared space (default: joint if both files are the same, "
+                        "aligned with --mapping, else as-given)")
+    p.add_argument("--oov-score", type=float, default=0.0, help="fallback score of OOV pairs")
+    p.add_argument("--skip-oov", action="store_true", help="also report covered pairs only")
+    p.add_argument("--max-vocab", type=int, default=None)
+    p.add_argument("--pair", default=None, help="label, e.g. en-de (for xdomain-report)")
+    p.add_argument("--setting", default=None, help="label, e.g. 'UN-Wiki w/ Joint PT'")
+    p.add_argument("--out-scores", default=None, help="write one predicted score per line")
+    p.add_argument("--json", default=None, help="write the record (and a .md next to it)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(message)s",
+                        stream=sys.stderr)
+    rec = evaluate(args.src_emb, args.tgt_emb, args.pairs, args.gold, mapping_path=args.mapping,
+                   oov_score=args.oov_score, skip_oov=args.skip_oov, space=args.space,
+                   max_vocab=args.max_vocab, pair=args.pair, setting=args.setting,
+                   out_scores=args.out_scores)
+    if args.json:
+        write_json(args.json, rec)
+        write_text(os.path.splitext(args.json)[0] + ".md", to_markdown(rec))
+    print(f"space {rec['space']}: Pearson {_fmt(rec['pearson'])}  Spearman "
+          f"{_fmt(rec['spearman'])}  harmonic mean {_fmt(rec['harmonic_mean'])}  coverage "
+          f"{rec['n_covered']}/{rec['n_pairs']} ({rec['n_oov_pairs']} OOV pairs scored "
+          f"{args.oov_score})")
+    if "covered_only" in rec:
+        c = rec["covered_only"]
+        print(f"covered only ({c['n']} pairs): Pearson {_fmt(c['pearson'])}  Spearman "
+              f"{_fmt(c['spearman'])}  harmonic mean {_fmt(c['harmonic_mean'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,409 @@
+"""``xdomain-prep pipeline``: steps 1-6 for a language pair from one YAML/JSON config, resumable.
+
+Every step (``sample.en``, ``tokenize.en``, ``concat``, ``spm.train``, ``spm.apply.en``,
+``binarize``, ...) has a stamp ``WORK/.stamps/STEP.json`` written after its outputs. The stamp
+holds a key = sha256 of (step name, parameters, sha256 of every input file) and the size and
+sha256 of every output. A step is skipped when its stamp's key equals the current key and every
+output still has the recorded checksum; otherwise it runs again, and so does every later step
+whose inputs changed as a result. Outputs are written under temporary names and renamed, so a
+killed run leaves no half-written file under a final name and the next run resumes after the
+last finished step. Checksums are cached per (path, size, mtime) in ``WORK/.stamps/sha256.json``.
+Parameters that do not change results (``workers``, ``threads``) are not part of the key.
+
+``DATA/manifest.json`` (+ ``manifest.md``) records the config, the inputs (size, sha256), the
+seeds, each step (ran/skipped, parameters, counts, seconds) and every output (size, sha256).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from fairseq_xdomain.common.atomic import read_json, write_json, write_text
+from fairseq_xdomain.common.errors import UserError
+from fairseq_xdomain.common.textio import BAD_UTF8_POLICIES, require_file
+
+logger = logging.getLogger("xdomain-prep.pipeline")
+
+DEFAULTS: dict = {
+    "seed": 0,
+    "on_bad_utf8": "skip",
+    "sample": {"n": 5_000_000, "drop_empty": True, "dedup": False},
+    "tokenize": {"lowercase": False, "workers": 0, "escape": False},
+    "lemmatize": [],
+    "concat": {"mode": "interleave"},
+    "spm": {"model_type": "bpe", "vocab_size": 32000, "character_coverage": 1.0,
+            "max_sentences": 2_000_000, "threads": 0},
+    "binarize": {"workers": 1},
+}
+TOP_KEYS = {"output", "work_dir", "corpora", "parallel", *DEFAULTS}
+CORPUS_KEYS = {"lang", "domain", "train", "valid"}
+NOT_IN_KEY = {"workers", "threads"}  # do not change results
+
+
+# ----------------------------------------------------------------------------- config
+
+def load_config(path) -> dict:
+    """Read, check and complete a pipeline config; paths become absolute (relative to it)."""
+    require_file(path, "pipeline config")
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        if str(path).endswith(".json"):
+            raw = json.loads(text)
+        else:
+            import yaml
+
+            raw = yaml.safe_load(text)
+    except Exception as err:  # noqa: BLE001 - any parse error is the user's
+        msg = str(err).replace("\n", " ")
+        raise UserError(f"{path}: cannot parse the config: {msg}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: the config must be a mapping (YAML or JSON object)")
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise UserError(f"{path}: unknown config key(s) {', '.join(unknown)} "
+                        f"(known: {', '.join(sorted(TOP_KEYS))})")
+    base = Path(path).resolve().parent
+
+    def resolve(p) -> str:
+        if not isinstance(p, str) or not p:
+            raise UserError(f"{path}: expected a file path, got {p!r}")
+        return str((base / os.path.expanduser(p)).resolve())
+
+    cfg: dict = {}
+    for key, default in DEFAULTS.items():
+        value = raw.get(key, default)
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise UserError(f"{path}: '{key}' must be a mapping")
+            extra = sorted(set(value) - set(default) - ({"seed"} if key in ("sample", "spm")
+                                                         else set()))
+            if extra:
+                raise UserError(f"{path}: unknown key(s) under '{key}': {', '.join(extra)} "
+                                f"(known: {', '.join(sorted(default))})")
+            value = {**default, **value}
+        cfg[key] = value
+    if cfg["on_bad_utf8"] not in BAD_UTF8_POLICIES:
+        raise UserError(f"{path}: on_bad_utf8 must be one of {', '.join(BAD_UTF8_POLICIES)}")
+    if isinstance(cfg["lemmatize"], str):
+        cfg["lemmatize"] = [cfg["lemmatize"]]
+    if "output" not in raw:
+        raise UserError(f"{path}: missing 'output' (the binarized data folder)")
+    cfg["output"] = resolve(raw["output"])
+    cfg["work_dir"] = resolve(raw["work_dir"]) if raw.get("work_dir") else cfg["output"] + ".work"
+    corpora = raw.get("corpora")
+    if not isinstance(corpora, list) or len(corpora) != 2:
+        raise UserError(f"{path}: 'corpora' must list exactly two corpora (a language pair)")
+    cfg["corpora"] = []
+    for corpus in corpora:
+        if not isinstance(corpus, dict) or not {"lang", "domain", "train"} <= set(corpus):
+            raise UserError(f"{path}: each corpus needs lang, domain and train")
+        extra = sorted(set(corpus) - CORPUS_KEYS)
+        if extra:
+            raise UserError(f"{path}: unknown corpus key(s) {', '.join(extra)}")
+        entry = {"lang": str(corpus["lang"]), "domain": str(corpus["domain"]),
+                 "train": resolve(corpus["train"])}
+        if corpus.get("valid"):
+            entry["valid"] = resolve(corpus["valid"])
+        cfg["corpora"].append(entry)
+    langs = [c["lang"] for c in cfg["corpora"]]
+    if langs[0] == langs[1]:
+        raise UserError(f"{path}: the two corpora must have different languages, got {langs}")
+    parallel = raw.get("parallel") or {}
+    if not isinstance(parallel, dict):
+        raise UserError(f"{path}: 'parallel' must map valid/test to {{lang: file}}")
+    cfg["parallel"] = {}
+    for split, files in parallel.items():
+        if split not in ("valid", "test"):
+            raise UserError(f"{path}: parallel split must be valid or test, got '{split}'")
+        if not isinstance(files, dict) or sorted(files) != sorted(langs):
+            raise UserError(f"{path}: parallel {split} must give one file for each of {langs}")
+        cfg["parallel"][split] = {lang: resolve(files[lang]) for lang in langs}
+    n = cfg["sample"]["n"]
+    if not isinstance(n, int) or n <= 0:
+        raise UserError(f"{path}: sample.n must be a positive integer, got {n!r}")
+    return cfg
+
+
+# ----------------------------------------------------------------------------- checksums
+
+class ShaCache:
+    """sha256 of files, cached per (path, size, mtime_ns)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict = {}
+        if path.exists():
+            with contextlib.suppress(ValueError, OSError):
+                self.data = read_json(path)
+
+    def sha(self, file) -> str:
+        file = str(file)
+        st = os.stat(file)
+        entry = self.data.get(file)
+        if entry and entry["size"] == st.st_size and entry["mtime_ns"] == st.st_mtime_ns:
+            return entry["sha256"]
+        digest = hashlib.sha256()
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        self.data[file] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                           "sha256": digest.hexdigest()}
+        return digest.hexdigest()
+
+    def describe(self, file) -> dict:
+        return {"path": str(file), "size": os.path.getsize(file), "sha256": self.sha(file)}
+
+    def save(self) -> None:
+        write_json(self.path, self.data)
+
+
+# ----------------------------------------------------------------------------- runner
+
+class Runner:
+    """Runs steps, skipping the ones whose stamp matches (see the module docstring)."""
+
+    def __init__(self, work_dir: Path, force: bool = False):
+        self.stamps = work_dir / ".stamps"
+        self.stamps.mkdir(parents=True, exist_ok=True)
+        self.sha = ShaCache(self.stamps / "sha256.json")
+        self.force = force
+        self.records: list[dict] = []
+
+    def _key(self, name: str, params: dict, inputs: list[str]) -> str:
+        payload = {"step": name, "params": {k: v for k, v in params.items() if k not in NOT_IN_KEY},
+                   "inputs": [self.sha.sha(p) for p in inputs]}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def _up_to_date(self, stamp_path: Path, key: str) -> dict | None:
+        if self.force or not stamp_path.exists():
+            return None
+        try:
+            stamp = read_json(stamp_path)
+        except (ValueError, OSError):
+            return None
+        if stamp.get("key") != key:
+            return None
+        for out in stamp.get("outputs", []):
+            if not os.path.exists(out["path"]) or self.sha.sha(out["path"]) != out["sha256"]:
+                return None
+        return stamp
+
+    def step(self, name: str, inputs: list[str], params: dict, fn) -> dict:
+        """Run ``fn() -> (outputs, counts)`` unless up to date; return the step's record."""
+        for path in inputs:
+            require_file(path)
+        key = self._key(name, params, inputs)
+        stamp_path = self.stamps / f"{name}.json"
+        stamp = self._up_to_date(stamp_path, key)
+        if stamp is not None:
+            logger.info("step %s: up to date, skipped", name)
+            record = {**stamp, "status": "skipped"}
+        else:
+            logger.info("step %s: running", name)
+            start = time.time()
+            outputs, counts = fn()
+            record = {
+                "step": name, "key": key, "params": params,
+                "inputs": [self.sha.describe(p) for p in inputs],
+                "outputs": [self.sha.describe(p) for p in outputs],
+                "counts": counts, "seconds": round(time.time() - start, 3),
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+            write_json(stamp_path, record)
+            record = {**record, "status": "ran"}
+        self.sha.save()
+        self.records.append(record)
+        return record
+
+
+def _clean_stale_temps(*dirs: Path) -> int:
+    """Remove temporary files/folders left by a killed run (``.NAME.*.tmp``)."""
+    removed = 0
+    for folder in dirs:
+        if not folder.is_dir():
+            continue
+        for path in list(folder.rglob(".*.tmp")):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            removed += 1
+    if removed:
+        logger.info("removed %d temporary file(s) of an interrupted run", removed)
+    return removed
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+def run_pipeline(config_path, force: bool = False) -> dict:
+    """Run every step of the config; write DATA/manifest.json; return the manifest."""
+    from . import binarize as binarize_mod
+    from . import concat as concat_mod
+    from . import lemmatize as lemmatize_mod
+    from . import sample as sample_mod
+    from . import spm as spm_mod
+    from . import tokenize as tokenize_mod
+
+    cfg = load_config(config_path)
+    out_dir, work = Path(cfg["output"]), Path(cfg["work_dir"])
+    seed, utf8 = cfg["seed"], cfg["on_bad_utf8"]
+    langs = [c["lang"] for c in cfg["corpora"]]
+    for corpus in cfg["corpora"]:
+        tokenize_mod.check_lang(corpus["lang"], corpus["train"])
+        for key in ("train", "valid"):
+            if key in corpus:
+                require_file(corpus[key])
+    for files in cfg["parallel"].values():
+        for path in files.values():
+            require_file(path)
+    for lang in cfg["lemmatize"]:
+        if lang not in langs:
+            raise UserError(f"{config_path}: lemmatize lists '{lang}', not a corpus language")
+        if lang not in lemmatize_mod.SUPPORTED_LEMMA_LANGS:
+            raise UserError(f"{config_path}: cannot lemmatize '{lang}' (supported: "
+                            f"{', '.join(lemmatize_mod.SUPPORTED_LEMMA_LANGS)})")
+    work.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clean_stale_temps(work, out_dir)
+    runner = Runner(work, force=force)
+    started = time.time()
+
+    sample_params = {**cfg["sample"], "seed": cfg["sample"].get("seed", seed),
+                     "on_bad_utf8": utf8}
+    tok_params = {**cfg["tokenize"], "on_bad_utf8": utf8}
+    texts: dict[str, str] = {}  # name (en, en.valid, valid.en, ...) -> final text file
+
+    def text_steps(lang: str, name: str, source: str) -> None:
+        tok = str(work / f"{name}.tok.txt")
+        runner.step(f"tokenize.{name}", [source], {**tok_params, "lang": lang},
+                    lambda: ([tok], tokenize_mod.tokenize_file(
+                        source, tok, lang, lowercase=tok_params["lowercase"],
+                        workers=tok_params["workers"], escape=tok_params["escape"],
+                        on_bad_utf8=utf8)))
+        final = tok
+        if lang in cfg["lemmatize"]:
+            lem = str(work / f"{name}.lem.txt")
+            runner.step(f"lemmatize.{name}", [tok], {"lang": lang},
+                        lambda: ([lem], lemmatize_mod.lemmatize_file(tok, lem, lang)))
+            final = lem
+        texts[name] = final
+
+    for corpus in cfg["corpora"]:
+        lang = corpus["lang"]
+        sampled = str(work / f"{lang}.sample.txt")
+        runner.step(f"sample.{lang}", [corpus["train"]], sample_params,
+                    lambda c=corpus, s=sampled: ([s], sample_mod.sample_file(
+                        c["train"], s, sample_params["n"], seed=sample_params["seed"],
+                        drop_empty=sample_params["drop_empty"], dedup=sample_params["dedup"],
+                        on_bad_utf8=utf8)))
+        text_steps(lang, lang, sampled)
+        if "valid" in corpus:
+            text_steps(lang, f"{lang}.valid", corpus["valid"])
+    for split, files in sorted(cfg["parallel"].items()):
+        for lang in langs:
+            text_steps(lang, f"{split}.{lang}", files[lang])
+
+    joint = str(work / "joint.txt")
+    tags = [f"{c['lang']}.{c['domain']}" for c in cfg["corpora"]]
+    runner.step("concat", [texts[lang] for lang in langs], {**cfg["concat"], "tags": tags},
+                lambda: ([joint, concat_mod.origin_path(joint)], concat_mod.concat_files(
+                    [texts[lang] for lang in langs], tags, joint, mode=cfg["concat"]["mode"])))
+
+    spm_params = {**cfg["spm"], "seed": cfg["spm"].get("seed", seed)}
+    prefix = str(work / "spm")
+    runner.step("spm.train", [joint], spm_params,
+                lambda: ([prefix + ".model", prefix + ".vocab"], spm_mod.train_spm(
+                    [joint], prefix, vocab_size=spm_params["vocab_size"],
+                    model_type=spm_params["model_type"],
+                    character_coverage=spm_params["character_coverage"],
+                    max_sentences=spm_params["max_sentences"], seed=spm_params["seed"],
+                    threads=spm_params["threads"] or None)))
+    encoded: dict[str, str] = {}
+    for name, text in texts.items():
+        enc = str(work / f"{name}.spm.txt")
+        runner.step(f"spm.apply.{name}", [text, prefix + ".model"], {},
+                    lambda t=text, e=enc: ([e], spm_mod.apply_spm(t, e, prefix + ".model")))
+        encoded[name] = enc
+
+    train = {lang: encoded[lang] for lang in langs}
+    valid = {c["lang"]: encoded[f"{c['lang']}.valid"] for c in cfg["corpora"] if "valid" in c}
+    parallel = {split: {lang: encoded[f"{split}.{lang}"] for lang in langs}
+                for split in cfg["parallel"]}
+    bin_inputs = [prefix + ".model", prefix + ".vocab", *train.values(), *valid.values(),
+                  *[p for files in parallel.values() for p in files.values()]]
+    bin_params = {**cfg["binarize"], "train": sorted(train), "valid": sorted(valid),
+                  "parallel": sorted(parallel)}
+
+    def do_binarize():
+        result = binarize_mod.binarize(out_dir, prefix + ".model", train, valid=valid,
+                                       parallel=parallel, workers=cfg["binarize"]["workers"])
+        return [str(out_dir / f) for f in result["files"]], result
+
+    runner.step("binarize", bin_inputs, bin_params, do_binarize)
+
+    manifest = _manifest(cfg, config_path, runner, time.time() - started)
+    write_json(out_dir / "manifest.json", manifest)
+    write_text(out_dir / "manifest.md", _manifest_markdown(manifest))
+    ran = [r["step"] for r in runner.records if r["status"] == "ran"]
+    logger.info("pipeline done: %d step(s) ran, %d skipped; data in %s (manifest.json)",
+                len(ran), len(runner.records) - len(ran), out_dir)
+    return manifest
+
+
+def _manifest(cfg: dict, config_path, runner: Runner, seconds: float) -> dict:
+    sha = runner.sha
+    inputs = []
+    for corpus in cfg["corpora"]:
+        for key in ("train", "valid"):
+            if key in corpus:
+                inputs.append({"role": f"{corpus['lang']}.{corpus['domain']}.{key}",
+                               **sha.describe(corpus[key])})
+    for split, files in sorted(cfg["parallel"].items()):
+        for lang, path in files.items():
+            inputs.append({"role": f"parallel.{split}.{lang}", **sha.describe(path)})
+    out_dir = Path(cfg["output"])
+    binarize = next(r for r in runner.records if r["step"] == "binarize")
+    outputs = [{**o, "path": os.path.relpath(o["path"], out_dir)} for o in binarize["outputs"]]
+    sha.save()
+    return {
+        "tool": "xdomain-prep pipeline",
+        "config_file": str(Path(config_path).resolve()),
+        "config": cfg,
+        "seeds": {"sample": cfg["sample"].get("seed", cfg["seed"]),
+                  "spm": cfg["spm"].get("seed", cfg["seed"])},
+        "inputs": inputs,
+        "steps": [{k: r[k] for k in ("step", "status", "params", "counts", "seconds", "inputs",
+                                      "outputs") if k in r} for r in runner.records],
+        "outputs": outputs,
+        "work_dir": cfg["work_dir"],
+        "seconds": round(seconds, 3),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _manifest_markdown(manifest: dict) -> str:
+    lines = [f"# Preprocessing manifest ({manifest['finished_at']})", "",
+             f"config: `{manifest['config_file']}`; seeds: sample={manifest['seeds']['sample']}, "
+             f"spm={manifest['seeds']['spm']}", "", "## Inputs", "",
+             "| role | file | size | sha256 |", "|---|---|---:|---|"]
+    for item in manifest["inputs"]:
+        lines.append(f"| {item['role']} | `{item['path']}` | {item['size']} | "
+                     f"`{item['sha256'][:16]}` |")
+    lines += ["", "## Steps", "", "| step | status | seconds | counts |", "|---|---|---:|---|"]
+    for step in manifest["steps"]:
+        counts = step.get("counts") or {}
+        short = ", ".join(f"{k}={v}" for k, v in counts.items()
+                          if isinstance(v, (int, float, str)) and k != "files")
+        lines.append(f"| {step['step']} | {step['status']} | {step.get('seconds', '')} | "
+                     f"{short} |")
+    lines += ["", "## Outputs", "", "| file | size | sha256 |", "|---|---:|---|"]
+    for item in manifest["outputs"]:
+        lines.append(f"| `{item['path']}` | {item['size']} | `{item['sha256'][:16]}` |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,96 @@
+"""xdomain-report: discovery, selection rule, paper numbers alongside, plots, skipped counts."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run
+
+from fairseq_xdomain.common.atomic import write_json
+from fairseq_xdomain.report import build_report, load_paper_numbers
+
+
+@pytest.fixture()
+def results(tmp_path):
+    r = tmp_path / "results"
+    base = {"kind": "ubli", "pair": "en-es", "domains": "wiki-un"}
+    write_json(r / "ubli/sep/s123_e1.json", {**base, "init": "separate", "criterion": 0.50,
+                                              "p1": 10.0})
+    write_json(r / "ubli/sep/s123_e3.json", {**base, "init": "separate", "criterion": 0.61,
+                                              "p1": {"csls": 5.0, "nn": 4.0}})
+    write_json(r / "ubli/joint/a.json", {**base, "init": "joint", "criterion": 0.9, "p1": 70.0})
+    write_json(r / "ubli/joint/b.json", {**base, "init": "joint", "criterion": 0.1, "p1": 60.0,
+                                          "selected": True})
+    write_json(r / "ubli/copy.json", {**base, "method": "copy", "p1": 30.0})
+    write_json(r / "ubli/identical.json", {**base, "method": "identical", "p1": 20.0})
+    write_json(r / "stdm.json", {"kind": "stdm", "pair": "en-es", "stdm": 0.25,
+                                 "corpus1": "es.wiki", "corpus2": "es.un"})
+    write_json(r / "unmt/bleu.json", {"kind": "unmt", "direction": "en-fr", "init": "baseline",
+                                      "data": "En Wiki, Fr UN", "bleu": [3.0, 4.0]})
+    write_json(r / "unmt/bleu_joint.json", {"kind": "unmt", "direction": "en-fr", "init": "joint",
+                                            "data": "En Wiki, Fr UN",
+                                            "bleu": {"1": 20.0, "2": 25.5}})
+    for setting, hm in (("Wiki-Wiki", 0.45), ("UN-Wiki w/o Joint PT", 0.02),
+                        ("UN-Wiki w/ Joint PT", 0.40)):
+        write_json(r / f"ws/{hm}.json", {"kind": "wordsim", "pair": "en-de", "setting": setting,
+                                         "harmonic_mean": hm, "coverage": 0.9, "space": "joint"})
+    (r / "broken.json").write_text("{not json")
+    write_json(r / "nokind.json", {"p1": 3})
+    write_json(r / "other.json", {"kind": "mlm", "loss": 1.0})
+    write_json(r / "ubli/bad.json", {"kind": "ubli", "pair": "en-es"})  # no P@1
+    return r
+
+
+def test_report_tables(results):
+    res = build_report(results)
+    md = res["report"].read_text()
+    data = json.loads(res["json"].read_text())
+    t2 = data["table2"]
+    assert len(t2) == 1
+    row = t2[0]
+    # separate: best criterion (0.61 -> csls 5.0); joint: the record marked selected (60.0)
+    assert (row["separate"], row["joint"]) == (5.0, 60.0)
+    assert (row["paper_separate"], row["paper_joint"]) == (0.2, 56.9)
+    assert "| en-es | Wiki-UN | 5.0 | 60.0 | +55.0 | 0.2 | 56.9 | +56.7 |" in md
+    t3 = {r["method"]: r for r in data["table3"]}
+    assert t3["joint"]["copy_baseline"] == 30.0 and t3["joint"]["stdm"] == 0.25
+    assert t3["identical"]["acc1"] == 20.0 and t3["identical"]["paper"]["acc1"] == 25.5
+    assert "| 20.0 | 30.0 | -10.0 | 0.25 |" in md
+    # UNMT: curves from list and dict forms, delta, paper Table 4 rows alongside, plot written
+    assert data["unmt"][0]["joint"] == [20.0, 25.5] and data["unmt"][0]["paper_table"] == "table4"
+    assert "| Δ | +17.00 | +21.50 |" in md and "| paper 4 joint | 22.76 | 24.61 |" in md
+    assert len(res["plots"]) == 1 and res["plots"][0].stat().st_size > 1000
+    # word similarity with paper values, in the paper's row order
+    assert "| UN-Wiki w/ Joint PT | 0.400 [90% cov., joint] (0.43) |" in md
+    assert md.index("| Wiki-Wiki |") < md.index("| UN-Wiki w/o") < md.index("| UN-Wiki w/ ")
+    # headline: joint vs separate for each experiment
+    head = "\n".join(res["headline"])
+    assert "| UBLI P@1 (Wiki-UN) | en-es | 5.0 | 60.0 | +55.0 |" in head
+    assert "| word similarity (UN-Wiki) | en-de | 0.020 | 0.400 | +0.380 |" in head
+    assert "| UNMT best BLEU (En Wiki, Fr UN) | en-fr | 4.00 | 25.50 | +21.50 |" in head
+    # nothing dropped silently
+    assert res["skipped"] == {"unreadable JSON": 1, "no 'kind' field": 1, "kind 'mlm'": 1,
+                              "ubli record without pair/P@1": 1}
+    assert "1 × unreadable JSON" in md
+    # the report's own JSON is not read back as a record
+    again = build_report(results, plots=False)
+    assert again["counts"] == res["counts"]
+
+
+def test_paper_numbers_consistent():
+    paper = load_paper_numbers()
+    t2 = paper["table2"]["rows"]
+    assert t2["Wiki-UN w/ Joint Pre-training"]["en-es"] == 56.9
+    for row in paper["table3"]["rows"]:
+        assert row["acc1"] - row["copy_baseline"] == pytest.approx(row["delta"], abs=0.051)
+    for row in paper["table4"]["rows"] + paper["table5"]["rows"]:
+        assert len(row["baseline"]) == len(row["joint"]) == 10
+    assert paper["table6"]["rows"]["UN-Wiki w/ Joint PT"]["en-fa"] == 0.23
+
+
+def test_cli(results, tmp_path):
+    proc = run(["xdomain-report", results, "--out", tmp_path / "out" / "r.md", "--no-plots"])
+    assert "report:" in proc.stdout and "| UBLI P@1 (Wiki-UN) | en-es |" in proc.stdout
+    assert (tmp_path / "out" / "report.json").exists()
+    bad = run(["xdomain-report", tmp_path / "missing"], check=False)
+    assert bad.returncode == 2 and "results folder does not exist" in bad.stderr
