@@ -112,12 +112,12 @@ def train_wps(kind, data, cfg, save_dir, env) -> list[float]:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sentences", type=int, default=6000, help="sentences per language")
-    parser.add_argument("--vocab", type=int, default=2000, help="words per language")
-    parser.add_argument("--dim", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--sentences", type=int, default=4000, help="sentences per language")
+    parser.add_argument("--vocab", type=int, default=1000, help="words per language")
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--tokens-per-sample", type=int, default=128)
+    parser.add_argument("--tokens-per-sample", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--updates", type=int, default=200)
     parser.add_argument("--log-interval", type=int, default=25)

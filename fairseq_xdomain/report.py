@@ -13,7 +13,9 @@ Fields read per kind (first name found wins; everything else is ignored):
     ``pair`` (``"en-es"``: source-target), ``domains`` (``"Wiki-UN"``; ``"src_domain"`` +
     ``"tgt_domain"`` also work), ``init`` (``"separate"`` | ``"joint"``; default separate),
     ``method`` (``"muse"`` | ``"identical"`` | ``"copy"``; default muse), P@1 in percent from
-    ``p1`` | ``precision_at_1`` | ``acc1`` (a ``{"csls": x, "nn": y}`` dict gives csls). When several
+    ``p1`` | ``precision_at_1`` | ``acc1`` | ``csls_p@1`` | ``copy_p@1`` (a ``{"csls": x, "nn": y}``
+    dict gives csls). Records of kind ``ubli_config`` (single grid configurations),
+    ``synthetic`` and ``report`` are intermediate: counted, not tabulated. When several
     records share (pair, domains, init, method), the one with ``"selected": true`` wins, else the one
     with the highest unsupervised ``criterion`` (the paper's selection rule), else the last one.
 ``stdm``
@@ -23,7 +25,9 @@ Fields read per kind (first name found wins; everything else is ignored):
     ``direction`` | ``pair`` (``"en-fr"``), ``init`` (``"baseline"`` | ``"joint"``), ``data`` (label
     of the monolingual data, e.g. ``"En Wiki, Fr UN"``; default ``"-"``), BLEU per epoch from
     ``bleu`` | ``bleu_per_epoch`` (a list, or a dict ``{epoch: bleu}``), or ``epochs`` as a list of
-    ``{"epoch": e, "bleu": b}``.
+    ``{"epoch": e, "bleu": b}``. Also read without ``kind``: the ``bleu.json`` of
+    ``recipes/unmt.sh``, ``{"run", "config", "curves": {"baseline": [{"epoch", "bleu_en_fr",
+    "bleu_fr_en"}], "joint": [...]}}`` (data label = ``data`` or the run name).
 ``wordsim`` (as written by ``xdomain-wordsim --json``)
     ``pair``, ``setting`` (``"Wiki-Wiki"``, ``"UN-Wiki w/o Joint PT"``, ``"UN-Wiki w/ Joint PT"``
     or any label; a label mentioning *joint* without *w/o*/*without*/*no* counts as joint),
@@ -47,6 +51,8 @@ from .common.errors import UserError, cli_entry
 log = logging.getLogger(__name__)
 
 KINDS = ("ubli", "stdm", "unmt", "wordsim")
+#: records of other parts that are intermediate (one grid configuration, the data generator, ...)
+IGNORED_KINDS = ("ubli_config", "synthetic", "report")
 PAPER_NUMBERS = Path(__file__).with_name("data") / "paper_numbers.json"
 REPORT_FILES = {"report.json"}
 
@@ -76,8 +82,13 @@ def discover(results_dir) -> tuple[dict[str, list[dict]], dict[str, int]]:
             log.warning("%s: not readable JSON (%s); skipped", path, err)
             skipped["unreadable JSON"] += 1
             continue
+        if isinstance(rec, dict) and "kind" not in rec and _is_bleu_curves(rec):
+            rec = {**rec, "kind": "unmt"}  # recipes/unmt.sh bleu.json
         if not isinstance(rec, dict) or "kind" not in rec:
             skipped["no 'kind' field"] += 1
+            continue
+        if rec["kind"] in IGNORED_KINDS:
+            skipped[f"intermediate record (kind {rec['kind']!r})"] += 1
             continue
         if rec["kind"] not in KINDS:
             skipped[f"kind {rec['kind']!r}"] += 1
@@ -86,6 +97,11 @@ def discover(results_dir) -> tuple[dict[str, list[dict]], dict[str, int]]:
         rec["_file"] = os.fspath(path.relative_to(root))
         records[rec["kind"]].append(rec)
     return records, dict(skipped)
+
+
+def _is_bleu_curves(rec) -> bool:
+    curves = rec.get("curves")
+    return isinstance(curves, dict) and any(k in curves for k in ("baseline", "joint"))
 
 
 def _first(rec: dict, *keys, default=None):
@@ -139,7 +155,8 @@ def select_ubli(records: list[dict]) -> tuple[dict, int]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     bad = 0
     for rec in records:
-        p1 = _num(_first(rec, "p1", "precision_at_1", "acc1", "P@1"))
+        p1 = _num(_first(rec, "p1", "precision_at_1", "acc1", "P@1", "csls_p@1", "copy_p@1",
+                         "p@1"))
         pair = _first(rec, "pair")
         if p1 is None or pair is None:
             bad += 1
@@ -230,11 +247,33 @@ def _bleu_curve(rec: dict) -> list[float] | None:
     return [b] if b is not None else None
 
 
+def _expand_curves(rec: dict) -> list[dict]:
+    """``{"curves": {"baseline": [{"epoch": 1, "bleu_en_fr": x, ...}], "joint": [...]}}`` (the
+    ``recipes/unmt.sh`` layout) -> one plain record per (variant, direction)."""
+    if not _is_bleu_curves(rec):
+        return [rec]
+    cfg = rec.get("config") if isinstance(rec.get("config"), dict) else {}
+    data = _first(rec, "data", default=None) or cfg.get("data") or _first(rec, "run") or \
+        cfg.get("run") or "-"
+    out = []
+    for variant, rows in rec["curves"].items():
+        if not isinstance(rows, list):
+            continue
+        keys = sorted({k for r in rows if isinstance(r, dict) for k in r
+                       if re.fullmatch(r"bleu_[^_]+_[^_]+", k)})
+        for key in keys:
+            _, a, b = key.split("_")
+            out.append({"kind": "unmt", "init": variant, "data": data, "direction": f"{a}-{b}",
+                        "epochs": [{"epoch": r.get("epoch"), "bleu": r.get(key)} for r in rows
+                                   if isinstance(r, dict)], "_file": rec.get("_file")})
+    return out or [rec]
+
+
 def unmt_groups(records: list[dict]) -> tuple[dict, int]:
     """{(data, direction): {"baseline": curve, "joint": curve}}; and skipped count."""
     groups: dict[tuple, dict] = defaultdict(dict)
     bad = 0
-    for rec in records:
+    for rec in [r for raw in records for r in _expand_curves(raw)]:
         curve = _bleu_curve(rec)
         direction = _first(rec, "direction", "pair")
         if curve is None or direction is None:

@@ -149,8 +149,11 @@ def stdm_from_documents(docs1: list[str], docs2: list[str], svd_dim: int, seed: 
 
 def stdm(corpus1, corpus2, *, docs_per_corpus: int, lines_per_doc: int, svd_dim: int,
          seed: int = 0, on_bad_utf8: str = "skip", min_df: int = 1,
-         max_features: int | None = None, progress: bool = False) -> dict:
-    """Sample both corpora and compute STDM; returns a JSON-ready record (kind ``stdm``)."""
+         max_features: int | None = None, progress: bool = False, pair: str | None = None,
+         domains: str | None = None) -> dict:
+    """Sample both corpora and compute STDM; returns a JSON-ready record (kind ``stdm``).
+
+    ``pair``/``domains`` are labels for ``xdomain-report`` (e.g. ``en-es``, ``Wiki/UN``)."""
     if svd_dim < 1:
         raise UserError("--svd-dim must be at least 1")
     t0 = time.time()
@@ -163,6 +166,7 @@ def stdm(corpus1, corpus2, *, docs_per_corpus: int, lines_per_doc: int, svd_dim:
     return {
         "kind": "stdm",
         "corpus1": os.fspath(corpus1), "corpus2": os.fspath(corpus2),
+        "pair": pair, "domains": domains,
         **result,
         "config": {"docs_per_corpus": docs_per_corpus, "lines_per_doc": lines_per_doc,
                    "svd_dim": svd_dim, "seed": seed, "on_bad_utf8": on_bad_utf8,
@@ -204,6 +208,8 @@ def main(argv=None) -> int:
     p.add_argument("--min-df", type=int, default=1)
     p.add_argument("--max-features", type=int, default=None)
     p.add_argument("--on-bad-utf8", default="skip", choices=("skip", "replace", "fail"))
+    p.add_argument("--pair", default=None, help="label for xdomain-report, e.g. en-es")
+    p.add_argument("--domains", default=None, help="label for xdomain-report, e.g. Wiki/UN")
     p.add_argument("--json", default=None, help="write the record here (and a .md next to it)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(message)s",
@@ -211,7 +217,7 @@ def main(argv=None) -> int:
     rec = stdm(args.corpus1, args.corpus2, docs_per_corpus=args.docs_per_corpus,
                lines_per_doc=args.lines_per_doc, svd_dim=args.svd_dim, seed=args.seed,
                on_bad_utf8=args.on_bad_utf8, min_df=args.min_df, max_features=args.max_features,
-               progress=True)
+               progress=True, pair=args.pair, domains=args.domains)
     if args.json:
         write_json(args.json, rec)
         md = os.path.splitext(args.json)[0] + ".md"

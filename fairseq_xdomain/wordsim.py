@@ -7,8 +7,10 @@ score).
 
 The cosine is taken in one shared space, and the output says which (``space``):
 ``joint`` (one jointly trained model; pass the same ``.vec`` twice), ``aligned`` (separately
-trained vectors, the source mapped by a UBLI mapping, ``--mapping W.npy|.pt``, applied as
-``x @ W.T``, or a ``.vec`` already mapped), or ``as-given``.
+trained vectors, the source mapped by a UBLI mapping ``--mapping W.npy|.pt`` applied to row
+vectors as ``x @ W``, the convention of ``fairseq_xdomain.ubli``; ``--mapping-transpose`` for a
+MUSE ``best_mapping.pth``, which maps ``W x``; or a source ``.vec`` already mapped), or
+``as-given``.
 
 Input layouts: the SemEval one (``xx-yy.test.data.txt`` with ``w1<TAB>w2``, and
 ``xx-yy.test.gold.txt`` with one score per line; a ``.gold.txt`` next to a ``.data.txt`` is found
@@ -112,9 +114,9 @@ def load_mapping(path, dim: int) -> np.ndarray:
     if p.endswith(".npy"):
         W = np.load(p)
     else:
-        import torch
+        from .compat import load_trusted_checkpoint
 
-        obj = torch.load(p, map_location="cpu", weights_only=False)
+        obj = load_trusted_checkpoint(p)
         if isinstance(obj, dict):
             tensors = [v for v in obj.values() if hasattr(v, "shape") and len(v.shape) == 2]
             if len(tensors) != 1:
@@ -125,6 +127,8 @@ def load_mapping(path, dim: int) -> np.ndarray:
     W = np.asarray(W, dtype=np.float64)
     if W.shape != (dim, dim):
         raise UserError(f"{p}: mapping has shape {W.shape}, expected ({dim}, {dim})")
+    if not np.isfinite(W).all():
+        raise UserError(f"{p}: mapping contains NaN or inf")
     return W
 
 
@@ -174,8 +178,8 @@ def term_vector(term: str, vectors, stats: LookupStats) -> np.ndarray | None:
 def score_pairs(pairs, src, tgt, *, mapping: np.ndarray | None = None, oov_score: float = 0.0):
     """Cosine per pair in the shared space; returns (scores, covered mask, src stats, tgt stats).
 
-    ``src``/``tgt`` are vecio ``WordVectors``; ``mapping`` (if any) maps source vectors,
-    ``x @ mapping.T``. OOV pairs get ``oov_score``.
+    ``src``/``tgt`` are vecio ``WordVectors``; ``mapping`` (if any) maps source row vectors,
+    ``x @ mapping``. OOV pairs get ``oov_score``.
     """
     if src.dim != tgt.dim:
         raise UserError(f"{tgt.path or 'target vectors'}: dimension {tgt.dim} differs from the "
@@ -189,7 +193,7 @@ def score_pairs(pairs, src, tgt, *, mapping: np.ndarray | None = None, oov_score
         if va is None or vb is None:
             continue
         if mapping is not None:
-            va = mapping @ va
+            va = va @ mapping
         na, nb = np.linalg.norm(va), np.linalg.norm(vb)
         if na == 0 or nb == 0:
             continue
@@ -213,7 +217,7 @@ def correlations(pred, gold) -> dict:
 
 
 def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
-             oov_score: float = 0.0, skip_oov: bool = False, space: str | None = None,
+             mapping_transpose: bool = False, oov_score: float = 0.0, skip_oov: bool = False, space: str | None = None,
              max_vocab: int | None = None, pair: str | None = None, setting: str | None = None,
              out_scores=None) -> dict:
     """Score a pairs file with two vector files; return a JSON-ready record (kind ``wordsim``)."""
@@ -226,6 +230,8 @@ def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
     src = load_vec(src_emb, max_vocab)
     tgt = src if same else load_vec(tgt_emb, max_vocab)
     mapping = load_mapping(mapping_path, src.dim) if mapping_path else None
+    if mapping is not None and mapping_transpose:
+        mapping = mapping.T
     if space is None:
         space = "aligned" if mapping is not None else ("joint" if same else "as-given")
     if space not in SPACES:
@@ -243,6 +249,8 @@ def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
         "pair": pair, "setting": setting, "space": space,
         "src_emb": os.fspath(src_emb), "tgt_emb": os.fspath(tgt_emb),
         "mapping": os.fspath(mapping_path) if mapping_path else None,
+        "mapping_applied_as": (("x @ W.T" if mapping_transpose else "x @ W") if mapping_path
+                               else None),
         "pairs_file": os.fspath(pairs_path), "gold_file": os.fspath(gold_path) if gold_path else None,
         "n_pairs": len(pairs), "n_covered": n_cov, "n_oov_pairs": len(pairs) - n_cov,
         "coverage": n_cov / len(pairs),
@@ -289,7 +297,10 @@ def main(argv=None) -> int:
     p.add_argument("--tgt-emb", required=True, help="target .vec/.bin (the same file if joint)")
     p.add_argument("--pairs", required=True, help="xx-yy.test.data.txt or w1<TAB>w2<TAB>score")
     p.add_argument("--gold", default=None, help="xx-yy.test.gold.txt (found next to .data.txt)")
-    p.add_argument("--mapping", default=None, help="UBLI mapping W (.npy or torch), x @ W.T")
+    p.add_argument("--mapping", default=None,
+                   help="UBLI mapping W (.npy or torch file), applied as x @ W")
+    p.add_argument("--mapping-transpose", action="store_true",
+                   help="apply the mapping as W x (MUSE's best_mapping.pth)")
     p.add_argument("--space", default=None, choices=SPACES,
                    help="say which shared space (default: joint if both files are the same, "
                         "aligned with --mapping, else as-given)")
@@ -304,7 +315,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(message)s",
                         stream=sys.stderr)
     rec = evaluate(args.src_emb, args.tgt_emb, args.pairs, args.gold, mapping_path=args.mapping,
-                   oov_score=args.oov_score, skip_oov=args.skip_oov, space=args.space,
+                   mapping_transpose=args.mapping_transpose, oov_score=args.oov_score, skip_oov=args.skip_oov, space=args.space,
                    max_vocab=args.max_vocab, pair=args.pair, setting=args.setting,
                    out_scores=args.out_scores)
     if args.json:

@@ -25,6 +25,8 @@ def test_same_seed_same_lines_in_file_order(tmp_path):
     assert len(outs["a"]) == 50 and len(set(outs["a"])) == 50
     idx = [int(line.split()[1]) for line in outs["a"]]
     assert idx == sorted(idx)  # original file order
+    dedup = [sample_lines(src, 50, seed=7, dedup=True, show_progress=False)[0] for _ in range(2)]
+    assert dedup[0] == dedup[1] and len(set(dedup[0])) == 50
 
 
 def test_sampling_is_uniform_and_dedup_samples_distinct_lines(tmp_path):

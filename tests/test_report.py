@@ -34,6 +34,12 @@ def results(tmp_path):
                         ("UN-Wiki w/ Joint PT", 0.40)):
         write_json(r / f"ws/{hm}.json", {"kind": "wordsim", "pair": "en-de", "setting": setting,
                                          "harmonic_mean": hm, "coverage": 0.9, "space": "joint"})
+    # recipes/unmt.sh layout (no kind): one file, both variants and both directions
+    curves = {v: [{"epoch": e, "bleu_en_ru": b + e, "bleu_ru_en": b - e, "bleu": b}
+                  for e in (1, 2, 3)] for v, b in (("baseline", 1.0), ("joint", 9.0))}
+    write_json(r / "unmt/run2/bleu.json", {"run": "wiki-un-en-ru", "config": {"langs": "en,ru"},
+                                           "curves": curves})
+    write_json(r / "ubli/sep/grid/s1.json", {"kind": "ubli_config", "criterion": 9.9, "p1": 99})
     (r / "broken.json").write_text("{not json")
     write_json(r / "nokind.json", {"p1": 3})
     write_json(r / "other.json", {"kind": "mlm", "loss": 1.0})
@@ -57,9 +63,13 @@ def test_report_tables(results):
     assert t3["identical"]["acc1"] == 20.0 and t3["identical"]["paper"]["acc1"] == 25.5
     assert "| 20.0 | 30.0 | -10.0 | 0.25 |" in md
     # UNMT: curves from list and dict forms, delta, paper Table 4 rows alongside, plot written
-    assert data["unmt"][0]["joint"] == [20.0, 25.5] and data["unmt"][0]["paper_table"] == "table4"
+    unmt = {(u["data"], u["direction"]): u for u in data["unmt"]}
+    assert unmt[("En Wiki, Fr UN", "en-fr")]["joint"] == [20.0, 25.5]
+    assert unmt[("En Wiki, Fr UN", "en-fr")]["paper_table"] == "table4"
+    assert unmt[("wiki-un-en-ru", "en-ru")]["baseline"] == [2.0, 3.0, 4.0]
+    assert unmt[("wiki-un-en-ru", "ru-en")]["joint"] == [8.0, 7.0, 6.0]
     assert "| Δ | +17.00 | +21.50 |" in md and "| paper 4 joint | 22.76 | 24.61 |" in md
-    assert len(res["plots"]) == 1 and res["plots"][0].stat().st_size > 1000
+    assert len(res["plots"]) == 3 and all(p.stat().st_size > 1000 for p in res["plots"])
     # word similarity with paper values, in the paper's row order
     assert "| UN-Wiki w/ Joint PT | 0.400 [90% cov., joint] (0.43) |" in md
     assert md.index("| Wiki-Wiki |") < md.index("| UN-Wiki w/o") < md.index("| UN-Wiki w/ ")
@@ -70,7 +80,8 @@ def test_report_tables(results):
     assert "| UNMT best BLEU (En Wiki, Fr UN) | en-fr | 4.00 | 25.50 | +21.50 |" in head
     # nothing dropped silently
     assert res["skipped"] == {"unreadable JSON": 1, "no 'kind' field": 1, "kind 'mlm'": 1,
-                              "ubli record without pair/P@1": 1}
+                              "ubli record without pair/P@1": 1,
+                              "intermediate record (kind 'ubli_config')": 1}
     assert "1 × unreadable JSON" in md
     # the report's own JSON is not read back as a record
     again = build_report(results, plots=False)

@@ -123,9 +123,10 @@ def test_bad_inputs(tmp_path, caplog):
 def test_cli_json_and_errors(tmp_path, family):
     out = tmp_path / "res" / "stdm.json"
     proc = run(["xdomain-stdm", family["aa.wiki.txt"], family["aa.un.txt"], "--docs-per-corpus",
-                "80", "--lines-per-doc", "5", "--svd-dim", "20", "--seed", "3", "--json", out])
+                "80", "--lines-per-doc", "5", "--svd-dim", "20", "--seed", "3", "--pair", "aa-bb", "--json", out])
     rec = json.loads(out.read_text())
     assert rec["kind"] == "stdm" and rec["seed"] == 3 and rec["config"]["svd_dim"] == 20
+    assert rec["pair"] == "aa-bb" and 0 < rec["stdm"] < 1
     assert f"{rec['stdm']:.4f}" in proc.stdout
     assert (tmp_path / "res" / "stdm.md").read_text().count("|") > 10
     bad = run(["xdomain-stdm", tmp_path / "nope.txt", family["aa.un.txt"]], check=False)

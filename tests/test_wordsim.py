@@ -85,12 +85,19 @@ def test_multiword_lowercase_and_mapping(tmp_path, files):
     # a rotated target space with the matching mapping gives the same numbers
     R = np.array([[0.0, -1.0], [1.0, 0.0]])
     rot = write_vec(tmp_path / "rot.vec", {w: tuple(R @ np.array(v, float)) for w, v in TGT.items()})
-    np.save(tmp_path / "W.npy", R)
+    np.save(tmp_path / "W.npy", R.T)  # row vectors: x @ R.T == (R x)^T
+    np.save(tmp_path / "W_muse.npy", R)  # MUSE convention: W x
     data = tmp_path / "aa-bb.test.data.txt"
     base = evaluate(src, tgt, data)
     mapped = evaluate(src, rot, data, mapping_path=tmp_path / "W.npy")
-    assert mapped["space"] == "aligned"
+    assert mapped["space"] == "aligned" and mapped["mapping_applied_as"] == "x @ W"
     assert mapped["pearson"] == pytest.approx(base["pearson"])
+    muse = evaluate(src, rot, data, mapping_path=tmp_path / "W_muse.npy", mapping_transpose=True)
+    assert muse["pearson"] == pytest.approx(base["pearson"])
+    torch = pytest.importorskip("torch")
+    torch.save({"W": torch.tensor(R.T)}, tmp_path / "W.pt")
+    assert evaluate(src, rot, data, mapping_path=tmp_path / "W.pt")["pearson"] == \
+        pytest.approx(base["pearson"])
     unmapped = evaluate(src, rot, data)
     assert unmapped["pearson"] != pytest.approx(base["pearson"])
     # a joint file (same path twice) is labelled joint

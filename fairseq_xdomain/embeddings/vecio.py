@@ -105,33 +105,27 @@ def load_vec(path, max_vocab: int | None = None) -> WordVectors:
         lines = b"".join(raw_lines).decode("utf-8").split("\n")[: len(raw_lines)]
     except UnicodeDecodeError as err:
         raise UserError(f"{path}: invalid UTF-8 ({err.reason} at byte {err.start} of the vectors)") from None
-    # One split per row; the word is everything before the last ``dim`` fields (fastText writes a
-    # trailing space, and a word may contain a non-breaking space).
-    split_rows = [line.rstrip().rsplit(" ", dim) for line in lines]
-    lengths = np.fromiter(
-        (len(r) if " " not in r[0] else len(r[0].split(" ")) + dim for r in split_rows),
-        dtype=np.int64, count=len(split_rows),
-    )
-    wrong = np.flatnonzero(lengths != dim + 1)
-    if wrong.size:
-        i = int(wrong[0])
-        raise UserError(
-            f"{path}: {wrong.size} rows do not have {dim} values as the header says "
-            f"(first: line {i + 2} has {lengths[i] - 1})"
-        )
+    # One split per row (the word is the first field; fastText writes a trailing space), then
+    # numpy's C text parser over the numeric parts of all rows at once.
+    split_rows = [line.rstrip().split(" ", 1) for line in lines]
     words = [r[0] for r in split_rows]
+    rests = [r[1] if len(r) == 2 else "" for r in split_rows]
     try:
-        vectors = np.array([r[1:] for r in split_rows], dtype=np.float32)
+        vectors = np.loadtxt(rests, dtype=np.float32, delimiter=" ", ndmin=2, comments=None)
     except ValueError:
-        for i, r in enumerate(split_rows):
+        vectors = None
+    if vectors is None or vectors.shape != (len(rests), dim):
+        for i, rest in enumerate(rests):
+            values = rest.split(" ") if rest else []
+            if len(values) != dim:
+                raise UserError(
+                    f"{path}: line {i + 2} has {len(values)} values, expected {dim} (from the header)"
+                )
             try:
-                np.array(r[1:], dtype=np.float32)
+                np.array(values, dtype=np.float32)
             except ValueError:
                 raise UserError(f"{path}: line {i + 2} has a value that is not a number") from None
-        raise
-    if any(not w.strip() for w in words):
-        i = next(i for i, w in enumerate(words) if not w.strip())
-        raise UserError(f"{path}: line {i + 2} has no word (or {dim + 1} numbers instead of {dim})")
+        raise UserError(f"{path}: could not parse the vectors")
     return _finish(path, words, vectors)
 
 
@@ -153,12 +147,9 @@ def save_vec(path, words, vectors) -> None:
     n, d = vectors.shape
     with atomic_open(path, "w") as handle:
         handle.write(f"{n} {d}\n")
-        step = 20000
-        for start in range(0, n, step):
-            block = vectors[start:start + step]
-            body = np.char.mod("%.6g", block)
-            lines = [w + " " + " ".join(row) for w, row in zip(words[start:start + step], body.tolist())]
-            handle.write("\n".join(lines) + "\n")
+        fmt = " ".join(["%.6g"] * d)
+        for word, row in zip(words, vectors.tolist()):
+            handle.write(f"{word} {fmt % tuple(row)}\n")
 
 
 def load_bin(path, max_vocab: int | None = None) -> WordVectors:

@@ -472,6 +472,19 @@ class UnmtXdomainTask(FairseqTask):
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs):
         return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
 
+    def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
+        net = sample["net_input"]
+        if "src_lang" not in net:  # fairseq-interactive rebuilds net_input from src_tokens only
+            if not (self.cfg.source_lang and self.cfg.target_lang):
+                raise UserError("unmt_xdomain: give --source-lang and --target-lang to translate")
+            bsz = net["src_tokens"].size(0)
+            net = dict(net)
+            net["src_lang"] = net["src_tokens"].new_full((bsz,), self.langs.index(self.cfg.source_lang))
+            net["tgt_lang"] = net["src_tokens"].new_full((bsz,), self.langs.index(self.cfg.target_lang))
+            sample = {**sample, "net_input": net}
+        with torch.no_grad():
+            return generator.generate(models, sample, prefix_tokens=prefix_tokens, constraints=constraints)
+
     def _decode(self, tokens, escape_unk=False):
         post = "sentencepiece" if self.sentencepiece else None
         text = self.dictionary.string(tokens.int().cpu(), post, unk_string="UNKNOWNTOKENINREF"

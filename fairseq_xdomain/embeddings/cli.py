@@ -1,0 +1,81 @@
+"""``xdomain-embed``: train fastText embeddings separately or jointly, convert .bin to .vec.
+
+    xdomain-embed train --input corpus.en --output emb/en          # emb/en.vec (+ .bin, .json)
+    xdomain-embed joint --inputs corpus.en corpus.fr --langs en fr --output-dir emb/joint
+    xdomain-embed export --bin emb/en.bin --output emb/en.vec [--max-vocab N]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from ..common.errors import UserError, cli_entry
+from .fasttext_train import FastTextConfig, train_joint, train_separate
+from .vecio import load_bin, save_vec
+
+
+def _add_fasttext_flags(p):
+    d = FastTextConfig()
+    p.add_argument("--dim", type=int, default=d.dim, help="vector size (paper: 300)")
+    p.add_argument("--min-count", type=int, default=d.min_count)
+    p.add_argument("--epoch", type=int, default=d.epoch)
+    p.add_argument("--thread", type=int, default=d.thread,
+                   help="fastText threads (1 = bit-reproducible)")
+    p.add_argument("--minn", type=int, default=d.minn)
+    p.add_argument("--maxn", type=int, default=d.maxn)
+    p.add_argument("--bucket", type=int, default=d.bucket,
+                   help="subword hash buckets (2M = 800 MB models at dim 300; lower for small runs)")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--ws", type=int, default=d.ws)
+    p.add_argument("--neg", type=int, default=d.neg)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--no-bin", action="store_true", help="do not write the fastText .bin model")
+
+
+def _config(args) -> FastTextConfig:
+    for name in ("dim", "min_count", "epoch", "thread", "bucket"):
+        if getattr(args, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive")
+    return FastTextConfig(dim=args.dim, min_count=args.min_count, epoch=args.epoch,
+                          thread=args.thread, minn=args.minn, maxn=args.maxn, bucket=args.bucket,
+                          lr=args.lr, ws=args.ws, neg=args.neg, seed=args.seed)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="xdomain-embed", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("train", help="fastText skipgram on one corpus (separate embeddings)")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True, help="output prefix: PREFIX.vec, PREFIX.bin")
+    _add_fasttext_flags(p)
+    p = sub.add_parser("joint", help="one fastText model on the concatenated corpora, "
+                                     "exported per language")
+    p.add_argument("--inputs", nargs="+", required=True)
+    p.add_argument("--langs", nargs="+", required=True)
+    p.add_argument("--output-dir", required=True)
+    _add_fasttext_flags(p)
+    p = sub.add_parser("export", help="write the .vec of a fastText .bin model")
+    p.add_argument("--bin", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--max-vocab", type=int, default=None)
+    return parser
+
+
+@cli_entry
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.cmd == "train":
+        info = train_separate(args.input, args.output, _config(args), save_bin=not args.no_bin)
+        print(f"{info['vec']}: {info['n_words']} words")
+    elif args.cmd == "joint":
+        info = train_joint(args.inputs, args.langs, args.output_dir, _config(args),
+                           save_bin=not args.no_bin)
+        for lang, out in info["outputs"].items():
+            print(f"{lang}: {out['vec']}: {out['n_words']} words")
+    else:
+        wv = load_bin(args.bin, args.max_vocab)
+        save_vec(args.output, wv.words, wv.vectors)
+        print(f"{args.output}: {len(wv)} words")
+    return 0

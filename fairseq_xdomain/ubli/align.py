@@ -1,0 +1,119 @@
+"""The UBLI pipelines: unsupervised (adversarial + criterion + refinement), supervised Procrustes
+(seed dictionary or identical strings) + refinement. Plain functions over torch tensors.
+
+``adversarial_train`` trains S seeds together and records, for every seed, the criterion after
+every epoch, a snapshot of W after every epoch (so callers can branch, e.g. the grid search), the
+selected (best-criterion) epoch, and MUSE's learning-rate schedule (decay 0.98 per epoch; from the
+second drop of the criterion on, also halve; stop under ``min_lr``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import torch
+
+from .adversarial import AdversarialConfig, BatchedAdversarial
+from .criterion import mean_cosine_criterion
+from .procrustes import procrustes
+from .refinement import RefinementConfig, refine
+
+logger = logging.getLogger(__name__)
+
+
+def _tqdm(total, desc, enabled):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, mininterval=1.0)
+
+
+def adversarial_train(src, tgt, seeds, cfg: AdversarialConfig, crit_max_rank=10000, k_csls=10,
+                      backend="auto", progress=True, device=None, on_epoch=None, trainer=None,
+                      start_epoch=0, history=None):
+    """Train len(seeds) adversarial runs; return one result dict per seed.
+
+    ``on_epoch(epoch, trainer, history)`` is called after each epoch (checkpointing, branching).
+    ``trainer``/``start_epoch``/``history`` resume a run (from ``trainer.state_dict()``).
+    """
+    trainer = trainer or BatchedAdversarial(src, tgt, seeds, cfg, device=device)
+    S = trainer.S
+    if history is None:
+        history = [{"seed": s, "criterion": [], "epoch_W": [], "best_criterion": -float("inf"),
+                    "best_epoch": None, "best_W": trainer.W[i].cpu().clone(), "lr": [],
+                    "decrease_lr": False, "stopped": False, "epoch_time_s": []}
+                   for i, s in enumerate(trainer.seeds)]
+    src_d, tgt_d = trainer.src, trainer.tgt
+    n_iter = trainer.iterations_per_epoch()
+    for epoch in range(start_epoch, cfg.n_epochs):
+        if all(h["stopped"] for h in history):
+            break
+        bar = _tqdm(n_iter, f"adversarial epoch {epoch + 1}/{cfg.n_epochs}", progress)
+        t = trainer.run_epoch(bar, n_iter)
+        if bar is not None:
+            bar.close()
+        for i, h in enumerate(history):
+            if h["stopped"]:
+                continue
+            W = trainer.W[i]
+            crit = mean_cosine_criterion(src_d @ W, tgt_d, max_rank=crit_max_rank, k_csls=k_csls,
+                                         backend=backend)
+            h["criterion"].append(crit)
+            h["epoch_W"].append(W.cpu().clone())
+            h["epoch_time_s"].append(t / S)
+            h["lr"].append(float(trainer.map_lr[i]))
+            logger.info("seed %d epoch %d: criterion %.5f (%.0f samples/s)", h["seed"], epoch + 1,
+                        crit, n_iter * trainer.samples_per_iteration * S / max(t, 1e-9))
+            if crit > h["best_criterion"]:
+                h["best_criterion"], h["best_epoch"], h["best_W"] = crit, epoch + 1, W.cpu().clone()
+            # MUSE's schedule: decay each epoch; from the second drop on, shrink too.
+            trainer.map_lr[i] *= cfg.lr_decay
+            if cfg.lr_shrink < 1 and crit < h["best_criterion"]:
+                if h["decrease_lr"]:
+                    trainer.map_lr[i] *= cfg.lr_shrink
+                h["decrease_lr"] = True
+            if trainer.map_lr[i] < cfg.min_lr:
+                logger.info("seed %d: learning rate under %g, stopping", h["seed"], cfg.min_lr)
+                h["stopped"] = True
+        if on_epoch is not None:
+            on_epoch(epoch + 1, trainer, history)
+    return history
+
+
+def refine_and_select(src, tgt, W0, crit0, ref_cfg: RefinementConfig, backend="auto",
+                      progress=False):
+    """Refine from ``W0`` (whose criterion is ``crit0``); keep the best W by the criterion.
+
+    Returns (best_W, best_criterion, best_iteration (0 = W0), per-iteration records)."""
+    bar = _tqdm(ref_cfg.n_refinement, "refinement", progress)
+    steps = refine(src, tgt, W0, ref_cfg, backend=backend, progress=bar)
+    if bar is not None:
+        bar.close()
+    best = (W0, crit0, 0)
+    records = []
+    for it, (W, crit, n_pairs) in enumerate(steps, 1):
+        records.append({"iteration": it, "criterion": crit, "n_pairs": n_pairs})
+        if crit > best[1]:
+            best = (W, crit, it)
+    return best[0], best[1], best[2], records
+
+
+def supervised_procrustes(src, tgt, pairs):
+    """W from a seed dictionary of (source id, target id) pairs."""
+    if len(pairs) == 0:
+        raise ValueError("empty seed dictionary")
+    p = torch.as_tensor(pairs, dtype=torch.long, device=src.device)
+    return procrustes(src[p[:, 0]], tgt[p[:, 1]])
+
+
+def identical_pairs(src_words, tgt_words):
+    """Seed dictionary of every word present in both vocabularies (Søgaard et al. 2018)."""
+    tgt_w2i = {w: i for i, w in enumerate(tgt_words)}
+    return [(i, tgt_w2i[w]) for i, w in enumerate(src_words) if w in tgt_w2i]
+
+
+def timed(fn, *args, **kw):
+    t = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t

@@ -1,0 +1,56 @@
+"""Translation dictionaries induced from embeddings (CSLS or nearest neighbour), for refinement.
+
+MUSE's ``build_dictionary``: S2T pairs for the ``max_rank`` most frequent source words, ranked by
+the margin between best and second-best candidate; T2S symmetrically; combined as S2T, T2S,
+their intersection (``S2T&T2S``, mutual nearest neighbours) or union (``S2T|T2S``). Candidate
+targets are limited to the ``max_rank`` most frequent words too (MUSE searches all targets and
+then drops pairs ranked above ``max_rank``; we search only those, the same pairs except that a
+query whose best target is rarer gets its best frequent candidate instead of being dropped).
+"""
+from __future__ import annotations
+
+import torch
+
+from .knn import csls_topk, normalize, topk
+
+DICO_BUILDS = ("S2T", "T2S", "S2T&T2S", "S2T|T2S")
+
+
+def _candidates(q_emb, t_emb, max_rank, method, k_csls, backend):
+    nq = min(max_rank, q_emb.shape[0]) if max_rank > 0 else q_emb.shape[0]
+    nt = min(max_rank, t_emb.shape[0]) if max_rank > 0 else t_emb.shape[0]
+    if method == "nn":
+        vals, idx = topk(q_emb[:nq], t_emb[:nt], 2, backend=backend)
+    else:
+        vals, idx = csls_topk(q_emb, t_emb, k_csls=k_csls, topn=2, queries=torch.arange(nq),
+                              backend=backend, tgt_limit=nt)
+    pairs = torch.stack([torch.arange(nq, device=idx.device), idx[:, 0]], dim=1)
+    margin = vals[:, 0] - vals[:, 1] if vals.shape[1] > 1 else vals[:, 0]
+    order = margin.argsort(descending=True)
+    return pairs[order].cpu()
+
+
+def build_dictionary(src, tgt, build="S2T", max_rank=15000, method="csls", k_csls=10,
+                     backend="auto"):
+    """Pairs (source id, target id) ``LongTensor [n, 2]`` from mapped source / target embeddings."""
+    if build not in DICO_BUILDS:
+        raise ValueError(f"dico build must be one of {DICO_BUILDS}")
+    src, tgt = normalize(src), normalize(tgt)
+    s2t = t2s = None
+    if "S2T" in build:
+        s2t = _candidates(src, tgt, max_rank, method, k_csls, backend)
+    if "T2S" in build:
+        t2s = _candidates(tgt, src, max_rank, method, k_csls, backend).flip(1)
+    if build == "S2T":
+        return s2t
+    if build == "T2S":
+        return t2s
+    a = {tuple(p) for p in s2t.tolist()}
+    b = {tuple(p) for p in t2s.tolist()}
+    keep = a & b if build == "S2T&T2S" else a | b
+    ordered = [p for p in s2t.tolist() if p in keep]
+    if build == "S2T|T2S":
+        ordered += [p for p in t2s.tolist() if p not in a]
+    if not ordered:
+        return torch.zeros(0, 2, dtype=torch.long)
+    return torch.tensor(ordered, dtype=torch.long)

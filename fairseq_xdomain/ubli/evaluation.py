@@ -1,0 +1,129 @@
+"""Word-translation evaluation on MUSE-format dictionaries, with coverage, and the copy baseline.
+
+A dictionary file has one ``src tgt`` pair per line; a source word may have several lines (any of
+its translations counts as correct). A source word is *covered* when it is in the source vocabulary
+and at least one of its translations is in the target vocabulary. P@1/5/10 are over the covered
+source words (what MUSE reports, since it drops OOV pairs); every score comes with the coverage
+(covered / all source words) and the counts, and ``p@k_all`` counts uncovered words as wrong.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from ..common.errors import UserError
+from ..common.textio import iter_lines
+from .knn import csls_topk, normalize, topk
+
+logger = logging.getLogger(__name__)
+
+TOPKS = (1, 5, 10)
+
+
+@dataclass
+class Dictionary:
+    """Gold translations: source word -> list of target words (file order), plus skipped lines."""
+
+    path: str
+    gold: dict
+    n_lines: int = 0
+    n_bad_lines: int = 0
+
+
+def load_dictionary(path) -> Dictionary:
+    gold: dict = {}
+    n = bad = 0
+    for line in iter_lines(path, on_bad_utf8="fail"):
+        if not line.strip():
+            continue
+        n += 1
+        parts = line.split()
+        if len(parts) != 2:
+            bad += 1
+            continue
+        gold.setdefault(parts[0], [])
+        if parts[1] not in gold[parts[0]]:
+            gold[parts[0]].append(parts[1])
+    if bad:
+        logger.warning("%s: %d lines are not 'src tgt' pairs and were skipped", path, bad)
+    if not gold:
+        raise UserError(f"{path}: no 'src tgt' pairs in the dictionary")
+    return Dictionary(str(path), gold, n, bad)
+
+
+def coverage(dico: Dictionary, src_word2id, tgt_word2id):
+    """Covered (query id, [gold target ids]) and counts."""
+    covered = []
+    n_pairs_oov = 0
+    for sw, tws in dico.gold.items():
+        tids = [tgt_word2id[t] for t in tws if t in tgt_word2id]
+        n_pairs_oov += len(tws) - (len(tids) if sw in src_word2id else 0)
+        if sw in src_word2id and tids:
+            covered.append((src_word2id[sw], tids))
+    return covered, n_pairs_oov
+
+
+def _scores(hits_topk, gold_lists, n_all):
+    res = {}
+    for k in TOPKS:
+        correct = sum(
+            1 for preds, g in zip(hits_topk, gold_lists) if set(preds[:k]) & set(g)
+        )
+        n = len(gold_lists)
+        res[f"p@{k}"] = 100.0 * correct / n if n else 0.0
+        res[f"p@{k}_all"] = 100.0 * correct / n_all if n_all else 0.0
+    return res
+
+
+def evaluate_translation(mapped_src, tgt, src_words, tgt_words, dico: Dictionary,
+                         methods=("nn", "csls"), k_csls=10, backend="auto"):
+    """P@1/5/10 for each method in ``methods``, with coverage and counts (a JSON-able dict)."""
+    src_w2i = src_words if isinstance(src_words, dict) else {w: i for i, w in enumerate(src_words)}
+    tgt_w2i = tgt_words if isinstance(tgt_words, dict) else {w: i for i, w in enumerate(tgt_words)}
+    covered, n_pairs_oov = coverage(dico, src_w2i, tgt_w2i)
+    n_all = len(dico.gold)
+    if not covered:
+        raise UserError(
+            f"{dico.path}: no dictionary pair is covered by the vocabularies "
+            f"(0 of {n_all} source words have an in-vocabulary source and translation)"
+        )
+    result = {
+        "dictionary": dico.path, "n_source_words": n_all, "n_covered": len(covered),
+        "coverage": len(covered) / n_all, "n_pairs_oov": n_pairs_oov,
+        "n_bad_lines": dico.n_bad_lines,
+    }
+    q = torch.tensor([c[0] for c in covered], dtype=torch.long)
+    gold = [c[1] for c in covered]
+    src_n, tgt_n = normalize(mapped_src), normalize(tgt)
+    q = q.to(src_n.device)
+    for method in methods:
+        if method == "nn":
+            _, idx = topk(src_n[q], tgt_n, max(TOPKS), backend=backend)
+        elif method == "csls":
+            _, idx = csls_topk(src_n, tgt_n, k_csls=k_csls, topn=max(TOPKS), queries=q,
+                               backend=backend)
+        else:
+            raise ValueError(f"unknown method {method}")
+        for key, val in _scores(idx.cpu().tolist(), gold, n_all).items():
+            result[f"{method}_{key}"] = val
+    return result
+
+
+def copy_baseline(dico: Dictionary, src_words, tgt_words):
+    """Each source word translated as itself; P@1 over covered words (and over all), coverage."""
+    src_w2i = src_words if isinstance(src_words, dict) else {w: i for i, w in enumerate(src_words)}
+    tgt_w2i = tgt_words if isinstance(tgt_words, dict) else {w: i for i, w in enumerate(tgt_words)}
+    covered, n_pairs_oov = coverage(dico, src_w2i, tgt_w2i)
+    n_all = len(dico.gold)
+    covered_words = {sw for sw, tws in dico.gold.items()
+                     if sw in src_w2i and any(t in tgt_w2i for t in tws)}
+    correct_cov = sum(1 for sw in covered_words if sw in dico.gold[sw])
+    correct_all = sum(1 for sw, tws in dico.gold.items() if sw in tws)
+    return {
+        "dictionary": dico.path, "method": "copy", "n_source_words": n_all,
+        "n_covered": len(covered), "coverage": len(covered) / n_all, "n_pairs_oov": n_pairs_oov,
+        "copy_p@1": 100.0 * correct_cov / len(covered) if covered else 0.0,
+        "copy_p@1_all": 100.0 * correct_all / n_all,
+    }

@@ -1,0 +1,596 @@
+"""The paper's UBLI grid search (seeds x adversarial epochs x refinement iterations), shared prefixes.
+
+The paper runs MUSE for every configuration (seed, E epochs, R refinement iterations) of
+seeds {123, 456, 789, 321} x E {1, 3, 5} x R {1, 3, 5} and reports the configuration with the best
+unsupervised criterion. Run alone, a configuration does what MUSE's ``unsupervised.py`` does:
+
+* adversarial training for E epochs; after each epoch the criterion of W is computed, the best W
+  so far is kept, and the mapping lr is decayed (x ``lr_decay``), and from the second epoch that
+  is not a new best on, also shrunk (x ``lr_shrink``); training stops early when the lr falls
+  under ``min_lr``. The lr schedule only looks at past epochs, so the W after epoch e (and the
+  best W over epochs 1..e) does not depend on E: epochs are prefixes of each other.
+* refinement starts from the best adversarial W and runs R Procrustes iterations. MUSE's trainer
+  keeps one "best criterion" across both phases, so the final W is the best by the criterion
+  among the adversarial epochs 1..E *and* the refinement iterations 1..R (a refinement iteration
+  replaces the adversarial W only when it beats it). Iterations are prefixes too.
+
+So the grid trains every seed once for max(E) epochs, branches after each E, refines each branch
+max(R) times and scores after each R; and the seeds are trained together as one batched model
+(:class:`~fairseq_xdomain.ubli.adversarial.BatchedAdversarial`, one random generator per seed, so
+a seed follows the same random stream as alone). Branches whose best adversarial epoch is the same
+share their refinement. :func:`run_configuration` is the plain one-configuration run, used by the
+tests and the benchmark to check the grid gives the same numbers.
+
+Output folder (everything written atomically; a killed run resumes from it):
+``grid_config.json`` (the full configuration; a restart with a different one is refused),
+``adv/state.pt`` (batched adversarial state + lr schedule after the last finished epoch),
+``adv/snapshot_e{E}.pt`` (best W per seed over epochs 1..E), ``configs/seed{S}_e{E}_r{R}.json``
+(one record per configuration: criterion, P@1/5/10 nn and CSLS, coverage, timings),
+``summary.json`` (``"kind": "ubli"``: the selected configuration, the oracle, all records) and
+``table.md``. Finished configurations are never recomputed.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..common.atomic import atomic_open, read_json, write_json, write_text
+from ..common.errors import UserError, cli_entry
+from .adversarial import AdversarialConfig, BatchedAdversarial
+from .criterion import batched_criterion, mean_cosine_criterion
+from .evaluation import evaluate_translation, load_dictionary
+from .refinement import RefinementConfig, refine
+
+logger = logging.getLogger(__name__)
+
+PAPER_SEEDS = (123, 456, 789, 321)
+PAPER_EPOCHS = (1, 3, 5)
+PAPER_REFINEMENTS = (1, 3, 5)
+KILL_ENV = "XDOMAIN_GRID_KILL_AFTER_CONFIGS"  # testing: SIGKILL itself after N configurations
+
+
+# ----------------------------------------------------------------------------- lr schedule
+
+
+@dataclass
+class SeedSchedule:
+    """MUSE's end-of-epoch bookkeeping for one seed: best W, lr decay/shrink, early stop."""
+
+    map_lr: float
+    best_criterion: float = -1e12
+    best_epoch: int = 0
+    decrease_lr: bool = False
+    stopped_after: int = 0  # epoch after which the lr fell under min_lr (0: still running)
+    criteria: list = field(default_factory=list)
+
+    def end_epoch(self, epoch: int, criterion: float, cfg: AdversarialConfig) -> bool:
+        """Record the epoch's criterion; return True when it is the new best W."""
+        self.criteria.append(criterion)
+        is_best = criterion > self.best_criterion
+        if is_best:
+            self.best_criterion, self.best_epoch = criterion, epoch
+        self.map_lr = max(cfg.min_lr, self.map_lr * cfg.lr_decay)
+        if cfg.lr_shrink < 1 and not is_best:
+            if self.decrease_lr:
+                self.map_lr *= cfg.lr_shrink
+            self.decrease_lr = True
+        if self.map_lr < cfg.min_lr and not self.stopped_after:
+            self.stopped_after = epoch
+        return is_best
+
+    def to_dict(self):
+        return dict(self.__dict__)
+
+
+def end_epoch(adv: BatchedAdversarial, schedules, best_W, epoch, crit_kw):
+    """Criterion of every seed's W, best W kept, lr schedule applied to ``adv.map_lr``."""
+    crits = batched_criterion(adv.src, adv.tgt, adv.W, **crit_kw)
+    for s, sch in enumerate(schedules):
+        if sch.stopped_after:
+            continue  # this seed stopped: its later epochs do not exist
+        if sch.end_epoch(epoch, crits[s], adv.cfg):
+            best_W[s] = adv.W[s].clone()
+        adv.map_lr[s] = sch.map_lr
+    return crits
+
+
+# ----------------------------------------------------------------------------- configurations
+
+
+def select_stage(adv_criteria, best_epoch, refinement_steps, n_ref):
+    """The stage MUSE ends with after ``n_ref`` refinement iterations: ('adv', e) or ('ref', r).
+
+    ``adv_criteria`` are the criteria of epochs 1..E, ``refinement_steps`` the (criterion, n_pairs)
+    of the refinement iterations started from the best epoch. Ties keep the earlier stage.
+    """
+    best = ("adv", best_epoch)
+    best_c = adv_criteria[best_epoch - 1]
+    for r, (c, _) in enumerate(refinement_steps[:n_ref], start=1):
+        if c > best_c:
+            best, best_c = ("ref", r), c
+    return best, best_c
+
+
+def _eval(mapped, tgt, src_w2i, tgt_w2i, dico, backend):
+    if dico is None:
+        return {}
+    return evaluate_translation(mapped, tgt, src_w2i, tgt_w2i, dico, backend=backend)
+
+
+def _record(seed, n_epochs, n_ref, stage, criterion, adv_criteria, best_epoch, ref_steps,
+            evaluation, times, stopped_after):
+    rec = {
+        "kind": "ubli_config", "seed": seed, "epochs": n_epochs, "refinement": n_ref,
+        "criterion": criterion, "selected_stage": f"{stage[0]}{stage[1]}",
+        "best_adversarial_epoch": best_epoch,
+        "adversarial_criteria": adv_criteria,
+        "refinement_criteria": [c for c, _ in ref_steps[:n_ref]],
+        "refinement_pairs": [n for _, n in ref_steps[:n_ref]],
+        "adversarial_stopped_after": stopped_after or None,
+    }
+    for key, val in evaluation.items():
+        rec[key] = val
+    if evaluation:
+        rec["p1"] = {"csls": evaluation["csls_p@1"], "nn": evaluation["nn_p@1"]}
+    rec["time_s"] = times
+    rec["wall_s"] = round(sum(times.values()), 3)
+    return rec
+
+
+def run_configuration(src, tgt, seed, n_epochs, n_ref, adv_cfg, ref_cfg, *, crit_kw=None,
+                      src_w2i=None, tgt_w2i=None, dico=None, backend="auto", progress=False,
+                      companion_seed=None):
+    """One configuration run alone (what a separate MUSE run does); returns (record, W).
+
+    ``companion_seed``: train ``seed`` in a batch of two next to this other seed and use only the
+    first one. Seeds in a batch are independent, so the result is that of ``seed`` alone, computed
+    with the batched (S > 1) matrix-product kernels the grid uses (torch's CPU ``bmm`` over a batch
+    of one can round differently from a batch of several).
+    """
+    crit_kw = crit_kw or {}
+    t0 = time.perf_counter()
+    seeds = [seed] if companion_seed is None else [seed, companion_seed]
+    adv = BatchedAdversarial(src, tgt, seeds, adv_cfg)
+    schedules = [SeedSchedule(adv_cfg.map_lr) for _ in seeds]
+    sch = schedules[0]
+    best_W = [adv.W[s].clone() for s in range(len(seeds))]
+    for epoch in range(1, n_epochs + 1):
+        adv.run_epoch(progress=_bar(adv, f"seed {seed} epoch {epoch}", progress))
+        end_epoch(adv, schedules, best_W, epoch, crit_kw)
+        if sch.stopped_after:
+            break
+    t1 = time.perf_counter()
+    steps = refine(adv.src, adv.tgt, best_W[0], _ref_cfg(ref_cfg, n_ref), backend=backend)
+    t2 = time.perf_counter()
+    ref_steps = [(c, n) for _, c, n in steps]
+    stage, crit = select_stage(sch.criteria, sch.best_epoch, ref_steps, n_ref)
+    W = best_W[0] if stage[0] == "adv" else steps[stage[1] - 1][0]
+    evaluation = _eval(adv.src @ W, adv.tgt, src_w2i, tgt_w2i, dico, backend)
+    t3 = time.perf_counter()
+    times = {"adversarial_s": round(t1 - t0, 3), "refinement_s": round(t2 - t1, 3),
+             "evaluation_s": round(t3 - t2, 3)}
+    return _record(seed, n_epochs, n_ref, stage, crit, sch.criteria, sch.best_epoch, ref_steps,
+                   evaluation, times, sch.stopped_after), W
+
+
+def _ref_cfg(ref_cfg: RefinementConfig, n):
+    d = ref_cfg.to_dict()
+    d["n_refinement"] = n
+    return RefinementConfig(**d)
+
+
+def _bar(adv, desc, enabled):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=adv.iterations_per_epoch(), desc=desc, unit="it", leave=False,
+                disable=None)
+
+
+# ----------------------------------------------------------------------------- the grid
+
+
+def config_name(seed, n_epochs, n_ref):
+    return f"seed{seed}_e{n_epochs}_r{n_ref}.json"
+
+
+def _save_pt(path, obj):
+    with atomic_open(path, "wb") as handle:
+        torch.save(obj, handle)
+
+
+def _load_pt(path):
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+class Grid:
+    """The shared-prefix batched grid over one output folder (see the module docstring)."""
+
+    def __init__(self, src, tgt, adv_cfg, ref_cfg, seeds, epochs, refinements, out, *,
+                 crit_kw=None, src_w2i=None, tgt_w2i=None, dico=None, backend="auto",
+                 device=None, progress=True):
+        self.src, self.tgt = src, tgt
+        self.adv_cfg, self.ref_cfg = adv_cfg, ref_cfg
+        self.seeds = list(seeds)
+        self.epochs = sorted(set(epochs))
+        self.refinements = sorted(set(refinements))
+        self.out = Path(out)
+        self.crit_kw = crit_kw or {}
+        self.src_w2i, self.tgt_w2i, self.dico = src_w2i, tgt_w2i, dico
+        self.backend, self.device, self.progress = backend, device, progress
+        self.n_computed = 0
+        self.kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
+
+    # -- disk --------------------------------------------------------------------------------
+    def path(self, seed, e, r):
+        return self.out / "configs" / config_name(seed, e, r)
+
+    def done(self, seed, e, r):
+        return self.path(seed, e, r).is_file()
+
+    def todo_epochs(self):
+        return [e for e in self.epochs
+                if any(not self.done(s, e, r) for s in self.seeds for r in self.refinements)]
+
+    # -- run ---------------------------------------------------------------------------------
+    def run(self):
+        todo = self.todo_epochs()
+        if not todo:
+            logger.info("all %d configurations are on disk", self.n_configs)
+            return
+        state_path = self.out / "adv" / "state.pt"
+        last = 0
+        if state_path.is_file():
+            state = _load_pt(state_path)
+            last = state["epoch"]
+            logger.info("resuming: adversarial state after epoch %d found", last)
+        for e in [e for e in todo if e <= last]:
+            self.branch(e, _load_pt(self.out / "adv" / f"snapshot_e{e}.pt"))
+        remaining = [e for e in todo if e > last]
+        if not remaining:
+            return
+        adv = BatchedAdversarial(self.src, self.tgt, self.seeds, self.adv_cfg, device=self.device)
+        schedules = [SeedSchedule(self.adv_cfg.map_lr) for _ in self.seeds]
+        best_W = [adv.W[s].clone() for s in range(len(self.seeds))]
+        epoch_s = []
+        if last:
+            adv.load_state_dict(state["adversarial"])
+            schedules = [SeedSchedule(**d) for d in state["schedules"]]
+            best_W = list(state["best_W"].to(adv.device).unbind(0))
+            epoch_s = list(state["epoch_s"])
+        for epoch in range(last + 1, max(remaining) + 1):
+            if all(s.stopped_after for s in schedules):
+                logger.info("every seed stopped (lr < min_lr); no more epochs")
+            t = time.perf_counter()
+            adv.run_epoch(progress=_bar(adv, f"epoch {epoch} ({len(self.seeds)} seeds)",
+                                        self.progress))
+            crits = end_epoch(adv, schedules, best_W, epoch, self.crit_kw)
+            epoch_s.append(time.perf_counter() - t)
+            logger.info("epoch %d: criterion %s, map lr %s (%.1fs)", epoch,
+                        ", ".join(f"{c:.5f}" for c in crits),
+                        ", ".join(f"{s.map_lr:.4g}" for s in schedules), epoch_s[-1])
+            snap = {"epoch": epoch, "best_W": torch.stack(best_W).cpu(),
+                    "schedules": [s.to_dict() for s in schedules], "epoch_s": epoch_s}
+            if epoch in self.epochs:
+                _save_pt(self.out / "adv" / f"snapshot_e{epoch}.pt", snap)
+            _save_pt(state_path, {**snap, "adversarial": adv.state_dict()})
+            if epoch in remaining:
+                self.branch(epoch, snap)
+
+    @property
+    def n_configs(self):
+        return len(self.seeds) * len(self.epochs) * len(self.refinements)
+
+    def branch(self, n_epochs, snap):
+        """All configurations with ``n_epochs`` epochs, from the snapshot after that epoch."""
+        src, tgt = self.src, self.tgt
+        cache = {}
+        for s, seed in enumerate(self.seeds):
+            missing = [r for r in self.refinements if not self.done(seed, n_epochs, r)]
+            if not missing:
+                continue
+            sch = SeedSchedule(**snap["schedules"][s])
+            # A seed that stopped early has no epochs after ``stopped_after``.
+            last_epoch = min(n_epochs, sch.stopped_after or n_epochs)
+            adv_criteria = sch.criteria[:last_epoch]
+            best_epoch = sch.best_epoch
+            best_W = snap["best_W"][s].to(src.device)
+            # Adversarial time of this seed alone ~ its share of the batched epochs.
+            adv_s = sum(snap["epoch_s"][:last_epoch]) / len(self.seeds)
+            key = (seed, best_epoch)
+            if key not in cache:  # branches with the same best epoch share their refinement
+                t = time.perf_counter()
+                steps = refine(src, tgt, best_W, _ref_cfg(self.ref_cfg, max(self.refinements)),
+                               backend=self.backend)
+                cache[key] = (steps, [time.perf_counter() - t])
+            steps, ref_time = cache[key]
+            ref_steps = [(c, n) for _, c, n in steps]
+            per_iter = ref_time[0] / max(1, len(steps))
+            for r in missing:
+                t = time.perf_counter()
+                stage, crit = select_stage(adv_criteria, best_epoch, ref_steps, r)
+                W = best_W if stage[0] == "adv" else steps[stage[1] - 1][0]
+                evaluation = _eval(src @ W, tgt, self.src_w2i, self.tgt_w2i, self.dico,
+                                   self.backend)
+                times = {"adversarial_s": round(adv_s, 3),
+                         "refinement_s": round(per_iter * min(r, len(steps)), 3),
+                         "evaluation_s": round(time.perf_counter() - t, 3)}
+                rec = _record(seed, n_epochs, r, stage, crit, adv_criteria, best_epoch, ref_steps,
+                              evaluation, times, sch.stopped_after)
+                write_json(self.path(seed, n_epochs, r), rec)
+                self.n_computed += 1
+                logger.info("configuration computed: seed=%d epochs=%d refinement=%d "
+                            "criterion=%.5f%s", seed, n_epochs, r, crit,
+                            f" csls P@1={rec['csls_p@1']:.2f}" if "csls_p@1" in rec else "")
+                if self.kill_after and self.n_computed >= self.kill_after:
+                    logger.warning("%s=%d: killing myself (resume test)", KILL_ENV,
+                                   self.kill_after)
+                    sys.stderr.flush()
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+    def records(self):
+        return [read_json(self.path(s, e, r)) for s in self.seeds for e in self.epochs
+                for r in self.refinements]
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def select(records):
+    """(selected, oracle): best unsupervised criterion (first wins ties), best CSLS P@1."""
+    selected = max(records, key=lambda r: r["criterion"])
+    oracle = None
+    if records and "csls_p@1" in records[0]:
+        oracle = max(records, key=lambda r: (r["csls_p@1"], r["criterion"]))
+    return selected, oracle
+
+
+def _f(x, nd=2):
+    return "-" if x is None else f"{x:.{nd}f}"
+
+
+def to_markdown(summary) -> str:
+    recs = summary["configurations"]
+    sel, orc = summary["selected"], summary.get("oracle")
+    has_eval = recs and "csls_p@1" in recs[0]
+    lines = [f"# UBLI grid: {summary.get('pair') or ''} {summary.get('domains') or ''} "
+             f"{summary.get('init') or ''}".rstrip(), ""]
+    lines.append(f"Selected (best unsupervised criterion): seed {sel['seed']}, {sel['epochs']} "
+                 f"epochs, {sel['refinement']} refinement -> criterion {sel['criterion']:.5f}"
+                 + (f", CSLS P@1 {sel['csls_p@1']:.2f}, NN P@1 {sel['nn_p@1']:.2f}, coverage "
+                    f"{100 * sel['coverage']:.1f}%" if has_eval else ""))
+    if orc is not None:
+        lines.append(f"Oracle (best CSLS P@1, reference only): seed {orc['seed']}, {orc['epochs']} "
+                     f"epochs, {orc['refinement']} refinement -> CSLS P@1 {orc['csls_p@1']:.2f} "
+                     f"(criterion {orc['criterion']:.5f})")
+    lines += ["", "| seed | epochs | refinement | stage | criterion | NN P@1 | NN P@5 | NN P@10 "
+              "| CSLS P@1 | CSLS P@5 | CSLS P@10 | coverage | wall s |",
+              "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in recs:
+        mark = ""
+        if (r["seed"], r["epochs"], r["refinement"]) == (sel["seed"], sel["epochs"],
+                                                         sel["refinement"]):
+            mark += " **selected**"
+        if orc is not None and (r["seed"], r["epochs"], r["refinement"]) == (
+                orc["seed"], orc["epochs"], orc["refinement"]):
+            mark += " (oracle)"
+        ev = [r.get(k) for k in ("nn_p@1", "nn_p@5", "nn_p@10", "csls_p@1", "csls_p@5",
+                                 "csls_p@10")]
+        cov = f"{100 * r['coverage']:.1f}%" if "coverage" in r else "-"
+        lines.append(f"| {r['seed']}{mark} | {r['epochs']} | {r['refinement']} | "
+                     f"{r['selected_stage']} | {r['criterion']:.5f} | "
+                     + " | ".join(_f(x) for x in ev) + f" | {cov} | {r['wall_s']:.1f} |")
+    lines += ["", f"Stage: `advE` = the best adversarial epoch was kept, `refR` = refinement "
+              f"iteration R. Total wall time {summary['wall_s']:.1f} s "
+              f"(configurations computed in this run: {summary['n_computed_this_run']})."]
+    return "\n".join(lines) + "\n"
+
+
+def summarize(grid: Grid, config: dict, labels: dict, wall_s: float):
+    recs = grid.records()
+    sel, orc = select(recs)
+    summary = {
+        "kind": "ubli", **labels, "method": "muse", "selected": True,
+        "criterion": sel["criterion"],
+        "p1": sel.get("p1"), "coverage": sel.get("coverage"),
+        "selected_configuration": {k: sel[k] for k in ("seed", "epochs", "refinement")},
+        "oracle_configuration": ({k: orc[k] for k in ("seed", "epochs", "refinement")}
+                                 if orc else None),
+        "oracle_p1": orc.get("p1") if orc else None,
+        "selected": sel, "oracle": orc, "configurations": recs,
+        "config": config, "wall_s": round(wall_s, 3),
+        "n_computed_this_run": grid.n_computed,
+    }
+    # The report reads "selected": true; keep the selected record under another name.
+    summary["selected_record"] = summary.pop("selected")
+    summary["selected"] = True
+    write_json(grid.out / "summary.json", summary)
+    md = to_markdown({**summary, "selected": sel})
+    write_text(grid.out / "table.md", md)
+    return summary, md
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def _int_list(text):
+    try:
+        vals = [int(x) for x in str(text).split(",") if x.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from err
+    if not vals:
+        raise argparse.ArgumentTypeError("empty list")
+    return vals
+
+
+def add_grid_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    d, rd = AdversarialConfig(), RefinementConfig()
+    p = parser
+    p.add_argument("--src-emb", required=True, help="source .vec (frequency order)")
+    p.add_argument("--tgt-emb", required=True, help="target .vec (frequency order)")
+    p.add_argument("--dico-eval", help="MUSE-format test dictionary (src tgt per line)")
+    p.add_argument("--out", required=True, help="output folder (resumes from what is there)")
+    p.add_argument("--max-vocab", type=int, default=200000)
+    p.add_argument("--seeds", type=_int_list, default=list(PAPER_SEEDS))
+    p.add_argument("--epochs", type=_int_list, default=list(PAPER_EPOCHS),
+                   help="adversarial epoch counts to branch at")
+    p.add_argument("--refinements", type=_int_list, default=list(PAPER_REFINEMENTS),
+                   help="refinement iteration counts to score")
+    g = p.add_argument_group("adversarial training (MUSE defaults)")
+    g.add_argument("--epoch-size", type=int, default=d.epoch_size)
+    g.add_argument("--batch-size", type=int, default=d.batch_size)
+    g.add_argument("--dis-layers", type=int, default=d.dis_layers)
+    g.add_argument("--dis-hid-dim", type=int, default=d.dis_hid_dim)
+    g.add_argument("--dis-input-dropout", type=float, default=d.dis_input_dropout)
+    g.add_argument("--dis-steps", type=int, default=d.dis_steps)
+    g.add_argument("--dis-lambda", type=float, default=d.dis_lambda)
+    g.add_argument("--dis-most-frequent", type=int, default=d.dis_most_frequent)
+    g.add_argument("--dis-smooth", type=float, default=d.dis_smooth)
+    g.add_argument("--dis-lr", type=float, default=d.dis_lr)
+    g.add_argument("--map-lr", type=float, default=d.map_lr)
+    g.add_argument("--map-beta", type=float, default=d.map_beta)
+    g.add_argument("--lr-decay", type=float, default=d.lr_decay)
+    g.add_argument("--lr-shrink", type=float, default=d.lr_shrink)
+    g.add_argument("--min-lr", type=float, default=d.min_lr)
+    g.add_argument("--precision", default=d.precision, choices=["fp32", "bf16", "auto"])
+    g = p.add_argument_group("refinement and criterion")
+    g.add_argument("--dico-build", default=rd.dico_build)
+    g.add_argument("--dico-method", default=rd.dico_method, choices=["csls", "nn"])
+    g.add_argument("--dico-max-rank", type=int, default=rd.dico_max_rank)
+    g.add_argument("--k-csls", type=int, default=rd.k_csls)
+    g.add_argument("--criterion-max-rank", type=int, default=rd.criterion_max_rank)
+    g.add_argument("--knn-backend", default="auto", choices=["auto", "faiss", "torch"])
+    g = p.add_argument_group("labels (copied into summary.json for xdomain-report)")
+    g.add_argument("--pair", help='e.g. "en-es" (source-target)')
+    g.add_argument("--domains", help='e.g. "Wiki-UN"')
+    g.add_argument("--init", help='"separate" | "joint"')
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _configs(args):
+    adv = AdversarialConfig(
+        dis_layers=args.dis_layers, dis_hid_dim=args.dis_hid_dim,
+        dis_input_dropout=args.dis_input_dropout, dis_steps=args.dis_steps,
+        dis_lambda=args.dis_lambda, dis_most_frequent=args.dis_most_frequent,
+        dis_smooth=args.dis_smooth, dis_lr=args.dis_lr, map_lr=args.map_lr,
+        map_beta=args.map_beta, batch_size=args.batch_size, lr_decay=args.lr_decay,
+        lr_shrink=args.lr_shrink, min_lr=args.min_lr, epoch_size=args.epoch_size,
+        n_epochs=max(args.epochs), precision=args.precision)
+    ref = RefinementConfig(n_refinement=max(args.refinements), dico_build=args.dico_build,
+                           dico_method=args.dico_method, dico_max_rank=args.dico_max_rank,
+                           k_csls=args.k_csls, criterion_max_rank=args.criterion_max_rank)
+    return adv, ref
+
+
+def _file_id(path):
+    st = os.stat(path)
+    return {"path": str(path), "size": st.st_size}
+
+
+def load_inputs(args):
+    from ..embeddings.vecio import load_vec
+
+    src = load_vec(args.src_emb, max_vocab=args.max_vocab)
+    tgt = load_vec(args.tgt_emb, max_vocab=args.max_vocab)
+    if src.dim != tgt.dim:
+        raise UserError(f"{args.tgt_emb}: dimension {tgt.dim} differs from the source's "
+                        f"{src.dim} ({args.src_emb})")
+    dico = load_dictionary(args.dico_eval) if args.dico_eval else None
+    return src, tgt, dico
+
+
+def run_grid(args):
+    """Run (or resume) the grid described by parsed ``args``; return the summary dict."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for name in ("seeds", "epochs", "refinements"):
+        vals = getattr(args, name)
+        if len(set(vals)) != len(vals):
+            raise UserError(f"--{name}: repeated values {vals}")
+    if min(args.epochs) < 1 or min(args.refinements) < 1:
+        raise UserError("--epochs and --refinements must be >= 1")
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    src, tgt, dico = load_inputs(args)
+    adv_cfg, ref_cfg = _configs(args)
+    config = {
+        "src_emb": _file_id(args.src_emb), "tgt_emb": _file_id(args.tgt_emb),
+        "dico_eval": _file_id(args.dico_eval) if args.dico_eval else None,
+        "max_vocab": args.max_vocab, "n_src": len(src), "n_tgt": len(tgt), "dim": src.dim,
+        "seeds": args.seeds, "epochs": sorted(args.epochs),
+        "refinements": sorted(args.refinements), "adversarial": adv_cfg.to_dict(),
+        "refinement": ref_cfg.to_dict(), "knn_backend": args.knn_backend,
+    }
+    cfg_path = out / "grid_config.json"
+    if cfg_path.is_file():
+        old = read_json(cfg_path)
+        diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+        if diff:
+            raise UserError(f"{cfg_path}: this folder holds a grid with a different "
+                            f"configuration ({', '.join(diff)}); use another --out")
+    else:
+        write_json(cfg_path, config)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    src_t = torch.from_numpy(src.vectors).to(device)
+    tgt_t = torch.from_numpy(tgt.vectors).to(device)
+    crit_kw = {"max_rank": args.criterion_max_rank, "k_csls": args.k_csls,
+               "backend": args.knn_backend}
+    grid = Grid(src_t, tgt_t, adv_cfg, ref_cfg, args.seeds, args.epochs, args.refinements, out,
+                crit_kw=crit_kw, src_w2i=src.word2id, tgt_w2i=tgt.word2id, dico=dico,
+                backend=args.knn_backend, device=device, progress=not args.no_progress)
+    logger.info("grid: %d seeds x epochs %s x refinements %s = %d configurations -> %s",
+                len(args.seeds), grid.epochs, grid.refinements, grid.n_configs, out)
+    grid.run()
+    labels = {"pair": args.pair, "domains": args.domains, "init": args.init}
+    summary, md = summarize(grid, config, labels, time.perf_counter() - t0)
+    return summary, md
+
+
+def _print_selection(summary):
+    sel, orc = summary["selected_record"], summary["oracle"]
+
+    def desc(r):
+        ev = (f" CSLS P@1 {r['csls_p@1']:.2f} NN P@1 {r['nn_p@1']:.2f} coverage "
+              f"{100 * r['coverage']:.1f}%" if "csls_p@1" in r else "")
+        return (f"seed {r['seed']} epochs {r['epochs']} refinement {r['refinement']}: "
+                f"criterion {r['criterion']:.5f}{ev}")
+
+    print(f"selected (best unsupervised criterion): {desc(sel)}")
+    if orc is not None:
+        print(f"oracle (best CSLS P@1, reference only): {desc(orc)}")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="xdomain-ubli grid",
+        description="MUSE grid search (seeds x epochs x refinements) with shared prefixes.")
+    return add_grid_arguments(p)
+
+
+@cli_entry
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    summary, _ = run_grid(args)
+    _print_selection(summary)
+    print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'table.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["Grid", "SeedSchedule", "run_configuration", "select_stage", "add_grid_arguments",
+           "run_grid", "main", "mean_cosine_criterion"]

@@ -1,0 +1,138 @@
+"""Batched k-nearest-neighbour search by inner product, and CSLS on top of it.
+
+Two back ends compute the same thing: faiss (``IndexFlatIP``; a GPU index when faiss has GPUs and
+CUDA is available) and an exact torch fallback that tiles the query x key product so memory stays
+bounded (never an ``n x n`` matrix). Vectors are expected unit-normalised, so inner product is
+cosine similarity.
+
+CSLS(x, y) = 2 cos(x, y) - r_T(x) - r_S(y), with r the mean cosine to the k nearest neighbours in
+the other space. Ranking target words by CSLS for a query only needs ``2 cos - r_S``, which is one
+inner product of augmented vectors ``[2x, -1] . [y, r_S(y)]``: the same kNN search finds it.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "faiss", "torch")
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit L2 norm (zero rows stay zero)."""
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def _faiss():
+    try:
+        import faiss  # noqa: F401
+    except ImportError:  # pragma: no cover - faiss is in requirements
+        return None
+    return faiss
+
+
+def resolve_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"knn backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "faiss" if _faiss() is not None else "torch"
+    return backend
+
+
+def _merge_topk(vals, idx, new_vals, new_idx, k):
+    vals = torch.cat([vals, new_vals], dim=1)
+    idx = torch.cat([idx, new_idx], dim=1)
+    top, pos = vals.topk(min(k, vals.shape[1]), dim=1)
+    return top, idx.gather(1, pos)
+
+
+def topk_torch(queries, keys, k, key_bias=None, q_block=1024, k_block=65536):
+    """Exact top-k of ``queries @ keys.T (+ key_bias)`` per query row, tiled in both dimensions."""
+    nq, nk = queries.shape[0], keys.shape[0]
+    k = min(k, nk)
+    out_v = torch.empty(nq, k, dtype=torch.float32, device=queries.device)
+    out_i = torch.empty(nq, k, dtype=torch.int64, device=queries.device)
+    for qs in range(0, nq, q_block):
+        q = queries[qs:qs + q_block]
+        best_v = best_i = None
+        for ks in range(0, nk, k_block):
+            s = q @ keys[ks:ks + k_block].T
+            if key_bias is not None:
+                s += key_bias[ks:ks + k_block]
+            v, i = s.topk(min(k, s.shape[1]), dim=1)
+            i += ks
+            if best_v is None:
+                best_v, best_i = v, i
+            else:
+                best_v, best_i = _merge_topk(best_v, best_i, v, i, k)
+        out_v[qs:qs + q_block], out_i[qs:qs + q_block] = best_v, best_i
+    return out_v, out_i
+
+
+def _faiss_index(dim, use_gpu):
+    faiss = _faiss()
+    index = faiss.IndexFlatIP(dim)
+    if use_gpu and hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
+        res = faiss.StandardGpuResources()
+        index = faiss.index_cpu_to_gpu(res, 0, index)
+        index._res = res  # keep the resources alive with the index
+    return index
+
+
+def topk_faiss(queries, keys, k, key_bias=None, q_block=65536):
+    """Top-k inner products with faiss; ``key_bias`` is folded in through one extra dimension."""
+    q = queries.detach().float().cpu().numpy()
+    kk = keys.detach().float().cpu().numpy()
+    if key_bias is not None:
+        q = np.concatenate([q, np.ones((q.shape[0], 1), np.float32)], axis=1)
+        kk = np.concatenate([kk, key_bias.detach().float().cpu().numpy()[:, None]], axis=1)
+    index = _faiss_index(kk.shape[1], torch.cuda.is_available())
+    index.add(np.ascontiguousarray(kk))
+    k = min(k, kk.shape[0])
+    vals, idx = [], []
+    for s in range(0, q.shape[0], q_block):
+        v, i = index.search(np.ascontiguousarray(q[s:s + q_block]), k)
+        vals.append(v)
+        idx.append(i)
+    dev = queries.device
+    return (torch.from_numpy(np.concatenate(vals)).to(dev),
+            torch.from_numpy(np.concatenate(idx)).long().to(dev))
+
+
+def topk(queries, keys, k, key_bias=None, backend="auto"):
+    """Top-k (values, indices) of ``queries @ keys.T + key_bias`` for every query row."""
+    if resolve_backend(backend) == "faiss":
+        return topk_faiss(queries, keys, k, key_bias)
+    return topk_torch(queries, keys, k, key_bias)
+
+
+def mean_knn_sim(queries, keys, k=10, backend="auto"):
+    """r(x): mean similarity of each query to its ``k`` nearest keys."""
+    vals, _ = topk(queries, keys, k, backend=backend)
+    return vals.mean(dim=1)
+
+
+def csls_topk(src, tgt, k_csls=10, topn=10, queries=None, r_src=None, r_tgt=None,
+              backend="auto", tgt_limit=None):
+    """CSLS top-``topn`` target indices for ``queries`` (source row indices; default all).
+
+    ``src``/``tgt`` are unit-normalised mapped source and target embeddings. ``r_tgt`` (for each
+    target word, mean cosine to its k nearest mapped source words) and ``r_src`` (for each query)
+    are computed over the full vocabularies unless given. ``tgt_limit`` restricts the candidate
+    targets to the first ``tgt_limit`` (most frequent) words. Returns (scores, indices) with the
+    full CSLS score ``2 cos - r_T(x) - r_S(y)``.
+    """
+    qidx = torch.arange(src.shape[0]) if queries is None else torch.as_tensor(queries)
+    q = src[qidx.to(src.device)]
+    cand = tgt if tgt_limit is None else tgt[:tgt_limit]
+    if r_tgt is None:
+        r_tgt = mean_knn_sim(cand, src, k_csls, backend)
+    else:
+        r_tgt = r_tgt[: cand.shape[0]]
+    if r_src is None:
+        r_src = mean_knn_sim(q, tgt, k_csls, backend)
+    vals, idx = topk(2 * q, cand, topn, key_bias=-r_tgt, backend=backend)
+    return vals - r_src[:, None], idx

@@ -1,0 +1,38 @@
+"""Synthetic embedding pairs with real structure, for tests and benchmarks.
+
+Source: an anisotropic Gaussian mixture (clusters with random centres, a decaying per-dimension
+scale spectrum) whose norms depend on frequency rank, like real embeddings; target: the source
+rotated by a random orthogonal matrix plus small noise, optionally with the word order locally
+shuffled. Word i of the source translates to word ``perm[i]`` of the target.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def make_pair(n=5000, dim=64, n_clusters=30, noise=0.02, seed=0, shuffle_window=0):
+    """Return (src [n, dim], tgt [n, dim], perm, Q) as float32 / int arrays."""
+    rng = np.random.default_rng(seed)
+    spectrum = np.exp(-np.arange(dim) / (dim / 3.0)).astype(np.float64)  # anisotropic
+    centres = rng.standard_normal((n_clusters, dim)) * spectrum * 2.0
+    weights = rng.dirichlet(np.ones(n_clusters) * 2.0)
+    assign = rng.choice(n_clusters, size=n, p=weights)
+    x = centres[assign] + rng.standard_normal((n, dim)) * spectrum
+    rank = np.arange(n)
+    x *= (1.5 - 0.5 * np.log1p(rank) / np.log1p(n))[:, None]  # frequent words have larger norms
+    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+    q *= np.sign(np.diag(r))
+    y = x @ q + rng.standard_normal((n, dim)) * noise * np.sqrt((x ** 2).mean())
+    perm = np.arange(n)
+    if shuffle_window > 1:
+        for s in range(0, n, shuffle_window):
+            block = perm[s:s + shuffle_window].copy()
+            rng.shuffle(block)
+            perm[s:s + shuffle_window] = block
+    tgt = np.empty_like(y)
+    tgt[perm] = y
+    return x.astype(np.float32), tgt.astype(np.float32), perm, q.astype(np.float32)
+
+
+def words_for(n, prefix):
+    return [f"{prefix}{i}" for i in range(n)]

@@ -1,0 +1,150 @@
+"""The shared-prefix batched UBLI grid equals running the configurations one by one, and resumes.
+
+Tiny embeddings (800 words, dim 32), a small discriminator and short epochs keep it fast; the
+grid is 2 seeds x epochs {1, 3} x refinements {1, 2} (8 configurations).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+
+import pytest
+import torch
+
+from conftest import run
+from fairseq_xdomain.embeddings.vecio import load_vec, save_vec
+from fairseq_xdomain.ubli.evaluation import load_dictionary
+from fairseq_xdomain.ubli.grid import (
+    KILL_ENV,
+    _configs,
+    add_grid_arguments,
+    run_configuration,
+    run_grid,
+    select,
+)
+from fairseq_xdomain.ubli.synthetic_emb import make_pair, words_for
+
+N, DIM = 800, 32
+SEEDS, EPOCHS, REFS = [123, 456], [1, 3], [1, 2]
+FLAGS = ["--seeds", "123,456", "--epochs", "1,3", "--refinements", "1,2",
+         "--epoch-size", "960", "--dis-hid-dim", "32", "--dis-most-frequent", "600",
+         "--dico-max-rank", "600", "--criterion-max-rank", "600", "--knn-backend", "torch",
+         "--threads", "1", "--no-progress"]
+NUMBERS = ("criterion", "nn_p@1", "nn_p@5", "nn_p@10", "csls_p@1", "csls_p@5", "csls_p@10",
+           "coverage", "selected_stage", "best_adversarial_epoch", "adversarial_criteria",
+           "refinement_criteria")
+
+
+@pytest.fixture(scope="module")
+def emb(tmp_path_factory):
+    d = tmp_path_factory.mktemp("grid_emb")
+    src, tgt, perm, _ = make_pair(n=N, dim=DIM, seed=3, noise=0.05)
+    tgt_words = [None] * N
+    for i in range(N):
+        tgt_words[perm[i]] = f"t{i}"
+    save_vec(d / "src.vec", words_for(N, "t"), src)
+    save_vec(d / "tgt.vec", tgt_words, tgt)
+    (d / "dico.txt").write_text("".join(f"t{i} t{i}\n" for i in range(0, 600, 3)) + "zz t1\n")
+    return d
+
+
+def _args(emb, out):
+    p = add_grid_arguments(argparse.ArgumentParser())
+    return p.parse_args(["--src-emb", str(emb / "src.vec"), "--tgt-emb", str(emb / "tgt.vec"),
+                         "--dico-eval", str(emb / "dico.txt"), "--out", str(out), *FLAGS])
+
+
+@pytest.fixture(scope="module")
+def grid_summary(emb, tmp_path_factory):
+    out = tmp_path_factory.mktemp("grid") / "out"
+    summary, md = run_grid(_args(emb, out))
+    return summary, md, out
+
+
+# A separate run trains its seed next to this unrelated seed (see run_configuration): torch's CPU
+# bmm over a batch of ONE can round differently from a batch of several (the discriminator's
+# [B, h] x [h, 1] output layer takes another kernel), and the grid always runs S > 1.
+COMPANION = 999
+
+
+def _key(rec):
+    return (rec["seed"], rec["epochs"], rec["refinement"])
+
+
+def _numbers(rec):
+    return {k: rec[k] for k in NUMBERS}
+
+
+def test_grid_equals_one_by_one(emb, grid_summary):
+    summary, md, out = grid_summary
+    args = _args(emb, out)
+    adv_cfg, ref_cfg = _configs(args)
+    src, tgt = load_vec(args.src_emb), load_vec(args.tgt_emb)
+    dico = load_dictionary(args.dico_eval)
+    crit_kw = {"max_rank": 600, "k_csls": 10, "backend": "torch"}
+    torch.set_num_threads(1)
+    grid = {_key(r): r for r in summary["configurations"]}
+    assert len(grid) == len(SEEDS) * len(EPOCHS) * len(REFS) == summary["n_computed_this_run"]
+    alone = []
+    for seed in SEEDS:
+        for e in EPOCHS:
+            for r in REFS:
+                rec, _ = run_configuration(
+                    torch.from_numpy(src.vectors), torch.from_numpy(tgt.vectors), seed, e, r,
+                    adv_cfg, ref_cfg, crit_kw=crit_kw, src_w2i=src.word2id,
+                    tgt_w2i=tgt.word2id, dico=dico, backend="torch", companion_seed=COMPANION)
+                alone.append(rec)
+                g = grid[(seed, e, r)]
+                for k in NUMBERS:  # a separate run from scratch: the same numbers, bit for bit
+                    assert g[k] == rec[k], (seed, e, r, k)
+    sel_alone, orc_alone = select(alone)
+    assert _key(summary["selected_record"]) == _key(sel_alone)
+    assert _key(summary["oracle"]) == _key(orc_alone)
+    # The selected configuration has the best criterion of all, and it is in the table.
+    assert summary["criterion"] == max(r["criterion"] for r in alone) or summary[
+        "criterion"] == pytest.approx(max(r["criterion"] for r in alone), abs=1e-6)
+    assert "**selected**" in md and summary["kind"] == "ubli" and summary["selected"] is True
+    # Coverage is reported: 200 of 201 source words covered ("zz" is not in the vocabulary).
+    assert summary["selected_record"]["n_covered"] == 200
+    assert summary["coverage"] == pytest.approx(200 / 201)
+    # Refinement can only improve on the kept adversarial W: the criterion is monotone in R.
+    for seed in SEEDS:
+        for e in EPOCHS:
+            assert grid[(seed, e, 2)]["criterion"] >= grid[(seed, e, 1)]["criterion"]
+
+
+def _computed(stderr):
+    return re.findall(r"configuration computed: seed=(\d+) epochs=(\d+) refinement=(\d+)", stderr)
+
+
+def test_grid_resume_after_kill(emb, grid_summary, tmp_path):
+    summary, _, _ = grid_summary
+    out = tmp_path / "resume"
+    cmd = ["python", "-m", "fairseq_xdomain.ubli.grid", "--src-emb", emb / "src.vec",
+           "--tgt-emb", emb / "tgt.vec", "--dico-eval", emb / "dico.txt", "--out", out, *FLAGS]
+    # Killed (SIGKILL) after the 4 configurations of epoch 1: the adversarial state of epoch 1
+    # is on disk; the restart trains epochs 2-3 from it.
+    p1 = run(cmd, env={KILL_ENV: "4"}, check=False)
+    assert p1.returncode == -9, p1.stderr[-2000:]
+    assert not (out / "summary.json").exists()
+    # Killed again after one configuration of epoch 3 (snapshot of epoch 3 on disk).
+    p2 = run(cmd, env={KILL_ENV: "1"}, check=False)
+    assert p2.returncode == -9, p2.stderr[-2000:]
+    assert "resuming: adversarial state after epoch 1" in p2.stderr
+    p3 = run(cmd)
+    assert "resuming: adversarial state after epoch 3" in p3.stderr
+    done = _computed(p1.stderr) + _computed(p2.stderr) + _computed(p3.stderr)
+    assert len(done) == 8 and len(set(done)) == 8, done  # every configuration exactly once
+    assert "selected (best unsupervised criterion): seed" in p3.stdout
+    resumed = {_key(r): r for r in (
+        __import__("json").loads((out / "summary.json").read_text())["configurations"])}
+    for rec in summary["configurations"]:
+        got = resumed[_key(rec)]
+        for k in NUMBERS:  # the same batched computation, resumed: equal bit for bit
+            assert got[k] == rec[k], (_key(rec), k)
+    # A fourth run finds everything on disk and computes nothing.
+    p4 = run(cmd)
+    assert not _computed(p4.stderr)
+    # A different configuration in the same folder is refused with a one-line error.
+    p5 = run([*cmd, "--map-lr", "0.2"], check=False)
+    assert p5.returncode == 2 and "different configuration (adversarial)" in p5.stderr
