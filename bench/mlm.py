@@ -3,18 +3,24 @@
 Generates a seeded two-language token corpus (Zipfian unigrams over disjoint vocabularies),
 binarizes it twice with ``fairseq-preprocess`` (same dictionary, same sentences): per language in
 the layout of docs/design.md for ``xlm_mlm``, and as one concatenated corpus for fairseq's
-``masked_lm`` task. Then runs the real ``fairseq-train`` alternately:
+``masked_lm`` task, and trains both systems
 
 * ours:    ``--task xlm_mlm --arch xlm_encoder --criterion xlm_mlm_loss``
 * builtin: ``--task masked_lm --arch roberta --criterion masked_lm``
 
 with the same model size (layers, dim, heads, FFN, GELU, dropout, post-norm, tied LM head), the
 same ``--tokens-per-sample`` streams (break mode none), batch size, optimizer and thread count.
-Words per second come from fairseq's own ``train_inner`` log lines (the first interval of each
-run, which includes warm-up, is dropped); each system's number is the median over its runs.
+
+``--mode api`` (default): both fairseq ``Trainer``s are built in this process from the same
+command lines fairseq-train would parse, and alternate chunks of ``--log-interval`` updates
+(after one warm-up chunk each), so a change of machine load hits both; words per second =
+tokens / wall time of ``Trainer.train_step`` including data loading, per chunk.
+``--mode cli``: ``--repeats`` real ``fairseq-train`` runs each, alternating, wps parsed from
+fairseq's ``train_inner`` log lines (the first interval dropped). Each system's number is the
+median over its chunks (or runs).
 
 Prints one JSON object: ``ours_wps``, ``builtin_wps``, ``ratio`` = ours/builtin (should be
->= 0.9), every run's numbers and the configuration. ``--out FILE`` also writes it (atomically).
+>= 0.9), the per-chunk numbers and the configuration. ``--out FILE`` also writes it (atomically).
 CPU numbers on a shared machine are noisy: the runs alternate so that load changes hit both.
 """
 import argparse
@@ -25,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +117,67 @@ def train_wps(kind, data, cfg, save_dir, env) -> list[float]:
     return wps[1:]
 
 
+def build_trainer(kind, data, cfg):
+    """A fairseq Trainer for one system, built from the same command line fairseq-train gets."""
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq.trainer import Trainer
+
+    if kind == "ours":
+        task_args = ["--user-dir", USER_DIR, "--task", "xlm_mlm", "--langs", "en,fr",
+                     "--arch", "xlm_encoder", "--criterion", "xlm_mlm_loss"]
+    else:
+        task_args = ["--task", "masked_lm", "--arch", "roberta", "--criterion", "masked_lm"]
+    argv = [str(a) for a in [data, *task_args, *model_args(cfg), *common_args(cfg, "/nonexistent")]]
+    args = options.parse_args_and_arch(options.get_training_parser(), argv)
+    fcfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(fcfg.task)
+    task.load_dataset("train")
+    model = task.build_model(fcfg.model)
+    criterion = task.build_criterion(fcfg.criterion)
+    trainer = Trainer(fcfg, task, model, criterion)
+    state = {"epoch_itr": trainer.get_train_iterator(epoch=1, load_dataset=False)}
+    state["itr"] = state["epoch_itr"].next_epoch_itr(shuffle=True)
+
+    def steps(n):
+        """Run n updates; return (tokens, seconds)."""
+        tokens, start = 0, time.perf_counter()
+        for _ in range(n):
+            if not state["itr"].has_next():
+                state["epoch_itr"] = trainer.get_train_iterator(
+                    state["epoch_itr"].next_epoch_idx, load_dataset=False)
+                state["itr"] = state["epoch_itr"].next_epoch_itr(shuffle=True)
+            sample = next(state["itr"])
+            tokens += int(sample["ntokens"])
+            trainer.train_step([sample])
+        return tokens, time.perf_counter() - start
+
+    return steps
+
+
+def bench_api(ours_data, builtin_data, cfg):
+    """Both systems in this process, alternating chunks of updates (same load for both)."""
+    import fairseq  # noqa: F401
+    import torch
+
+    import fairseq_xdomain
+
+    fairseq_xdomain.register()
+    torch.set_num_threads(cfg.threads)
+    systems = {"ours": build_trainer("ours", ours_data, cfg),
+               "builtin": build_trainer("builtin", builtin_data, cfg)}
+    for steps in systems.values():  # warm-up, not timed
+        steps(cfg.log_interval)
+    chunks = {"ours": [], "builtin": []}
+    n_chunks = max(1, cfg.updates // cfg.log_interval)
+    for c in range(n_chunks):
+        order = ("ours", "builtin") if c % 2 == 0 else ("builtin", "ours")
+        for kind in order:
+            tokens, seconds = systems[kind](cfg.log_interval)
+            chunks[kind].append(tokens / seconds)
+    return chunks
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=int, default=4000, help="sentences per language")
@@ -124,6 +192,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2, help="runs of each system, alternating")
     parser.add_argument("--threads", type=int, default=1, help="OMP/torch threads per run")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mode", choices=("api", "cli"), default="api",
+                        help="api: both Trainers in this process, alternating chunks of "
+                             "--log-interval updates (robust under load); cli: fairseq-train runs")
     parser.add_argument("--out", help="also write the JSON here (atomically)")
     cfg = parser.parse_args(argv)
 
@@ -134,7 +205,7 @@ def main(argv=None):
         tmp = Path(tmp)
         generate(tmp / "raw", cfg.sentences, cfg.vocab, cfg.seed)
         ours_data, builtin_data = binarize(tmp / "raw", tmp / "bin")
-        for r in range(cfg.repeats):
+        for r in range(cfg.repeats if cfg.mode == "cli" else 0):
             order = ("ours", "builtin") if r % 2 == 0 else ("builtin", "ours")
             for kind in order:
                 data = ours_data if kind == "ours" else builtin_data
@@ -142,6 +213,8 @@ def main(argv=None):
                 runs[kind].append(statistics.median(wps))
                 print(f"run {r + 1}/{cfg.repeats} {kind}: median wps {runs[kind][-1]:.0f}",
                       file=sys.stderr)
+        if cfg.mode == "api":
+            runs = bench_api(ours_data, builtin_data, cfg)
     ours, builtin = statistics.median(runs["ours"]), statistics.median(runs["builtin"])
     result = {
         "ours_wps": round(ours, 1),

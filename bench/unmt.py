@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import sys
 from pathlib import Path
@@ -55,6 +56,19 @@ def inner_rate(log: str) -> tuple[float, int]:
         raise RuntimeError(f"not enough train_inner lines:\n{log[-3000:]}")
     rates = rates[1:]
     return sum(rates) / len(rates), len(rates)
+
+
+def timed_run(cmd, log_path):
+    """Run a command; return (output, CPU seconds of the child: user + sys)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    log = run(cmd, log_path=log_path)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return log, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def total_sents(log: str) -> float:
+    stats = epoch_stats(log)
+    return stats["bsz"] * stats["num_updates"]
 
 
 def epoch_stats(log: str) -> dict:
@@ -99,8 +113,8 @@ def main(argv=None):
                    "--max-word-shuffle-distance", "3",
                    *common_args(out / "ckpt_builtin", args.updates, args.max_tokens, args.seed)]
     env_note = f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
-    ours_log = run(ours_cmd, log_path=out / "ours.log")
-    builtin_log = run(builtin_cmd, log_path=out / "builtin.log")
+    ours_log, ours_cpu = timed_run(ours_cmd, out / "ours.log")
+    builtin_log, builtin_cpu = timed_run(builtin_cmd, out / "builtin.log")
     ours_rate, n1 = inner_rate(ours_log)
     builtin_rate, n2 = inner_rate(builtin_log)
     stats = epoch_stats(ours_log)
@@ -110,6 +124,10 @@ def main(argv=None):
         "builtin_sents_per_s": round(builtin_rate, 2),
         "ratio": round(ours_rate / builtin_rate, 3),
         "ours_bt_share": round(bt_share, 3) if bt_share is not None else None,
+        # under CPU contention wall-clock rates are noisy: also examples per CPU second of the
+        # whole fairseq-train process (start-up included, same for both)
+        "ours_sents_per_cpu_s": round(total_sents(ours_log) / ours_cpu, 2),
+        "builtin_sents_per_cpu_s": round(total_sents(builtin_log) / builtin_cpu, 2),
         "config": {**vars(args), "model": m, "intervals_measured": [n1, n2], "threads": env_note,
                    "device": "cpu"},
     }

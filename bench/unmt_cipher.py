@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -72,6 +73,11 @@ def make_cipher_data(root: Path, *, n_train: int, n_valid: int, vocab_size: int,
     write_cipher_pair(root / "raw", langs=("aa", "bb"), n_train=n_train, n_valid=n_valid,
                       n_test=n_valid, vocab_size=vocab_size, n_shared=n_shared, seed=seed, **kwargs)
     return binarize_layout(root / "raw", root / "bin")
+
+
+def cpu_seconds_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run(cmd, log_path=None, timeout=None):
@@ -153,15 +159,17 @@ def main(argv=None):
                             vocab_size=args.vocab_size, seed=args.seed)
     result = {"config": vars(args), "device": "cpu", "runs": {}}
     for name, langs in (("joint", "aa,bb"), ("one_language", "aa")):
-        t0 = time.time()
+        t0, c0 = time.time(), cpu_seconds_of_children()
         mlm = pretrain_mlm(data, out / f"mlm_{name}", langs, args.mlm_updates, args.seed)
-        mlm_s = time.time() - t0
-        t0 = time.time()
+        mlm_s, mlm_cpu = time.time() - t0, cpu_seconds_of_children() - c0
+        t0, c0 = time.time(), cpu_seconds_of_children()
         curve, _ = train_unmt(data, out / f"unmt_{name}", mlm, max_epoch=args.max_epoch,
                               epoch_sentences=args.epoch_sentences, seed=args.seed,
                               time_limit_s=args.minutes * 60)
         result["runs"][name] = {
-            "mlm_langs": langs, "mlm_seconds": round(mlm_s, 1), "unmt_seconds": round(time.time() - t0, 1),
+            "mlm_langs": langs, "mlm_seconds": round(mlm_s, 1), "mlm_cpu_seconds": round(mlm_cpu, 1),
+            "unmt_seconds": round(time.time() - t0, 1),
+            "unmt_cpu_seconds": round(cpu_seconds_of_children() - c0, 1),
             "curve": curve,
             "final_bleu_aa_bb": curve[-1]["bleu_aa_bb"] if curve else None,
             "final_bleu_bb_aa": curve[-1]["bleu_bb_aa"] if curve else None,

@@ -437,6 +437,12 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
         raise UserError("--n-lines must be at least 1")
     if cfg.n_topics < len(domains):
         raise UserError("need at least one topic per domain")
+    for name in ("domain_focus", "context_shift", "p_swap", "cognate_rate", "shared_pool",
+                 "p_func", "p_follow"):
+        if not 0.0 <= getattr(cfg, name) <= 1.0:
+            raise UserError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(cfg, name)}")
+    if cfg.p_func + cfg.p_follow > 1.0 or not 1 <= cfg.min_len <= cfg.max_len:
+        raise UserError("need p_func + p_follow <= 1 and 1 <= min_len <= max_len")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = build_latent_model(cfg.vocab_size, cfg.n_topics, cfg.n_func, cfg.n_shared, _rng(seed, 0),
@@ -573,7 +579,8 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("n_lines", "vocab_size", "n_shared", "n_topics", "min_len", "max_len",
                  "n_polysemous", "n_dict_test", "n_dict_train", "min_count", "n_wordsim", "seed"):
         m.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
-    for name in ("domain_focus", "context_shift", "p_swap", "func_style"):
+    for name in ("domain_focus", "context_shift", "p_swap", "func_style", "cognate_rate",
+                 "shared_pool"):
         m.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
     return p
 

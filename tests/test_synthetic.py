@@ -127,8 +127,7 @@ def test_mismatched_domains_differ(mismatched):
         return 0.5 * np.abs(pa / pa.sum() - pb / pb.sum()).sum()
 
     assert dist("aa.wiki.txt", "aa.un.txt") > 0.2
-    # cross-language: translate bb via the dictionary-free shared tokens is impossible, so
-    # compare within language: a second wiki sample is closer to wiki than un is
+    # the two languages share only the identical tokens (numbers, names)
     shared = set(meta["shared_tokens"])
     bb_vocab = {w for line in _read(mismatched["bb.un.txt"]) for w in line.split()}
     aa_vocab = {w for line in _read(mismatched["aa.wiki.txt"]) for w in line.split()}
@@ -145,3 +144,7 @@ def test_mismatched_deterministic_and_cli(tmp_path, mismatched):
     bad = run(["xdomain-synth", "mismatched", "--out", tmp_path / "x", "--n-lines", "50",
                "--vocab-size", "600", "--min-count", "50"], check=False)
     assert bad.returncode == 2 and "min-count" in bad.stderr
+    with pytest.raises(UserError, match="domain-focus"):
+        write_mismatched_pair(tmp_path / "y", n_lines=10, domain_focus=1.5)
+    with pytest.raises(UserError, match="domain names"):
+        write_mismatched_pair(tmp_path / "z", n_lines=10, domains=("wiki", "wiki"))

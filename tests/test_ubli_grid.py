@@ -10,8 +10,8 @@ import re
 
 import pytest
 import torch
-
 from conftest import run
+
 from fairseq_xdomain.embeddings.vecio import load_vec, save_vec
 from fairseq_xdomain.ubli.evaluation import load_dictionary
 from fairseq_xdomain.ubli.grid import (
@@ -81,7 +81,6 @@ def test_grid_equals_one_by_one(emb, grid_summary):
     adv_cfg, ref_cfg = _configs(args)
     src, tgt = load_vec(args.src_emb), load_vec(args.tgt_emb)
     dico = load_dictionary(args.dico_eval)
-    crit_kw = {"max_rank": 600, "k_csls": 10, "backend": "torch"}
     torch.set_num_threads(1)
     grid = {_key(r): r for r in summary["configurations"]}
     assert len(grid) == len(SEEDS) * len(EPOCHS) * len(REFS) == summary["n_computed_this_run"]
@@ -91,7 +90,7 @@ def test_grid_equals_one_by_one(emb, grid_summary):
             for r in REFS:
                 rec, _ = run_configuration(
                     torch.from_numpy(src.vectors), torch.from_numpy(tgt.vectors), seed, e, r,
-                    adv_cfg, ref_cfg, crit_kw=crit_kw, src_w2i=src.word2id,
+                    adv_cfg, ref_cfg, src_w2i=src.word2id,
                     tgt_w2i=tgt.word2id, dico=dico, backend="torch", companion_seed=COMPANION)
                 alone.append(rec)
                 g = grid[(seed, e, r)]

@@ -28,7 +28,6 @@ def _add_fasttext_flags(p):
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--ws", type=int, default=d.ws)
     p.add_argument("--neg", type=int, default=d.neg)
-    p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-bin", action="store_true", help="do not write the fastText .bin model")
 
 
@@ -38,7 +37,7 @@ def _config(args) -> FastTextConfig:
             raise UserError(f"--{name.replace('_', '-')} must be positive")
     return FastTextConfig(dim=args.dim, min_count=args.min_count, epoch=args.epoch,
                           thread=args.thread, minn=args.minn, maxn=args.maxn, bucket=args.bucket,
-                          lr=args.lr, ws=args.ws, neg=args.neg, seed=args.seed)
+                          lr=args.lr, ws=args.ws, neg=args.neg)
 
 
 def build_parser():

@@ -6,7 +6,8 @@ corpus's frequency order (ties by first occurrence), with vectors from the joint
 spelled identically in two languages therefore has the same vector in both files. fastText's
 end-of-sentence token ``</s>`` is not a word and is not exported.
 
-fastText uses Hogwild threads: only ``thread=1`` gives bit-identical vectors for the same seed.
+fastText uses Hogwild threads: only ``thread=1`` gives bit-identical vectors (fastText 0.9.2 has a
+fixed internal seed).
 """
 from __future__ import annotations
 
@@ -42,7 +43,6 @@ class FastTextConfig:
     lr: float = 0.05
     ws: int = 5
     neg: int = 5
-    seed: int = 0
 
     def to_dict(self):
         return asdict(self)
@@ -57,7 +57,7 @@ def train_fasttext(corpus, cfg: FastTextConfig):
     return fasttext.train_unsupervised(
         os.fspath(corpus), model="skipgram", dim=cfg.dim, minCount=cfg.min_count,
         epoch=cfg.epoch, thread=cfg.thread, minn=cfg.minn, maxn=cfg.maxn, bucket=cfg.bucket,
-        lr=cfg.lr, ws=cfg.ws, neg=cfg.neg, seed=cfg.seed, verbose=0,
+        lr=cfg.lr, ws=cfg.ws, neg=cfg.neg, verbose=0,
     )
 
 

@@ -84,6 +84,55 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+def init_discriminator(d, hid_dim, n_layers, gens):
+    """Per-seed nn.Linear-style uniform init; returns [(weight [S, in, out], bias [S, 1, out])]."""
+    dims = [d] + [hid_dim] * n_layers + [1]
+    layers = []
+    for fan_in, fan_out in zip(dims[:-1], dims[1:]):
+        bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default initialisation
+        w = torch.empty(len(gens), fan_in, fan_out)
+        b = torch.empty(len(gens), 1, fan_out)
+        for s, g in enumerate(gens):
+            w[s].uniform_(-bound, bound, generator=g)
+            b[s].uniform_(-bound, bound, generator=g)
+        layers.append((w, b))
+    return layers
+
+
+def discriminator_logits(layers, x):
+    """Differentiable discriminator forward: ``x [S, B, d]`` -> logits ``[S, B]``."""
+    h = x
+    for i, (w, b) in enumerate(layers):
+        h = torch.baddbmm(b, h, w)
+        if i < len(layers) - 1:
+            h = torch.nn.functional.leaky_relu(h, 0.2)
+    return h.squeeze(2)
+
+
+def dis_targets(batch_size, smooth, device=None):
+    """Smoothed labels of a discriminator batch: source rows 1 - smooth, target rows smooth."""
+    return torch.cat([torch.full((batch_size,), 1.0 - smooth),
+                      torch.full((batch_size,), smooth)]).to(device)
+
+
+def orthogonalize(W, beta):
+    """W <- (1 + beta) W - beta W W^T W, for ``W [d, d]`` or ``[S, d, d]`` (returns a new tensor)."""
+    if beta <= 0:
+        return W
+    return W * (1 + beta) - beta * (W @ W.transpose(-2, -1) @ W)
+
+
+def sample_ids(gens, n_words, batch_size):
+    """``[S, batch_size]`` word ids in ``[0, n_words)``, one row per seed generator."""
+    return torch.stack([torch.randint(0, n_words, (batch_size,), generator=g) for g in gens])
+
+
+def dropout_masks(gens, rows, dim, keep):
+    """Input-dropout masks (scaled by 1/keep), ``[S, rows, dim]``, one per seed generator."""
+    m = torch.stack([torch.rand(rows, dim, generator=g) for g in gens])
+    return (m < keep).float() / keep
+
+
 class BatchedAdversarial:
     """S seeds of MUSE adversarial training as one batched model.
 
@@ -108,20 +157,11 @@ class BatchedAdversarial:
         S, d, h = self.S, self.d, cfg.dis_hid_dim
         self.W = torch.eye(d, device=self.device).repeat(S, 1, 1)
         # Discriminator layers as (weight [S, in, out], bias [S, 1, out]), y = x @ weight + bias.
-        dims = [d] + [h] * cfg.dis_layers + [1]
-        self.layers = []
-        for fan_in, fan_out in zip(dims[:-1], dims[1:]):
-            bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default initialisation
-            w = torch.empty(S, fan_in, fan_out)
-            b = torch.empty(S, 1, fan_out)
-            for s, g in enumerate(self.gens):
-                w[s].uniform_(-bound, bound, generator=g)
-                b[s].uniform_(-bound, bound, generator=g)
-            self.layers.append((w.to(self.device), b.to(self.device)))
+        self.layers = [(w.to(self.device), b.to(self.device))
+                       for w, b in init_discriminator(d, h, cfg.dis_layers, self.gens)]
         self.map_lr = torch.full((S,), cfg.map_lr, dtype=torch.float64)
         bs = cfg.batch_size
-        self.y_dis = torch.cat([torch.full((bs,), 1.0 - cfg.dis_smooth),
-                                torch.full((bs,), cfg.dis_smooth)]).to(self.device)
+        self.y_dis = dis_targets(bs, cfg.dis_smooth, self.device)
         self.keep = 1.0 - cfg.dis_input_dropout
         self.last_dis_loss = torch.zeros(S)
 
@@ -140,14 +180,12 @@ class BatchedAdversarial:
 
     # -- random draws, one generator per seed ---------------------------------------------------
     def _ids(self, n_words):
-        bs = self.cfg.batch_size
-        return torch.stack([torch.randint(0, n_words, (bs,), generator=g) for g in self.gens])
+        return sample_ids(self.gens, n_words, self.cfg.batch_size)
 
     def _mask(self, rows):
         if self.cfg.dis_input_dropout <= 0:
             return None
-        m = torch.stack([torch.rand(rows, self.d, generator=g) for g in self.gens])
-        return ((m < self.keep).float() / self.keep).to(self.device)
+        return dropout_masks(self.gens, rows, self.d, self.keep).to(self.device)
 
     # -- discriminator ---------------------------------------------------------------------------
     def _forward(self, x):
@@ -220,10 +258,7 @@ class BatchedAdversarial:
             self.orthogonalize()
 
     def orthogonalize(self):
-        b = self.cfg.map_beta
-        if b > 0:
-            w = self.W
-            self.W = w * (1 + b) - b * torch.bmm(torch.bmm(w, w.transpose(1, 2)), w)
+        self.W = orthogonalize(self.W, self.cfg.map_beta)
 
     def iteration(self):
         for _ in range(self.cfg.dis_steps):

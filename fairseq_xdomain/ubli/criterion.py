@@ -5,8 +5,6 @@ Build the S2T CSLS (k = 10) dictionary of the 10k most frequent source words (ca
 """
 from __future__ import annotations
 
-import torch
-
 from .dictionary import build_dictionary
 from .knn import normalize
 
@@ -26,4 +24,4 @@ def batched_criterion(src, tgt, W, **kw):
     return [mean_cosine_criterion(src @ W[s], tgt, **kw) for s in range(W.shape[0])]
 
 
-__all__ = ["mean_cosine_criterion", "batched_criterion", "torch"]
+

@@ -37,16 +37,17 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..common.atomic import atomic_open, read_json, write_json, write_text
 from ..common.errors import UserError, cli_entry
-from .adversarial import AdversarialConfig, BatchedAdversarial
-from .criterion import batched_criterion, mean_cosine_criterion
+from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
+from .align import adversarial_train, refine_and_select
+from .data import NORMALIZATIONS, clamp_rank, load_pair
 from .evaluation import evaluate_translation, load_dictionary
+from .knn import BACKENDS
 from .refinement import RefinementConfig, refine
 
 logger = logging.getLogger(__name__)
@@ -57,59 +58,24 @@ PAPER_REFINEMENTS = (1, 3, 5)
 KILL_ENV = "XDOMAIN_GRID_KILL_AFTER_CONFIGS"  # testing: SIGKILL itself after N configurations
 
 
-# ----------------------------------------------------------------------------- lr schedule
-
-
-@dataclass
-class SeedSchedule:
-    """MUSE's end-of-epoch bookkeeping for one seed: best W, lr decay/shrink, early stop."""
-
-    map_lr: float
-    best_criterion: float = -1e12
-    best_epoch: int = 0
-    decrease_lr: bool = False
-    stopped_after: int = 0  # epoch after which the lr fell under min_lr (0: still running)
-    criteria: list = field(default_factory=list)
-
-    def end_epoch(self, epoch: int, criterion: float, cfg: AdversarialConfig) -> bool:
-        """Record the epoch's criterion; return True when it is the new best W."""
-        self.criteria.append(criterion)
-        is_best = criterion > self.best_criterion
-        if is_best:
-            self.best_criterion, self.best_epoch = criterion, epoch
-        self.map_lr = max(cfg.min_lr, self.map_lr * cfg.lr_decay)
-        if cfg.lr_shrink < 1 and not is_best:
-            if self.decrease_lr:
-                self.map_lr *= cfg.lr_shrink
-            self.decrease_lr = True
-        if self.map_lr < cfg.min_lr and not self.stopped_after:
-            self.stopped_after = epoch
-        return is_best
-
-    def to_dict(self):
-        return dict(self.__dict__)
-
-
-def end_epoch(adv: BatchedAdversarial, schedules, best_W, epoch, crit_kw):
-    """Criterion of every seed's W, best W kept, lr schedule applied to ``adv.map_lr``."""
-    crits = batched_criterion(adv.src, adv.tgt, adv.W, **crit_kw)
-    for s, sch in enumerate(schedules):
-        if sch.stopped_after:
-            continue  # this seed stopped: its later epochs do not exist
-        if sch.end_epoch(epoch, crits[s], adv.cfg):
-            best_W[s] = adv.W[s].clone()
-        adv.map_lr[s] = sch.map_lr
-    return crits
-
-
 # ----------------------------------------------------------------------------- configurations
 
 
-def select_stage(adv_criteria, best_epoch, refinement_steps, n_ref):
-    """The stage MUSE ends with after ``n_ref`` refinement iterations: ('adv', e) or ('ref', r).
+def prefix_best_epoch(history, n_epochs):
+    """(criteria of epochs 1..E actually run, best epoch) of one seed's ``adversarial_train``
+    history; a seed that stopped early (lr < min_lr) has fewer epochs. First maximum wins, as
+    ``adversarial_train`` keeps the best with a strict ``>``."""
+    crits = list(history["criterion"][:n_epochs])
+    best = max(range(len(crits)), key=lambda i: (crits[i], -i))
+    return crits, best + 1
 
-    ``adv_criteria`` are the criteria of epochs 1..E, ``refinement_steps`` the (criterion, n_pairs)
-    of the refinement iterations started from the best epoch. Ties keep the earlier stage.
+
+def select_stage(adv_criteria, best_epoch, refinement_steps, n_ref):
+    """The stage a run ends with after ``n_ref`` refinement iterations: ('adv', e) or ('ref', r).
+
+    The rule of ``align.refine_and_select`` on the first ``n_ref`` iterations: start from the best
+    adversarial W and its criterion, and take a refinement iteration only when it is strictly
+    better than the best so far. ``refinement_steps`` are (criterion, n_pairs) per iteration.
     """
     best = ("adv", best_epoch)
     best_c = adv_criteria[best_epoch - 1]
@@ -119,14 +85,15 @@ def select_stage(adv_criteria, best_epoch, refinement_steps, n_ref):
     return best, best_c
 
 
-def _eval(mapped, tgt, src_w2i, tgt_w2i, dico, backend):
+def _eval(mapped, tgt, src_w2i, tgt_w2i, dico, backend, k_csls):
     if dico is None:
         return {}
-    return evaluate_translation(mapped, tgt, src_w2i, tgt_w2i, dico, backend=backend)
+    return evaluate_translation(mapped, tgt, src_w2i, tgt_w2i, dico, k_csls=k_csls,
+                                backend=backend)
 
 
 def _record(seed, n_epochs, n_ref, stage, criterion, adv_criteria, best_epoch, ref_steps,
-            evaluation, times, stopped_after):
+            evaluation, times):
     rec = {
         "kind": "ubli_config", "seed": seed, "epochs": n_epochs, "refinement": n_ref,
         "criterion": criterion, "selected_stage": f"{stage[0]}{stage[1]}",
@@ -134,7 +101,7 @@ def _record(seed, n_epochs, n_ref, stage, criterion, adv_criteria, best_epoch, r
         "adversarial_criteria": adv_criteria,
         "refinement_criteria": [c for c, _ in ref_steps[:n_ref]],
         "refinement_pairs": [n for _, n in ref_steps[:n_ref]],
-        "adversarial_stopped_after": stopped_after or None,
+        "adversarial_epochs_run": len(adv_criteria),
     }
     for key, val in evaluation.items():
         rec[key] = val
@@ -145,55 +112,41 @@ def _record(seed, n_epochs, n_ref, stage, criterion, adv_criteria, best_epoch, r
     return rec
 
 
-def run_configuration(src, tgt, seed, n_epochs, n_ref, adv_cfg, ref_cfg, *, crit_kw=None,
-                      src_w2i=None, tgt_w2i=None, dico=None, backend="auto", progress=False,
-                      companion_seed=None):
-    """One configuration run alone (what a separate MUSE run does); returns (record, W).
-
-    ``companion_seed``: train ``seed`` in a batch of two next to this other seed and use only the
-    first one. Seeds in a batch are independent, so the result is that of ``seed`` alone, computed
-    with the batched (S > 1) matrix-product kernels the grid uses (torch's CPU ``bmm`` over a batch
-    of one can round differently from a batch of several).
-    """
-    crit_kw = crit_kw or {}
-    t0 = time.perf_counter()
-    seeds = [seed] if companion_seed is None else [seed, companion_seed]
-    adv = BatchedAdversarial(src, tgt, seeds, adv_cfg)
-    schedules = [SeedSchedule(adv_cfg.map_lr) for _ in seeds]
-    sch = schedules[0]
-    best_W = [adv.W[s].clone() for s in range(len(seeds))]
-    for epoch in range(1, n_epochs + 1):
-        adv.run_epoch(progress=_bar(adv, f"seed {seed} epoch {epoch}", progress))
-        end_epoch(adv, schedules, best_W, epoch, crit_kw)
-        if sch.stopped_after:
-            break
-    t1 = time.perf_counter()
-    steps = refine(adv.src, adv.tgt, best_W[0], _ref_cfg(ref_cfg, n_ref), backend=backend)
-    t2 = time.perf_counter()
-    ref_steps = [(c, n) for _, c, n in steps]
-    stage, crit = select_stage(sch.criteria, sch.best_epoch, ref_steps, n_ref)
-    W = best_W[0] if stage[0] == "adv" else steps[stage[1] - 1][0]
-    evaluation = _eval(adv.src @ W, adv.tgt, src_w2i, tgt_w2i, dico, backend)
-    t3 = time.perf_counter()
-    times = {"adversarial_s": round(t1 - t0, 3), "refinement_s": round(t2 - t1, 3),
-             "evaluation_s": round(t3 - t2, 3)}
-    return _record(seed, n_epochs, n_ref, stage, crit, sch.criteria, sch.best_epoch, ref_steps,
-                   evaluation, times, sch.stopped_after), W
-
-
 def _ref_cfg(ref_cfg: RefinementConfig, n):
     d = ref_cfg.to_dict()
     d["n_refinement"] = n
     return RefinementConfig(**d)
 
 
-def _bar(adv, desc, enabled):
-    if not enabled:
-        return None
-    from tqdm import tqdm
+def run_configuration(src, tgt, seed, n_epochs, n_ref, adv_cfg, ref_cfg, *, src_w2i=None,
+                      tgt_w2i=None, dico=None, backend="auto", progress=False,
+                      companion_seed=None):
+    """One configuration run alone, as ``xdomain-ubli align --seed S --epochs E --refinement R``
+    does it (``align.adversarial_train`` + ``align.refine_and_select``); returns (record, W).
 
-    return tqdm(total=adv.iterations_per_epoch(), desc=desc, unit="it", leave=False,
-                disable=None)
+    ``companion_seed``: train ``seed`` in a batch of two next to this other seed and use only the
+    first one. Seeds in a batch are independent, so the result is that of ``seed`` alone, computed
+    with the batched (S > 1) matrix-product kernels the grid uses (torch's CPU ``bmm`` over a batch
+    of one can round differently from a batch of several).
+    """
+    t0 = time.perf_counter()
+    seeds = [seed] if companion_seed is None else [seed, companion_seed]
+    cfg = AdversarialConfig(**{**adv_cfg.to_dict(), "n_epochs": n_epochs})
+    hist = adversarial_train(src, tgt, seeds, cfg, crit_max_rank=ref_cfg.criterion_max_rank,
+                             k_csls=ref_cfg.k_csls, backend=backend, progress=progress)[0]
+    t1 = time.perf_counter()
+    W0 = hist["best_W"].to(src.device)
+    W, crit, ref_it, ref_records = refine_and_select(src, tgt, W0, hist["best_criterion"],
+                                                     _ref_cfg(ref_cfg, n_ref), backend=backend)
+    t2 = time.perf_counter()
+    stage = ("adv", hist["best_epoch"]) if ref_it == 0 else ("ref", ref_it)
+    ref_steps = [(r["criterion"], r["n_pairs"]) for r in ref_records]
+    evaluation = _eval(src @ W, tgt, src_w2i, tgt_w2i, dico, backend, ref_cfg.k_csls)
+    t3 = time.perf_counter()
+    times = {"adversarial_s": round(t1 - t0, 3), "refinement_s": round(t2 - t1, 3),
+             "evaluation_s": round(t3 - t2, 3)}
+    return _record(seed, n_epochs, n_ref, stage, crit, hist["criterion"], hist["best_epoch"],
+                   ref_steps, evaluation, times), W
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -209,22 +162,23 @@ def _save_pt(path, obj):
 
 
 def _load_pt(path):
-    return torch.load(path, map_location="cpu", weights_only=False)
+    from ..compat import load_trusted_checkpoint
+
+    return load_trusted_checkpoint(path)
 
 
 class Grid:
     """The shared-prefix batched grid over one output folder (see the module docstring)."""
 
     def __init__(self, src, tgt, adv_cfg, ref_cfg, seeds, epochs, refinements, out, *,
-                 crit_kw=None, src_w2i=None, tgt_w2i=None, dico=None, backend="auto",
-                 device=None, progress=True):
+                 src_w2i=None, tgt_w2i=None, dico=None, backend="auto", device=None,
+                 progress=True):
         self.src, self.tgt = src, tgt
         self.adv_cfg, self.ref_cfg = adv_cfg, ref_cfg
         self.seeds = list(seeds)
         self.epochs = sorted(set(epochs))
         self.refinements = sorted(set(refinements))
         self.out = Path(out)
-        self.crit_kw = crit_kw or {}
         self.src_w2i, self.tgt_w2i, self.dico = src_w2i, tgt_w2i, dico
         self.backend, self.device, self.progress = backend, device, progress
         self.n_computed = 0
@@ -241,6 +195,10 @@ class Grid:
         return [e for e in self.epochs
                 if any(not self.done(s, e, r) for s in self.seeds for r in self.refinements)]
 
+    @property
+    def n_configs(self):
+        return len(self.seeds) * len(self.epochs) * len(self.refinements)
+
     # -- run ---------------------------------------------------------------------------------
     def run(self):
         todo = self.todo_epochs()
@@ -248,84 +206,68 @@ class Grid:
             logger.info("all %d configurations are on disk", self.n_configs)
             return
         state_path = self.out / "adv" / "state.pt"
-        last = 0
+        trainer = BatchedAdversarial(self.src, self.tgt, self.seeds, self.adv_cfg,
+                                     device=self.device)
+        last, history = 0, None
         if state_path.is_file():
             state = _load_pt(state_path)
-            last = state["epoch"]
+            last, history = state["epoch"], state["history"]
+            trainer.load_state_dict(state["trainer"])
             logger.info("resuming: adversarial state after epoch %d found", last)
         for e in [e for e in todo if e <= last]:
-            self.branch(e, _load_pt(self.out / "adv" / f"snapshot_e{e}.pt"))
+            self.branch(e, history)
         remaining = [e for e in todo if e > last]
         if not remaining:
             return
-        adv = BatchedAdversarial(self.src, self.tgt, self.seeds, self.adv_cfg, device=self.device)
-        schedules = [SeedSchedule(self.adv_cfg.map_lr) for _ in self.seeds]
-        best_W = [adv.W[s].clone() for s in range(len(self.seeds))]
-        epoch_s = []
-        if last:
-            adv.load_state_dict(state["adversarial"])
-            schedules = [SeedSchedule(**d) for d in state["schedules"]]
-            best_W = list(state["best_W"].to(adv.device).unbind(0))
-            epoch_s = list(state["epoch_s"])
-        for epoch in range(last + 1, max(remaining) + 1):
-            if all(s.stopped_after for s in schedules):
-                logger.info("every seed stopped (lr < min_lr); no more epochs")
-            t = time.perf_counter()
-            adv.run_epoch(progress=_bar(adv, f"epoch {epoch} ({len(self.seeds)} seeds)",
-                                        self.progress))
-            crits = end_epoch(adv, schedules, best_W, epoch, self.crit_kw)
-            epoch_s.append(time.perf_counter() - t)
-            logger.info("epoch %d: criterion %s, map lr %s (%.1fs)", epoch,
-                        ", ".join(f"{c:.5f}" for c in crits),
-                        ", ".join(f"{s.map_lr:.4g}" for s in schedules), epoch_s[-1])
-            snap = {"epoch": epoch, "best_W": torch.stack(best_W).cpu(),
-                    "schedules": [s.to_dict() for s in schedules], "epoch_s": epoch_s}
-            if epoch in self.epochs:
-                _save_pt(self.out / "adv" / f"snapshot_e{epoch}.pt", snap)
-            _save_pt(state_path, {**snap, "adversarial": adv.state_dict()})
+
+        def on_epoch(epoch, tr, hist):
+            _save_pt(state_path, {"epoch": epoch, "trainer": tr.state_dict(), "history": hist})
             if epoch in remaining:
-                self.branch(epoch, snap)
+                self.branch(epoch, hist)
 
-    @property
-    def n_configs(self):
-        return len(self.seeds) * len(self.epochs) * len(self.refinements)
+        cfg = AdversarialConfig(**{**self.adv_cfg.to_dict(), "n_epochs": max(remaining)})
+        history = adversarial_train(
+            self.src, self.tgt, self.seeds, cfg, crit_max_rank=self.ref_cfg.criterion_max_rank,
+            k_csls=self.ref_cfg.k_csls, backend=self.backend, progress=self.progress,
+            trainer=trainer, start_epoch=last, history=history, on_epoch=on_epoch)
+        # Every seed stopped early (lr < min_lr): later branches equal the last epoch run.
+        for e in [e for e in remaining if not all(self.done(s, e, r) for s in self.seeds
+                                                  for r in self.refinements)]:
+            self.branch(e, history)
 
-    def branch(self, n_epochs, snap):
-        """All configurations with ``n_epochs`` epochs, from the snapshot after that epoch."""
+    def branch(self, n_epochs, history):
+        """All configurations with ``n_epochs`` epochs, from the training history so far."""
         src, tgt = self.src, self.tgt
         cache = {}
         for s, seed in enumerate(self.seeds):
             missing = [r for r in self.refinements if not self.done(seed, n_epochs, r)]
             if not missing:
                 continue
-            sch = SeedSchedule(**snap["schedules"][s])
-            # A seed that stopped early has no epochs after ``stopped_after``.
-            last_epoch = min(n_epochs, sch.stopped_after or n_epochs)
-            adv_criteria = sch.criteria[:last_epoch]
-            best_epoch = sch.best_epoch
-            best_W = snap["best_W"][s].to(src.device)
-            # Adversarial time of this seed alone ~ its share of the batched epochs.
-            adv_s = sum(snap["epoch_s"][:last_epoch]) / len(self.seeds)
+            h = history[s]
+            adv_criteria, best_epoch = prefix_best_epoch(h, n_epochs)
+            best_W = h["epoch_W"][best_epoch - 1].to(src.device)
+            # The adversarial time of this seed alone ~ its share of the batched epochs.
+            adv_s = sum(h["epoch_time_s"][:len(adv_criteria)])
             key = (seed, best_epoch)
             if key not in cache:  # branches with the same best epoch share their refinement
                 t = time.perf_counter()
                 steps = refine(src, tgt, best_W, _ref_cfg(self.ref_cfg, max(self.refinements)),
                                backend=self.backend)
-                cache[key] = (steps, [time.perf_counter() - t])
+                cache[key] = (steps, time.perf_counter() - t)
             steps, ref_time = cache[key]
             ref_steps = [(c, n) for _, c, n in steps]
-            per_iter = ref_time[0] / max(1, len(steps))
+            per_iter = ref_time / max(1, len(steps))
             for r in missing:
                 t = time.perf_counter()
                 stage, crit = select_stage(adv_criteria, best_epoch, ref_steps, r)
                 W = best_W if stage[0] == "adv" else steps[stage[1] - 1][0]
                 evaluation = _eval(src @ W, tgt, self.src_w2i, self.tgt_w2i, self.dico,
-                                   self.backend)
+                                   self.backend, self.ref_cfg.k_csls)
                 times = {"adversarial_s": round(adv_s, 3),
                          "refinement_s": round(per_iter * min(r, len(steps)), 3),
                          "evaluation_s": round(time.perf_counter() - t, 3)}
-                rec = _record(seed, n_epochs, r, stage, crit, adv_criteria, best_epoch, ref_steps,
-                              evaluation, times, sch.stopped_after)
+                rec = _record(seed, n_epochs, r, stage, crit, adv_criteria, best_epoch,
+                              ref_steps, evaluation, times)
                 write_json(self.path(seed, n_epochs, r), rec)
                 self.n_computed += 1
                 logger.info("configuration computed: seed=%d epochs=%d refinement=%d "
@@ -406,13 +348,10 @@ def summarize(grid: Grid, config: dict, labels: dict, wall_s: float):
         "oracle_configuration": ({k: orc[k] for k in ("seed", "epochs", "refinement")}
                                  if orc else None),
         "oracle_p1": orc.get("p1") if orc else None,
-        "selected": sel, "oracle": orc, "configurations": recs,
+        "selected_record": sel, "oracle": orc, "configurations": recs,
         "config": config, "wall_s": round(wall_s, 3),
         "n_computed_this_run": grid.n_computed,
     }
-    # The report reads "selected": true; keep the selected record under another name.
-    summary["selected_record"] = summary.pop("selected")
-    summary["selected"] = True
     write_json(grid.out / "summary.json", summary)
     md = to_markdown({**summary, "selected": sel})
     write_text(grid.out / "table.md", md)
@@ -440,6 +379,7 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     p.add_argument("--dico-eval", help="MUSE-format test dictionary (src tgt per line)")
     p.add_argument("--out", required=True, help="output folder (resumes from what is there)")
     p.add_argument("--max-vocab", type=int, default=200000)
+    p.add_argument("--normalize-embeddings", default="", choices=NORMALIZATIONS)
     p.add_argument("--seeds", type=_int_list, default=list(PAPER_SEEDS))
     p.add_argument("--epochs", type=_int_list, default=list(PAPER_EPOCHS),
                    help="adversarial epoch counts to branch at")
@@ -461,35 +401,44 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     g.add_argument("--lr-decay", type=float, default=d.lr_decay)
     g.add_argument("--lr-shrink", type=float, default=d.lr_shrink)
     g.add_argument("--min-lr", type=float, default=d.min_lr)
-    g.add_argument("--precision", default=d.precision, choices=["fp32", "bf16", "auto"])
+    g.add_argument("--precision", default=d.precision, choices=PRECISIONS)
     g = p.add_argument_group("refinement and criterion")
     g.add_argument("--dico-build", default=rd.dico_build)
     g.add_argument("--dico-method", default=rd.dico_method, choices=["csls", "nn"])
     g.add_argument("--dico-max-rank", type=int, default=rd.dico_max_rank)
-    g.add_argument("--k-csls", type=int, default=rd.k_csls)
+    g.add_argument("--csls-k", type=int, default=rd.k_csls)
     g.add_argument("--criterion-max-rank", type=int, default=rd.criterion_max_rank)
-    g.add_argument("--knn-backend", default="auto", choices=["auto", "faiss", "torch"])
+    g.add_argument("--knn-backend", default="auto", choices=BACKENDS)
     g = p.add_argument_group("labels (copied into summary.json for xdomain-report)")
     g.add_argument("--pair", help='e.g. "en-es" (source-target)')
     g.add_argument("--domains", help='e.g. "Wiki-UN"')
     g.add_argument("--init", help='"separate" | "joint"')
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--cpu", action="store_true", help="do not use CUDA even when available")
     p.add_argument("--no-progress", action="store_true")
     return p
 
 
-def _configs(args):
+def _configs(args, n_src=None, n_tgt=None):
+    """(AdversarialConfig, RefinementConfig) from the flags; limits clamped to the vocabularies
+    (with a warning) when their sizes are given, as ``xdomain-ubli align`` does."""
+    def clamp(name, v):
+        return v if n_src is None else clamp_rank(name, v, n_src, n_tgt)
+
     adv = AdversarialConfig(
         dis_layers=args.dis_layers, dis_hid_dim=args.dis_hid_dim,
         dis_input_dropout=args.dis_input_dropout, dis_steps=args.dis_steps,
-        dis_lambda=args.dis_lambda, dis_most_frequent=args.dis_most_frequent,
+        dis_lambda=args.dis_lambda,
+        dis_most_frequent=clamp("--dis-most-frequent", args.dis_most_frequent),
         dis_smooth=args.dis_smooth, dis_lr=args.dis_lr, map_lr=args.map_lr,
         map_beta=args.map_beta, batch_size=args.batch_size, lr_decay=args.lr_decay,
         lr_shrink=args.lr_shrink, min_lr=args.min_lr, epoch_size=args.epoch_size,
         n_epochs=max(args.epochs), precision=args.precision)
-    ref = RefinementConfig(n_refinement=max(args.refinements), dico_build=args.dico_build,
-                           dico_method=args.dico_method, dico_max_rank=args.dico_max_rank,
-                           k_csls=args.k_csls, criterion_max_rank=args.criterion_max_rank)
+    ref = RefinementConfig(
+        n_refinement=max(args.refinements), dico_build=args.dico_build,
+        dico_method=args.dico_method, dico_max_rank=clamp("--dico-max-rank", args.dico_max_rank),
+        k_csls=args.csls_k,
+        criterion_max_rank=clamp("--criterion-max-rank", args.criterion_max_rank))
     return adv, ref
 
 
@@ -498,20 +447,8 @@ def _file_id(path):
     return {"path": str(path), "size": st.st_size}
 
 
-def load_inputs(args):
-    from ..embeddings.vecio import load_vec
-
-    src = load_vec(args.src_emb, max_vocab=args.max_vocab)
-    tgt = load_vec(args.tgt_emb, max_vocab=args.max_vocab)
-    if src.dim != tgt.dim:
-        raise UserError(f"{args.tgt_emb}: dimension {tgt.dim} differs from the source's "
-                        f"{src.dim} ({args.src_emb})")
-    dico = load_dictionary(args.dico_eval) if args.dico_eval else None
-    return src, tgt, dico
-
-
 def run_grid(args):
-    """Run (or resume) the grid described by parsed ``args``; return the summary dict."""
+    """Run (or resume) the grid described by parsed ``args``; return (summary dict, Markdown)."""
     if args.threads:
         torch.set_num_threads(args.threads)
     for name in ("seeds", "epochs", "refinements"):
@@ -520,14 +457,19 @@ def run_grid(args):
             raise UserError(f"--{name}: repeated values {vals}")
     if min(args.epochs) < 1 or min(args.refinements) < 1:
         raise UserError("--epochs and --refinements must be >= 1")
+    if args.epoch_size < args.batch_size:
+        raise UserError("--epoch-size must be >= --batch-size")
     out = Path(args.out)
     t0 = time.perf_counter()
-    src, tgt, dico = load_inputs(args)
-    adv_cfg, ref_cfg = _configs(args)
+    src_wv, tgt_wv, src, tgt = load_pair(args.src_emb, args.tgt_emb, args.max_vocab,
+                                         args.normalize_embeddings)
+    dico = load_dictionary(args.dico_eval) if args.dico_eval else None
+    adv_cfg, ref_cfg = _configs(args, len(src_wv), len(tgt_wv))
     config = {
         "src_emb": _file_id(args.src_emb), "tgt_emb": _file_id(args.tgt_emb),
         "dico_eval": _file_id(args.dico_eval) if args.dico_eval else None,
-        "max_vocab": args.max_vocab, "n_src": len(src), "n_tgt": len(tgt), "dim": src.dim,
+        "max_vocab": args.max_vocab, "normalize_embeddings": args.normalize_embeddings,
+        "n_src": len(src_wv), "n_tgt": len(tgt_wv), "dim": src_wv.dim,
         "seeds": args.seeds, "epochs": sorted(args.epochs),
         "refinements": sorted(args.refinements), "adversarial": adv_cfg.to_dict(),
         "refinement": ref_cfg.to_dict(), "knn_backend": args.knn_backend,
@@ -541,20 +483,16 @@ def run_grid(args):
                             f"configuration ({', '.join(diff)}); use another --out")
     else:
         write_json(cfg_path, config)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    src_t = torch.from_numpy(src.vectors).to(device)
-    tgt_t = torch.from_numpy(tgt.vectors).to(device)
-    crit_kw = {"max_rank": args.criterion_max_rank, "k_csls": args.k_csls,
-               "backend": args.knn_backend}
-    grid = Grid(src_t, tgt_t, adv_cfg, ref_cfg, args.seeds, args.epochs, args.refinements, out,
-                crit_kw=crit_kw, src_w2i=src.word2id, tgt_w2i=tgt.word2id, dico=dico,
-                backend=args.knn_backend, device=device, progress=not args.no_progress)
-    logger.info("grid: %d seeds x epochs %s x refinements %s = %d configurations -> %s",
-                len(args.seeds), grid.epochs, grid.refinements, grid.n_configs, out)
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    grid = Grid(src.to(device), tgt.to(device), adv_cfg, ref_cfg, args.seeds, args.epochs,
+                args.refinements, out, src_w2i=src_wv.word2id, tgt_w2i=tgt_wv.word2id,
+                dico=dico, backend=args.knn_backend, device=device,
+                progress=not args.no_progress)
+    logger.info("grid: %d seeds x epochs %s x refinements %s = %d configurations on %s -> %s",
+                len(args.seeds), grid.epochs, grid.refinements, grid.n_configs, device, out)
     grid.run()
     labels = {"pair": args.pair, "domains": args.domains, "init": args.init}
-    summary, md = summarize(grid, config, labels, time.perf_counter() - t0)
-    return summary, md
+    return summarize(grid, config, labels, time.perf_counter() - t0)
 
 
 def _print_selection(summary):
@@ -592,5 +530,5 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["Grid", "SeedSchedule", "run_configuration", "select_stage", "add_grid_arguments",
-           "run_grid", "main", "mean_cosine_criterion"]
+__all__ = ["Grid", "run_configuration", "select_stage", "add_grid_arguments", "run_grid",
+           "main"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
-import torch
-
 from .criterion import mean_cosine_criterion
 from .dictionary import build_dictionary
 from .procrustes import procrustes
@@ -56,4 +54,4 @@ def refine(src, tgt, W, cfg: RefinementConfig, backend="auto", progress=None):
     return out
 
 
-__all__ = ["RefinementConfig", "refine", "procrustes_from_pairs", "torch"]
+

@@ -10,16 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def make_pair(n=5000, dim=64, n_clusters=30, noise=0.02, seed=0, shuffle_window=0):
+def make_pair(n=5000, dim=64, n_clusters=30, noise=0.02, seed=0, shuffle_window=0, centre_scale=2.0):
     """Return (src [n, dim], tgt [n, dim], perm, Q) as float32 / int arrays."""
     rng = np.random.default_rng(seed)
-    spectrum = np.exp(-np.arange(dim) / (dim / 3.0)).astype(np.float64)  # anisotropic
-    centres = rng.standard_normal((n_clusters, dim)) * spectrum * 2.0
+    spectrum = np.exp(-np.arange(dim) / float(dim)).astype(np.float64)  # anisotropic
+    centres = rng.standard_normal((n_clusters, dim)) * spectrum * centre_scale
     weights = rng.dirichlet(np.ones(n_clusters) * 2.0)
     assign = rng.choice(n_clusters, size=n, p=weights)
     x = centres[assign] + rng.standard_normal((n, dim)) * spectrum
     rank = np.arange(n)
     x *= (1.5 - 0.5 * np.log1p(rank) / np.log1p(n))[:, None]  # frequent words have larger norms
+    x *= 3.0 / np.linalg.norm(x, axis=1).mean()  # fastText-like norms (mean 3)
     q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
     q *= np.sign(np.diag(r))
     y = x @ q + rng.standard_normal((n, dim)) * noise * np.sqrt((x ** 2).mean())

@@ -1,0 +1,299 @@
+"""``xdomain-ubli``: unsupervised bilingual lexicon induction and its baselines.
+
+    xdomain-ubli align --src-emb en.vec --tgt-emb fr.vec --out DIR [--dico-eval en-fr.txt]
+                       [--seed S --epochs E --refinement R --epoch-size N ...]
+    xdomain-ubli baseline --method copy|identical --src-emb en.vec --tgt-emb fr.vec
+                       --dico-eval en-fr.txt --out DIR
+
+``align`` writes DIR/W.pt and W.npy (the selected map, ``mapped = src @ W``), DIR/src.mapped.vec and
+DIR/tgt.vec, DIR/results.json (configuration, seed, criterion per epoch, selected epoch,
+refinement, evaluation) and DIR/results.md; it checkpoints after every adversarial epoch and
+resumes from DIR/checkpoint.pt when restarted with the same configuration.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..common.atomic import atomic_open, read_json, write_json, write_text
+from ..common.errors import UserError, cli_entry
+from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
+from .align import adversarial_train, identical_pairs, refine_and_select, supervised_procrustes
+from .criterion import mean_cosine_criterion
+from .data import NORMALIZATIONS, clamp_rank, load_pair
+from .dictionary import DICO_BUILDS
+from .evaluation import copy_baseline, evaluate_translation, load_dictionary
+from .knn import BACKENDS
+from .refinement import RefinementConfig
+
+logger = logging.getLogger("xdomain-ubli")
+
+
+def _common(p):
+    p.add_argument("--src-emb", required=True)
+    p.add_argument("--tgt-emb", required=True)
+    p.add_argument("--max-vocab", type=int, default=200000)
+    p.add_argument("--dico-eval", default=None, help="MUSE-format test dictionary ('src tgt' lines)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--normalize-embeddings", default="", choices=NORMALIZATIONS)
+    p.add_argument("--knn-backend", default="auto", choices=BACKENDS)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--cpu", action="store_true", help="do not use CUDA even when available")
+    p.add_argument("--no-progress", action="store_true")
+    r = RefinementConfig()
+    p.add_argument("--refinement", type=int, default=r.n_refinement, help="Procrustes iterations")
+    p.add_argument("--dico-build", default=r.dico_build, choices=DICO_BUILDS)
+    p.add_argument("--dico-method", default=r.dico_method, choices=("csls", "nn"))
+    p.add_argument("--dico-max-rank", type=int, default=r.dico_max_rank)
+    p.add_argument("--criterion-max-rank", type=int, default=r.criterion_max_rank)
+    p.add_argument("--csls-k", type=int, default=r.k_csls)
+    p.add_argument("--no-export", action="store_true", help="do not write the mapped .vec files")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="xdomain-ubli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("align", help="adversarial training + refinement (MUSE, unsupervised)")
+    _common(p)
+    a = AdversarialConfig()
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=a.n_epochs)
+    p.add_argument("--epoch-size", type=int, default=a.epoch_size, help="samples per epoch")
+    p.add_argument("--batch-size", type=int, default=a.batch_size)
+    p.add_argument("--dis-layers", type=int, default=a.dis_layers)
+    p.add_argument("--dis-hid-dim", type=int, default=a.dis_hid_dim)
+    p.add_argument("--dis-input-dropout", type=float, default=a.dis_input_dropout)
+    p.add_argument("--dis-steps", type=int, default=a.dis_steps)
+    p.add_argument("--dis-lambda", type=float, default=a.dis_lambda)
+    p.add_argument("--dis-most-frequent", type=int, default=a.dis_most_frequent)
+    p.add_argument("--dis-smooth", type=float, default=a.dis_smooth)
+    p.add_argument("--dis-lr", type=float, default=a.dis_lr)
+    p.add_argument("--map-lr", type=float, default=a.map_lr)
+    p.add_argument("--map-beta", type=float, default=a.map_beta)
+    p.add_argument("--lr-decay", type=float, default=a.lr_decay)
+    p.add_argument("--lr-shrink", type=float, default=a.lr_shrink)
+    p.add_argument("--min-lr", type=float, default=a.min_lr)
+    p.add_argument("--precision", default=a.precision, choices=PRECISIONS,
+                   help="matrix products in fp32, or bf16 with fp32 master weights "
+                        "(auto: bf16 only where it is fast)")
+    p = sub.add_parser("baseline", help="copy baseline, or identical-strings supervised Procrustes")
+    _common(p)
+    p.add_argument("--method", required=True, choices=("copy", "identical"))
+    return parser
+
+
+def _setup(args):
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    logger.info("device: %s", device)
+    return device
+
+
+def _ref_cfg(args, n_src, n_tgt):
+    return RefinementConfig(
+        n_refinement=args.refinement, dico_build=args.dico_build, dico_method=args.dico_method,
+        dico_max_rank=clamp_rank("--dico-max-rank", args.dico_max_rank, n_src, n_tgt),
+        k_csls=args.csls_k,
+        criterion_max_rank=clamp_rank("--criterion-max-rank", args.criterion_max_rank, n_src, n_tgt),
+    )
+
+
+def _export(args, out, src_wv, tgt_wv, src, tgt, W):
+    from ..embeddings.vecio import save_vec
+
+    torch.save(W.cpu(), out / "W.pt")
+    with atomic_open(out / "W.npy", "wb") as handle:
+        np.save(handle, W.cpu().numpy())
+    if not args.no_export:
+        save_vec(out / "src.mapped.vec", src_wv.words, (src @ W).cpu().numpy())
+        save_vec(out / "tgt.vec", tgt_wv.words, tgt.cpu().numpy())
+
+
+def _evaluate(args, src_wv, tgt_wv, src, tgt, W):
+    if not args.dico_eval:
+        return None
+    dico = load_dictionary(args.dico_eval)
+    return evaluate_translation(src @ W, tgt, src_wv.word2id, tgt_wv.word2id, dico,
+                                k_csls=args.csls_k, backend=args.knn_backend)
+
+
+def _markdown(title, rows):
+    lines = [f"# {title}", "", "| key | value |", "|---|---|"]
+    for k, v in rows.items():
+        lines.append(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |")
+    return "\n".join(lines) + "\n"
+
+
+def _summary_rows(result):
+    rows = {k: result[k] for k in ("selected_epoch", "selected_refinement", "criterion")
+            if k in result}
+    ev = result.get("evaluation") or {}
+    for k in ("coverage", "nn_p@1", "nn_p@5", "nn_p@10", "csls_p@1", "csls_p@5", "csls_p@10",
+              "copy_p@1"):
+        if k in ev:
+            rows[k] = ev[k]
+    return rows
+
+
+def cmd_align(args):
+    device = _setup(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    src_wv, tgt_wv, src, tgt = load_pair(args.src_emb, args.tgt_emb, args.max_vocab,
+                                         args.normalize_embeddings)
+    if args.dico_eval:
+        load_dictionary(args.dico_eval)  # fail early on a bad dictionary
+    src, tgt = src.to(device), tgt.to(device)
+    if args.epochs < 1 or args.epoch_size < args.batch_size:
+        raise UserError("--epochs must be >= 1 and --epoch-size >= --batch-size")
+    adv = AdversarialConfig(
+        dis_layers=args.dis_layers, dis_hid_dim=args.dis_hid_dim,
+        dis_input_dropout=args.dis_input_dropout, dis_steps=args.dis_steps,
+        dis_lambda=args.dis_lambda,
+        dis_most_frequent=clamp_rank("--dis-most-frequent", args.dis_most_frequent,
+                                     len(src_wv), len(tgt_wv)),
+        dis_smooth=args.dis_smooth, dis_lr=args.dis_lr, map_lr=args.map_lr,
+        map_beta=args.map_beta, batch_size=args.batch_size, lr_decay=args.lr_decay,
+        lr_shrink=args.lr_shrink, min_lr=args.min_lr, epoch_size=args.epoch_size,
+        n_epochs=args.epochs, precision=args.precision,
+    )
+    ref = _ref_cfg(args, len(src_wv), len(tgt_wv))
+    config = {"command": "align", "src_emb": os.fspath(args.src_emb),
+              "tgt_emb": os.fspath(args.tgt_emb), "max_vocab": args.max_vocab,
+              "normalize_embeddings": args.normalize_embeddings, "seed": args.seed,
+              "adversarial": adv.to_dict(), "refinement": ref.to_dict(),
+              "knn_backend": args.knn_backend, "dico_eval": args.dico_eval}
+    torch.manual_seed(args.seed)
+    t0 = time.perf_counter()
+    trainer = BatchedAdversarial(src, tgt, [args.seed], adv, device=device)
+    ckpt_path = out / "checkpoint.pt"
+    start_epoch, history = 0, None
+    if ckpt_path.exists():
+        from ..compat import load_trusted_checkpoint
+
+        ckpt = load_trusted_checkpoint(ckpt_path)
+        if ckpt["config"] == config:
+            trainer.load_state_dict(ckpt["trainer"])
+            start_epoch, history = ckpt["epoch"], ckpt["history"]
+            logger.info("resuming from %s after epoch %d", ckpt_path, start_epoch)
+        else:
+            logger.warning("%s has another configuration: starting afresh", ckpt_path)
+
+    def save_ckpt(epoch, tr, hist):
+        with atomic_open(ckpt_path, "wb") as handle:
+            torch.save({"config": config, "epoch": epoch, "trainer": tr.state_dict(),
+                        "history": hist}, handle)
+
+    history = adversarial_train(src, tgt, [args.seed], adv, crit_max_rank=ref.criterion_max_rank,
+                                k_csls=ref.k_csls, backend=args.knn_backend,
+                                progress=not args.no_progress, trainer=trainer,
+                                start_epoch=start_epoch, history=history, on_epoch=save_ckpt)
+    h = history[0]
+    t_adv = time.perf_counter() - t0
+    W_adv = h["best_W"].to(device)
+    W, crit, ref_it, ref_records = refine_and_select(src, tgt, W_adv, h["best_criterion"], ref,
+                                                     backend=args.knn_backend,
+                                                     progress=not args.no_progress)
+    evaluation = _evaluate(args, src_wv, tgt_wv, src, tgt, W)
+    _export(args, out, src_wv, tgt_wv, src, tgt, W)
+    result = {
+        "config": config, "seed": args.seed, "criterion_per_epoch": h["criterion"],
+        "map_lr_per_epoch": h["lr"], "selected_epoch": h["best_epoch"],
+        "adversarial_criterion": h["best_criterion"], "refinement": ref_records,
+        "selected_refinement": ref_it, "criterion": crit, "evaluation": evaluation,
+        "adversarial_epoch_time_s": h["epoch_time_s"], "wall_time_s": time.perf_counter() - t0,
+        "adversarial_time_s": t_adv,
+        "n_src_words": len(src_wv), "n_tgt_words": len(tgt_wv),
+        "n_src_duplicates": src_wv.n_duplicates, "n_tgt_duplicates": tgt_wv.n_duplicates,
+        "outputs": {"W": os.fspath(out / "W.pt")},
+    }
+    write_json(out / "results.json", result)
+    write_text(out / "results.md", _markdown("UBLI align", _summary_rows(result)))
+    _print_result(result)
+    return result
+
+
+def _print_result(result):
+    ev = result.get("evaluation") or {}
+    parts = [f"criterion {result['criterion']:.4f}"]
+    if "selected_epoch" in result:
+        parts.append(f"epoch {result['selected_epoch']}")
+    if "selected_refinement" in result:
+        parts.append(f"refinement {result['selected_refinement']}")
+    for k in ("csls_p@1", "nn_p@1", "copy_p@1"):
+        if k in ev:
+            parts.append(f"{k} {ev[k]:.2f}")
+    if "coverage" in ev:
+        parts.append(f"coverage {ev['coverage']:.3f}")
+    print(", ".join(parts))
+
+
+def cmd_baseline(args):
+    device = _setup(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.dico_eval and args.method == "copy":
+        raise UserError("--method copy needs --dico-eval")
+    src_wv, tgt_wv, src, tgt = load_pair(args.src_emb, args.tgt_emb, args.max_vocab,
+                                         args.normalize_embeddings)
+    config = {"command": "baseline", "method": args.method, "src_emb": os.fspath(args.src_emb),
+              "tgt_emb": os.fspath(args.tgt_emb), "max_vocab": args.max_vocab,
+              "dico_eval": args.dico_eval, "normalize_embeddings": args.normalize_embeddings}
+    t0 = time.perf_counter()
+    if args.method == "copy":
+        evaluation = copy_baseline(load_dictionary(args.dico_eval), src_wv.word2id, tgt_wv.word2id)
+        result = {"config": config, "evaluation": evaluation}
+        if evaluation["n_covered"] == 0:
+            raise UserError(f"{args.dico_eval}: no dictionary pair is covered by the vocabularies")
+    else:
+        src, tgt = src.to(device), tgt.to(device)
+        pairs = identical_pairs(src_wv.words, tgt_wv.words)
+        if not pairs:
+            raise UserError(f"{args.tgt_emb}: no word is spelled identically in both vocabularies "
+                            f"({args.src_emb})")
+        ref = _ref_cfg(args, len(src_wv), len(tgt_wv))
+        config["refinement"] = ref.to_dict()
+        W0 = supervised_procrustes(src, tgt, pairs)
+        crit0 = mean_cosine_criterion(src @ W0, tgt, max_rank=ref.criterion_max_rank,
+                                      k_csls=ref.k_csls, backend=args.knn_backend)
+        W, crit, ref_it, ref_records = refine_and_select(src, tgt, W0, crit0, ref,
+                                                         backend=args.knn_backend,
+                                                         progress=not args.no_progress)
+        evaluation = _evaluate(args, src_wv, tgt_wv, src, tgt, W)
+        _export(args, out, src_wv, tgt_wv, src, tgt, W)
+        result = {"config": config, "n_seed_pairs": len(pairs), "procrustes_criterion": crit0,
+                  "refinement": ref_records, "selected_refinement": ref_it, "criterion": crit,
+                  "evaluation": evaluation}
+    result["wall_time_s"] = time.perf_counter() - t0
+    name = f"baseline_{args.method}"
+    write_json(out / f"{name}.json", result)
+    write_text(out / f"{name}.md", _markdown(f"UBLI baseline: {args.method}", _summary_rows(result)))
+    if args.method == "copy":
+        ev = result["evaluation"]
+        print(f"copy_p@1 {ev['copy_p@1']:.2f} (all {ev['copy_p@1_all']:.2f}), "
+              f"coverage {ev['coverage']:.3f}")
+    else:
+        _print_result(result)
+    return result
+
+
+@cli_entry
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.cmd == "align":
+        cmd_align(args)
+    else:
+        cmd_baseline(args)
+    return 0
+
+
+__all__ = ["main", "read_json"]

@@ -1,0 +1,50 @@
+"""Loading an embedding pair for alignment: checks, MUSE's optional normalisation, size clamping."""
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from ..common.errors import UserError
+from ..embeddings.vecio import load_vec
+
+logger = logging.getLogger(__name__)
+
+NORMALIZATIONS = ("", "center", "renorm", "center,renorm", "renorm,center,renorm")
+
+
+def normalize_embeddings(x: torch.Tensor, how: str) -> torch.Tensor:
+    """MUSE's ``--normalize_embeddings``: comma-separated steps ``center`` / ``renorm``."""
+    for step in [s for s in how.split(",") if s]:
+        if step == "center":
+            x = x - x.mean(dim=0, keepdim=True)
+        elif step == "renorm":
+            x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        else:
+            raise UserError(f"--normalize-embeddings: unknown step {step!r} (center, renorm)")
+    return x
+
+
+def load_pair(src_path, tgt_path, max_vocab=None, normalize=""):
+    """Load both embedding files; check they agree; return (src_wv, tgt_wv, src_t, tgt_t)."""
+    src = load_vec(src_path, max_vocab)
+    tgt = load_vec(tgt_path, max_vocab)
+    if src.dim != tgt.dim:
+        raise UserError(
+            f"{tgt_path}: dimension {tgt.dim} does not match the source embeddings "
+            f"{src_path} (dimension {src.dim})"
+        )
+    logger.info("loaded %d source and %d target vectors of dimension %d", len(src), len(tgt), src.dim)
+    src_t = normalize_embeddings(torch.from_numpy(src.vectors), normalize)
+    tgt_t = normalize_embeddings(torch.from_numpy(tgt.vectors), normalize)
+    return src, tgt, src_t, tgt_t
+
+
+def clamp_rank(name, value, n_src, n_tgt):
+    """Shrink a most-frequent-words limit to the vocabulary sizes, with a warning (0 = all)."""
+    limit = min(n_src, n_tgt)
+    if value > limit:
+        logger.warning("%s=%d but the vocabularies have %d/%d words: using %d", name, value,
+                       n_src, n_tgt, limit)
+        return limit
+    return value
