@@ -14,7 +14,10 @@ Fields read per kind (first name found wins; everything else is ignored):
     ``"tgt_domain"`` also work), ``init`` (``"separate"`` | ``"joint"``; default separate),
     ``method`` (``"muse"`` | ``"identical"`` | ``"copy"``; default muse), P@1 in percent from
     ``p1`` | ``precision_at_1`` | ``acc1`` | ``csls_p@1`` | ``copy_p@1`` (a ``{"csls": x, "nn": y}``
-    dict gives csls). Records of kind ``ubli_config`` (single grid configurations),
+    dict gives csls; also inside ``evaluation`` or ``selected_record``). Also read without
+    ``kind``: the ``table.json`` of ``python -m fairseq_xdomain.ubli.tables`` (``pair``,
+    ``domains``, ``table2``/``table3`` rows with ``init``, ``p1_csls``, ``copy_p1``, ``stdm``).
+    Records of kind ``ubli_config`` (single grid configurations),
     ``synthetic`` and ``report`` are intermediate: counted, not tabulated. When several
     records share (pair, domains, init, method), the one with ``"selected": true`` wins, else the one
     with the highest unsupervised ``criterion`` (the paper's selection rule), else the last one.
@@ -84,6 +87,11 @@ def discover(results_dir) -> tuple[dict[str, list[dict]], dict[str, int]]:
             continue
         if isinstance(rec, dict) and "kind" not in rec and _is_bleu_curves(rec):
             rec = {**rec, "kind": "unmt"}  # recipes/unmt.sh bleu.json
+        if isinstance(rec, dict) and "kind" not in rec and _is_ubli_table(rec):
+            for sub in _expand_ubli_table(rec):  # fairseq_xdomain.ubli.tables table.json
+                sub["_file"] = os.fspath(path.relative_to(root))
+                records[sub["kind"]].append(sub)
+            continue
         if not isinstance(rec, dict) or "kind" not in rec:
             skipped["no 'kind' field"] += 1
             continue
@@ -97,6 +105,49 @@ def discover(results_dir) -> tuple[dict[str, list[dict]], dict[str, int]]:
         rec["_file"] = os.fspath(path.relative_to(root))
         records[rec["kind"]].append(rec)
     return records, dict(skipped)
+
+
+def _is_ubli_table(rec) -> bool:
+    return isinstance(rec.get("table2"), list) and isinstance(rec.get("table3"), list) and \
+        rec.get("pair") is not None
+
+
+def _expand_ubli_table(rec: dict) -> list[dict]:
+    """``table.json`` of ``python -m fairseq_xdomain.ubli.tables`` -> ubli (and stdm) records."""
+    base = {"kind": "ubli", "pair": rec["pair"], "domains": rec.get("domains"), "selected": True}
+    out = []
+    for row in rec["table2"]:
+        if isinstance(row, dict) and row.get("init") in ("separate", "joint"):
+            out.append({**base, "init": row["init"], "method": "muse", "p1": row.get("p1_csls"),
+                        "criterion": row.get("criterion")})
+    copy = None
+    for row in rec["table3"]:
+        if not isinstance(row, dict):
+            continue
+        label = str(row.get("row", "")).lower()
+        if "identical" in label:
+            out.append({**base, "init": row.get("init", "separate"), "method": "identical",
+                        "p1": row.get("p1_csls")})
+        if row.get("copy_p1") is not None:
+            copy = row["copy_p1"]
+    if copy is not None:
+        out.append({**base, "init": "separate", "method": "copy", "p1": copy})
+    if isinstance(rec.get("stdm"), dict) and rec["stdm"].get("stdm") is not None:
+        out.append({**rec["stdm"], "kind": "stdm", "pair": rec["stdm"].get("pair") or rec["pair"],
+                    "domains": rec["stdm"].get("domains") or rec.get("domains")})
+    return [r for r in out if r["kind"] != "ubli" or r.get("p1") is not None]
+
+
+def _p1(rec: dict):
+    """P@1 (percent) of a ubli record, looking into ``evaluation``/``selected_record`` too."""
+    val = _num(_first(rec, "p1", "precision_at_1", "acc1", "P@1", "csls_p@1", "copy_p@1", "p@1"))
+    if val is None:
+        for sub in ("evaluation", "selected_record"):
+            if isinstance(rec.get(sub), dict):
+                val = _p1(rec[sub])
+                if val is not None:
+                    break
+    return val
 
 
 def _is_bleu_curves(rec) -> bool:
@@ -155,8 +206,7 @@ def select_ubli(records: list[dict]) -> tuple[dict, int]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     bad = 0
     for rec in records:
-        p1 = _num(_first(rec, "p1", "precision_at_1", "acc1", "P@1", "csls_p@1", "copy_p@1",
-                         "p@1"))
+        p1 = _p1(rec)
         pair = _first(rec, "pair")
         if p1 is None or pair is None:
             bad += 1

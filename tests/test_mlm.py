@@ -97,7 +97,7 @@ def mlm_args(data, save_dir, max_update, extra=()):
         "--batch-size", "32", "--max-update", str(max_update),
         "--save-dir", save_dir, "--no-epoch-checkpoints", "--seed", "3",
         "--log-format", "simple", "--log-interval", "50", "--num-workers", "0", "--cpu",
-        "--validate-interval-updates", "1000000", *extra,
+        "--validate-interval", "1000", "--save-interval", "1000", *extra,
     ]
 
 

@@ -88,6 +88,31 @@ def test_report_tables(results):
     assert again["counts"] == res["counts"]
 
 
+def test_ubli_tables_json_layout(tmp_path):
+    """The table.json of fairseq_xdomain.ubli.tables (no kind) is read as ubli + stdm records."""
+    r = tmp_path / "res"
+    write_json(r / "ubli/aa-bb/table.json", {
+        "pair": "fr-en", "domains": "Wiki-UN",
+        "table2": [{"table": 2, "row": "Wiki-UN", "init": "separate", "method": "muse",
+                    "p1_csls": 2.5, "criterion": 0.4},
+                   {"table": 2, "row": "Wiki-UN w/ Joint Pre-training", "init": "joint",
+                    "method": "muse", "p1_csls": 40.0},
+                   {"table": 2, "row": "delta", "p1_csls": 37.5}],
+        "table3": [{"table": 3, "row": "Søgaard et al. (2018): identical strings",
+                    "init": "separate", "p1_csls": 4.0, "copy_p1": 5.0, "stdm": 0.5},
+                   {"table": 3, "row": "Joint pre-training (MUSE grid)", "init": "joint",
+                    "p1_csls": 40.0, "copy_p1": 5.0, "stdm": 0.5}],
+        "copy": None, "stdm": {"kind": "stdm", "stdm": 0.5, "corpus1": "a", "corpus2": "b"}})
+    res = build_report(r, plots=False)
+    data = json.loads(res["json"].read_text())
+    assert data["table2"][0]["separate"] == 2.5 and data["table2"][0]["joint"] == 40.0
+    assert data["table2"][0]["paper_joint"] == 68.3
+    t3 = {x["method"]: x for x in data["table3"]}
+    assert t3["identical"]["acc1"] == 4.0 and t3["joint"]["copy_baseline"] == 5.0
+    assert t3["joint"]["stdm"] == 0.5
+    assert res["skipped"] == {}
+
+
 def test_paper_numbers_consistent():
     paper = load_paper_numbers()
     t2 = paper["table2"]["rows"]

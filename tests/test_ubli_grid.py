@@ -147,3 +147,27 @@ def test_grid_resume_after_kill(emb, grid_summary, tmp_path):
     # A different configuration in the same folder is refused with a one-line error.
     p5 = run([*cmd, "--map-lr", "0.2"], check=False)
     assert p5.returncode == 2 and "different configuration (adversarial)" in p5.stderr
+
+
+def test_tables_and_test_dictionary(tmp_path, grid_summary):
+    from fairseq_xdomain.ubli.tables import frequent_dictionary, write_tables
+
+    summary, _, _ = grid_summary
+    copy = {"evaluation": {"copy_p@1": 10.0, "coverage": 0.5, "n_source_words": 201}}
+    res, md = write_tables(tmp_path, pair="t-t", domains="A - B", grid_sep=summary,
+                           grid_joint=None, copy=copy, ident_sep=None, ident_joint=None,
+                           stdm={"stdm": 0.25})
+    sel = summary["selected_record"]["csls_p@1"]
+    assert res["table2"][0]["p1_csls"] == sel and res["table2"][1]["p1_csls"] is None
+    assert res["table3"][-1]["delta"] == pytest.approx(sel - 10.0)
+    assert "| A - B w/ Joint Pre-training | n/a |" in md and "0.25" in md
+    assert (tmp_path / "table.csv").read_text().count("\n") == 1 + 3 + 3
+    # Test dictionary: words frequent in both corpora first, rare/multi-word entries left out.
+    (tmp_path / "a.txt").write_text("the cat the dog the cat\nrare\n")
+    (tmp_path / "b.txt").write_text("die katze die katze der hund\n")
+    (tmp_path / "p.tsv").write_text("the\tdie\nthe\tder\ncat\tkatze\ndog\thund\nrare\tselten\n"
+                                    "hot dog\twurst\n")
+    lines, stats = frequent_dictionary(tmp_path / "p.tsv", tmp_path / "a.txt", tmp_path / "b.txt",
+                                       n=2, min_count=1)
+    assert lines == ["the die", "the der", "cat katze"]
+    assert stats["multiword_or_empty_skipped"] == 1 and stats["candidate_source_words"] == 3

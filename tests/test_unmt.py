@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sacrebleu
@@ -19,17 +20,17 @@ from conftest import REPO, USER_DIR, run
 sys.path.insert(0, str(REPO / "bench"))
 from unmt_cipher import make_cipher_data, parse_valid  # noqa: E402
 
-THREADS = {"OMP_NUM_THREADS": "2"}
-MLM_UPDATES = 300
-UNMT_EPOCHS = 4
-EPOCH_SENTENCES = 2000
+THREADS = {"OMP_NUM_THREADS": "1"}  # the two UNMT runs go side by side on the 2 cores
+MLM_UPDATES = 150
+UNMT_EPOCHS = 3
+EPOCH_SENTENCES = 1000
 
 
 @pytest.fixture(scope="module")
 def cipher(tmp_path_factory):
     root = tmp_path_factory.mktemp("unmt")
-    data = make_cipher_data(root / "data", n_train=3000, n_valid=100, vocab_size=80, n_shared=10,
-                            seed=0)
+    data = make_cipher_data(root / "data", n_train=2000, n_valid=60, vocab_size=60, n_shared=10,
+                            n_func=10, min_len=4, max_len=8, seed=0)
     return {"root": root, "data": data}
 
 
@@ -38,8 +39,8 @@ def mlm(cipher):
     save = cipher["root"] / "mlm"
     run(["fairseq-train", cipher["data"], "--user-dir", USER_DIR, "--task", "xlm_mlm",
          "--langs", "aa,bb", "--arch", "xlm_encoder_tiny", "--criterion", "xlm_mlm_loss",
-         "--tokens-per-sample", "64", "--optimizer", "adam", "--lr", "1e-3",
-         "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "50", "--max-tokens", "1024",
+         "--tokens-per-sample", "32", "--optimizer", "adam", "--lr", "2e-3",
+         "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "20", "--max-tokens", "512",
          "--max-update", str(MLM_UPDATES), "--save-dir", save, "--no-epoch-checkpoints",
          "--disable-validation", "--seed", "1", "--cpu", "--num-workers", "0",
          "--log-format", "simple", "--log-interval", "100"], env=THREADS)
@@ -52,7 +53,7 @@ def unmt_args(data, save, init, lambda_bt, epochs=UNMT_EPOCHS):
         "--arch", "unmt_transformer_tiny", "--dropout", "0", "--attention-dropout", "0",
         "--init-from-mlm", init, "--criterion", "cross_entropy", "--optimizer", "adam",
         "--lr", "1e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "20",
-        "--max-tokens", "1000", "--epoch-sentences", str(EPOCH_SENTENCES),
+        "--max-tokens", "600", "--epoch-sentences", str(EPOCH_SENTENCES),
         "--max-epoch", str(epochs), "--lambda-dae", "1", "--lambda-bt", str(lambda_bt),
         "--save-dir", save, "--no-epoch-checkpoints", "--seed", "1", "--cpu", "--num-workers", "0",
         "--log-format", "simple", "--log-interval", "20",
@@ -62,33 +63,43 @@ def unmt_args(data, save, init, lambda_bt, epochs=UNMT_EPOCHS):
 
 @pytest.fixture(scope="module")
 def runs(cipher, mlm):
-    out = {}
-    for name, lambda_bt in (("bt", 1), ("no_bt", 0)):
+    def one(name, lambda_bt):
         init = cipher["root"] / f"mlm_copy_{name}.pt"
         shutil.copy(mlm, init)
         save = cipher["root"] / f"unmt_{name}"
         proc = run(unmt_args(cipher["data"], save, init, lambda_bt), env=THREADS)
         init.unlink()  # reloading a trained UNMT checkpoint must not need the MLM file
         log = proc.stdout + proc.stderr
-        out[name] = {"save": save, "log": log, "curve": parse_valid(log)}
-    return out
+        return {"save": save, "log": log, "curve": parse_valid(log)}
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(one, name, lbt) for name, lbt in (("bt", 1), ("no_bt", 0))}
+        return {name: f.result() for name, f in futures.items()}
 
 
-def test_init_from_mlm_copies_encoder_into_both_sides(cipher, mlm):
+def test_init_from_mlm_copies_encoder_into_both_sides(cipher, tmp_path):
     """The names of docs/design.md: encoder as is, decoder layer i from encoder layer i,
-    language rows by name (the UNMT --langs order is reversed on purpose)."""
+    language rows by name (the UNMT --langs order is reversed on purpose). The MLM is a real
+    (untrained) xlm_encoder_tiny built by the xlm_mlm task, saved as fairseq checkpoints are."""
+    from argparse import Namespace
+
     import fairseq_xdomain
 
     fairseq_xdomain.register()
-    from fairseq_xdomain.compat import load_trusted_checkpoint
+
     from fairseq_xdomain.tasks.unmt_xdomain import UnmtXdomainConfig, UnmtXdomainTask
+    from fairseq_xdomain.tasks.xlm_mlm import XLMMLMConfig, XLMMLMTask
+
+    torch.manual_seed(0)
+    mlm_task = XLMMLMTask.setup_task(XLMMLMConfig(data=str(cipher["data"]), langs="aa,bb"))
+    mlm_model = mlm_task.build_model(Namespace(arch="xlm_encoder_tiny", _name="xlm_encoder_tiny"))
+    mlm_path = tmp_path / "mlm.pt"
+    torch.save({"model": mlm_model.state_dict(), "cfg": {"task": {"langs": "aa,bb"}}}, mlm_path)
 
     task = UnmtXdomainTask.setup_task(UnmtXdomainConfig(data=str(cipher["data"]), langs="bb,aa", seed=1))
-    from argparse import Namespace
-
-    args = Namespace(arch="unmt_transformer_tiny", _name="unmt_transformer_tiny", init_from_mlm=str(mlm))
+    args = Namespace(arch="unmt_transformer_tiny", _name="unmt_transformer_tiny", init_from_mlm=str(mlm_path))
     model = task.build_model(args)
-    state = load_trusted_checkpoint(mlm)["model"]
+    state = mlm_model.state_dict()
     own = model.state_dict()
     assert torch.equal(own["encoder.embed_tokens.weight"], state["encoder.embed_tokens.weight"])
     assert torch.equal(own["decoder.embed_tokens.weight"], state["encoder.embed_tokens.weight"])
@@ -97,8 +108,11 @@ def test_init_from_mlm_copies_encoder_into_both_sides(cipher, mlm):
             assert torch.equal(own[f"encoder.layers.{i}.{part}"], state[f"encoder.layers.{i}.{part}"])
             assert torch.equal(own[f"decoder.layers.{i}.{part}"], state[f"encoder.layers.{i}.{part}"])
         # the decoder's encoder-attention is new
-        assert f"encoder.layers.{i}.encoder_attn.k_proj.weight" not in state
-    # MLM langs aa,bb (aa=0) -> UNMT langs bb,aa (aa=1): rows mapped by name
+        assert not torch.equal(own[f"decoder.layers.{i}.encoder_attn.k_proj.weight"],
+                               state[f"encoder.layers.{i}.self_attn.k_proj.weight"])
+    # reloading a trained model (from_checkpoint) never reads the MLM file
+    mlm_path.unlink()
+    task.build_model(args, from_checkpoint=True)
     mlm_langs = state["encoder.embed_langs.weight"]
     for side in ("encoder", "decoder"):
         assert torch.equal(own[f"{side}.embed_langs.weight"][1], mlm_langs[0])

@@ -153,7 +153,7 @@ def save_vec(path, words, vectors) -> None:
 
 
 def load_bin(path, max_vocab: int | None = None) -> WordVectors:
-    """Load the vocabulary (frequency order) and word vectors of a fastText ``.bin`` model."""
+    """Load the vocabulary (frequency order, without ``</s>``) and word vectors of a fastText ``.bin``."""
     require_file(path, "fastText model")
     import fasttext
 
@@ -162,7 +162,7 @@ def load_bin(path, max_vocab: int | None = None) -> WordVectors:
     except ValueError as err:
         raise UserError(f"{path}: not a fastText .bin model ({err})") from None
     words, _ = model.get_words(include_freq=True)
-    words = list(words)
+    words = [w for w in words if w != "</s>"]  # fastText's end-of-line token is not a word
     if max_vocab is not None:
         words = words[:max_vocab]
     vectors = np.stack([model.get_word_vector(w) for w in words]).astype(np.float32)

@@ -194,7 +194,10 @@ class BatchedAdversarial:
         h = x
         last = len(self.layers) - 1
         for i, (w, b) in enumerate(self.layers):
-            z = self._bmm(h, w).add_(b)
+            if w.shape[2] == 1:  # output layer as a reduction: bitwise the same for any S
+                z = (h * w.transpose(1, 2)).sum(dim=2, keepdim=True).add_(b)
+            else:
+                z = self._bmm(h, w).add_(b)
             cache.append((h, z))
             h = torch.nn.functional.leaky_relu(z, 0.2) if i < last else z
         return h.squeeze(2), cache
@@ -207,13 +210,16 @@ class BatchedAdversarial:
             h_in, _ = cache[i]
             g_in = None
             if i > 0 or need_input_grad:
-                g_in = self._bmm(g, w.transpose(1, 2))
+                g_in = g * w.transpose(1, 2) if w.shape[2] == 1 else self._bmm(g, w.transpose(1, 2))
                 if i > 0:
                     z_prev = cache[i - 1][1]
                     g_in = torch.where(z_prev > 0, g_in, g_in * 0.2)
             if update_lr is not None:
                 b.sub_(g.sum(dim=1, keepdim=True), alpha=update_lr)
-                self._update(w, h_in.transpose(1, 2), g, update_lr)
+                if w.shape[2] == 1:
+                    w.sub_((h_in * g).sum(dim=1, keepdim=True).transpose(1, 2), alpha=update_lr)
+                else:
+                    self._update(w, h_in.transpose(1, 2), g, update_lr)
             g = g_in
         return g
 

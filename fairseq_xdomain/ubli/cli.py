@@ -28,7 +28,7 @@ from .align import adversarial_train, identical_pairs, refine_and_select, superv
 from .criterion import mean_cosine_criterion
 from .data import NORMALIZATIONS, clamp_rank, load_pair
 from .dictionary import DICO_BUILDS
-from .evaluation import copy_baseline, evaluate_translation, load_dictionary
+from .evaluation import copy_baseline, evaluate_translation, load_dictionary, require_coverage
 from .knn import BACKENDS
 from .refinement import RefinementConfig
 
@@ -149,8 +149,8 @@ def cmd_align(args):
     out.mkdir(parents=True, exist_ok=True)
     src_wv, tgt_wv, src, tgt = load_pair(args.src_emb, args.tgt_emb, args.max_vocab,
                                          args.normalize_embeddings)
-    if args.dico_eval:
-        load_dictionary(args.dico_eval)  # fail early on a bad dictionary
+    if args.dico_eval:  # fail early on a bad dictionary, not after training
+        require_coverage(load_dictionary(args.dico_eval), src_wv.word2id, tgt_wv.word2id)
     src, tgt = src.to(device), tgt.to(device)
     if args.epochs < 1 or args.epoch_size < args.batch_size:
         raise UserError("--epochs must be >= 1 and --epoch-size >= --batch-size")

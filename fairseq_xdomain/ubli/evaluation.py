@@ -65,6 +65,17 @@ def coverage(dico: Dictionary, src_word2id, tgt_word2id):
     return covered, n_pairs_oov
 
 
+def require_coverage(dico: Dictionary, src_word2id, tgt_word2id):
+    """``coverage`` that raises a UserError when no pair is covered."""
+    covered, n_pairs_oov = coverage(dico, src_word2id, tgt_word2id)
+    if not covered:
+        raise UserError(
+            f"{dico.path}: no dictionary pair is covered by the vocabularies "
+            f"(0 of {len(dico.gold)} source words have an in-vocabulary source and translation)"
+        )
+    return covered, n_pairs_oov
+
+
 def _scores(hits_topk, gold_lists, n_all):
     res = {}
     for k in TOPKS:
@@ -82,13 +93,8 @@ def evaluate_translation(mapped_src, tgt, src_words, tgt_words, dico: Dictionary
     """P@1/5/10 for each method in ``methods``, with coverage and counts (a JSON-able dict)."""
     src_w2i = src_words if isinstance(src_words, dict) else {w: i for i, w in enumerate(src_words)}
     tgt_w2i = tgt_words if isinstance(tgt_words, dict) else {w: i for i, w in enumerate(tgt_words)}
-    covered, n_pairs_oov = coverage(dico, src_w2i, tgt_w2i)
+    covered, n_pairs_oov = require_coverage(dico, src_w2i, tgt_w2i)
     n_all = len(dico.gold)
-    if not covered:
-        raise UserError(
-            f"{dico.path}: no dictionary pair is covered by the vocabularies "
-            f"(0 of {n_all} source words have an in-vocabulary source and translation)"
-        )
     result = {
         "dictionary": dico.path, "n_source_words": n_all, "n_covered": len(covered),
         "coverage": len(covered) / n_all, "n_pairs_oov": n_pairs_oov,

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -66,8 +67,13 @@ def prefix_best_epoch(history, n_epochs):
     history; a seed that stopped early (lr < min_lr) has fewer epochs. First maximum wins, as
     ``adversarial_train`` keeps the best with a strict ``>``."""
     crits = list(history["criterion"][:n_epochs])
-    best = max(range(len(crits)), key=lambda i: (crits[i], -i))
+    best = max(range(len(crits)), key=lambda i: (_num(crits[i]), -i))
     return crits, best + 1
+
+
+def _num(x):
+    """NaN (a criterion with no induced pair) ranks below every number."""
+    return -math.inf if x is None or math.isnan(x) else x
 
 
 def select_stage(adv_criteria, best_epoch, refinement_steps, n_ref):
@@ -289,10 +295,10 @@ class Grid:
 
 def select(records):
     """(selected, oracle): best unsupervised criterion (first wins ties), best CSLS P@1."""
-    selected = max(records, key=lambda r: r["criterion"])
+    selected = max(records, key=lambda r: _num(r["criterion"]))
     oracle = None
     if records and "csls_p@1" in records[0]:
-        oracle = max(records, key=lambda r: (r["csls_p@1"], r["criterion"]))
+        oracle = max(records, key=lambda r: (r["csls_p@1"], _num(r["criterion"])))
     return selected, oracle
 
 

@@ -145,6 +145,7 @@ def to_markdown(res) -> str:
                      f"{_fmt(r['copy_p1'])} | {_fmt(r['delta'], True)} | "
                      f"{_fmt(r['stdm'], nd=2)} |")
     copy = res.get("copy") or {}
+    copy = copy.get("evaluation", copy)
     stdm = res.get("stdm") or {}
     notes = ["", "Acc@1 = CSLS P@1 in percent over the covered test words (coverage in Table 2)."]
     if copy:

@@ -1,0 +1,208 @@
+"""UBLI engine: kNN/CSLS back ends, Procrustes, evaluation with coverage, batched seeds, CLI."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import run, write_lines
+
+from fairseq_xdomain.common.errors import UserError
+from fairseq_xdomain.embeddings.vecio import save_vec
+from fairseq_xdomain.ubli.adversarial import AdversarialConfig, BatchedAdversarial
+from fairseq_xdomain.ubli.align import identical_pairs, supervised_procrustes
+from fairseq_xdomain.ubli.criterion import mean_cosine_criterion
+from fairseq_xdomain.ubli.evaluation import copy_baseline, evaluate_translation, load_dictionary
+from fairseq_xdomain.ubli.knn import csls_topk, normalize, topk
+from fairseq_xdomain.ubli.synthetic_emb import make_pair
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    src, tgt, perm, q = make_pair(n=5000, dim=50, seed=0)
+    return torch.from_numpy(src), torch.from_numpy(tgt), perm, q
+
+
+def _csls_bruteforce(s, t, k=10):
+    sim = s @ t.T
+    r_s = sim.topk(k, dim=1).values.mean(1)
+    r_t = sim.topk(k, dim=0).values.mean(0)
+    return 2 * sim - r_s[:, None] - r_t[None, :]
+
+
+def test_knn_backends_agree_with_bruteforce():
+    g = torch.Generator().manual_seed(0)
+    s = normalize(torch.randn(300, 20, generator=g))
+    t = normalize(torch.randn(400, 20, generator=g))
+    ref = (s @ t.T).topk(5, dim=1)
+    for backend in ("torch", "faiss"):
+        v, i = topk(s, t, 5, backend=backend)
+        assert torch.equal(i, ref.indices), backend
+        torch.testing.assert_close(v, ref.values, rtol=1e-5, atol=1e-5)
+    # tiled torch search with blocks smaller than the data
+    from fairseq_xdomain.ubli.knn import topk_torch
+
+    v, i = topk_torch(s, t, 5, q_block=64, k_block=50)
+    assert torch.equal(i, ref.indices)
+    csls = _csls_bruteforce(s, t)
+    for backend in ("torch", "faiss"):
+        v, i = csls_topk(s, t, topn=3, backend=backend)
+        ref_c = csls.topk(3, dim=1)
+        assert torch.equal(i, ref_c.indices), backend
+        torch.testing.assert_close(v, ref_c.values, rtol=1e-4, atol=1e-4)
+
+
+def _dico_file(path, words_src, words_tgt, pairs, extra=()):
+    return write_lines(path, [f"{words_src[a]} {words_tgt[b]}" for a, b in pairs] + list(extra))
+
+
+def test_supervised_procrustes_identity_seed(pair, tmp_path):
+    src, tgt, perm, _ = pair
+    src_words = [f"w{i}" for i in range(len(src))]
+    tgt_words = [""] * len(tgt)
+    for i, j in enumerate(perm):
+        tgt_words[j] = f"w{i}"  # the true translation has the identical string
+    seed = identical_pairs(src_words, tgt_words)
+    assert len(seed) == 5000
+    W = supervised_procrustes(src, tgt, seed)
+    torch.testing.assert_close(W @ W.T, torch.eye(50), atol=1e-4, rtol=0)
+    dico = load_dictionary(_dico_file(tmp_path / "d.txt", src_words, tgt_words,
+                                      [(i, perm[i]) for i in range(1000, 2500)]))
+    ev = evaluate_translation(src @ W, tgt, src_words, tgt_words, dico)
+    assert ev["coverage"] == 1.0 and ev["n_covered"] == 1500
+    assert ev["csls_p@1"] >= 99.0 and ev["nn_p@1"] >= 99.0, ev
+    # the criterion prefers the true map to the identity
+    assert mean_cosine_criterion(src @ W, tgt) > mean_cosine_criterion(src, tgt) + 0.3
+
+
+def test_evaluation_coverage_and_copy_baseline(tmp_path):
+    src_words, tgt_words = ["a", "b", "c", "d"], ["a", "x", "y", "d"]
+    emb = torch.eye(4)
+    path = write_lines(tmp_path / "d.txt", ["a a", "b x", "b y", "c zz", "q a", "d dd", "bad line x"])
+    dico = load_dictionary(path)
+    assert dico.n_bad_lines == 1 and len(dico.gold) == 5
+    ev = evaluate_translation(emb, emb, src_words, tgt_words, dico)
+    # covered: a (a), b (x or y), d? no (dd OOV) -> 2 of 5 source words
+    assert ev["n_covered"] == 2 and ev["coverage"] == pytest.approx(0.4)
+    assert ev["n_pairs_oov"] == 3  # c-zz, q-a, d-dd
+    assert ev["nn_p@1"] == pytest.approx(100.0 * 2 / 2)  # a->a, b->x(id 1)
+    assert ev["nn_p@1_all"] == pytest.approx(100.0 * 2 / 5)
+    cb = copy_baseline(dico, src_words, tgt_words)
+    assert cb["copy_p@1"] == pytest.approx(50.0)  # a correct, b not (of the 2 covered)
+    assert cb["copy_p@1_all"] == pytest.approx(20.0)
+    none = load_dictionary(write_lines(tmp_path / "n.txt", ["zz yy"]))
+    with pytest.raises(UserError, match="no dictionary pair is covered"):
+        evaluate_translation(emb, emb, src_words, tgt_words, none)
+
+
+def test_batched_seeds_follow_the_single_seed_streams():
+    g = torch.Generator().manual_seed(0)
+    src, tgt = torch.randn(300, 16, generator=g), torch.randn(300, 16, generator=g)
+    cfg = AdversarialConfig(dis_hid_dim=64, batch_size=8)
+    both = BatchedAdversarial(src, tgt, [7, 11], cfg)
+    alone = BatchedAdversarial(src, tgt, [11], cfg)
+    for _ in range(4):
+        both.iteration()
+        alone.iteration()
+    assert torch.equal(both.W[1], alone.W[0])
+    assert torch.equal(both.layers[1][0][1], alone.layers[1][0][0])
+    assert not torch.equal(both.W[0], both.W[1])
+    W = both.W[0]
+    assert (W @ W.T - torch.eye(16)).abs().max() < 0.05  # stays close to orthogonal
+
+
+def test_manual_backward_matches_autograd():
+    """The hand-written discriminator/mapping gradients equal autograd's."""
+    g = torch.Generator().manual_seed(1)
+    src, tgt = torch.randn(100, 8, generator=g), torch.randn(100, 8, generator=g)
+    cfg = AdversarialConfig(dis_hid_dim=16, dis_input_dropout=0.0, map_beta=0.0, batch_size=16)
+    m = BatchedAdversarial(src, tgt, [3], cfg)
+    state = m.gens[0].get_state()
+    W = m.W.clone().requires_grad_()
+    layers = [(w.clone().requires_grad_(), b.clone().requires_grad_()) for w, b in m.layers]
+    m.map_step()
+    m.gens[0].set_state(state)
+    ids = torch.randint(0, 100, (16,), generator=m.gens[0])
+    from fairseq_xdomain.ubli.adversarial import discriminator_logits
+
+    logits = discriminator_logits(layers, src[ids][None] @ W)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.full_like(logits, 0.1), reduction="sum") / 32
+    loss.backward()
+    torch.testing.assert_close(m.W, W.detach() - 0.1 * W.grad, rtol=1e-5, atol=1e-7)
+
+
+def _write_pair(tmp_path, n=600, dim=16):
+    src, tgt, perm, _ = make_pair(n=n, dim=dim, seed=3)
+    sw = [f"s{i}" for i in range(n)]
+    tw = [f"t{j}" for j in range(n)]
+    for i in range(0, n, 10):  # a few identical strings (numbers, names)
+        tw[perm[i]] = sw[i]
+    save_vec(tmp_path / "src.vec", sw, src)
+    save_vec(tmp_path / "tgt.vec", tw, tgt)
+    _dico_file(tmp_path / "dico.txt", sw, tw, [(i, perm[i]) for i in range(100, 300)],
+               extra=["oovword t1"])
+    return tmp_path / "src.vec", tmp_path / "tgt.vec", tmp_path / "dico.txt"
+
+
+SMALL = ["--epochs", "2", "--epoch-size", "3200", "--dis-hid-dim", "64", "--refinement", "2",
+         "--no-progress", "--threads", "2", "--knn-backend", "torch"]
+
+
+def test_align_cli_same_seed_same_results(tmp_path):
+    s, t, d = _write_pair(tmp_path)
+    outs = []
+    for name in ("a", "b"):
+        run(["xdomain-ubli", "align", "--src-emb", s, "--tgt-emb", t, "--dico-eval", d,
+             "--out", tmp_path / name, "--seed", "5", *SMALL])
+        outs.append(json.loads((tmp_path / name / "results.json").read_text()))
+    a, b = outs
+    assert np.array_equal(np.load(tmp_path / "a/W.npy"), np.load(tmp_path / "b/W.npy"))
+    assert a["criterion_per_epoch"] == b["criterion_per_epoch"] and len(a["criterion_per_epoch"]) == 2
+    assert a["evaluation"] == b["evaluation"]
+    # dis-most-frequent / dico ranks larger than the vocabulary were shrunk, not crashed
+    assert a["config"]["adversarial"]["dis_most_frequent"] == 600
+    assert a["config"]["refinement"]["dico_max_rank"] == 600
+    assert a["evaluation"]["n_covered"] == 200 and a["evaluation"]["n_source_words"] == 201
+    assert a["selected_epoch"] in (1, 2)
+    assert (tmp_path / "a/src.mapped.vec").exists() and (tmp_path / "a/results.md").exists()
+    # resume: a finished run restarted reuses its checkpoint and gives the same W
+    run(["xdomain-ubli", "align", "--src-emb", s, "--tgt-emb", t, "--dico-eval", d,
+         "--out", tmp_path / "a", "--seed", "5", *SMALL])
+    assert np.array_equal(np.load(tmp_path / "a/W.npy"), np.load(tmp_path / "b/W.npy"))
+
+
+def test_baselines_cli(tmp_path):
+    s, t, d = _write_pair(tmp_path)
+    out = run(["xdomain-ubli", "baseline", "--method", "copy", "--src-emb", s, "--tgt-emb", t,
+               "--dico-eval", d, "--out", tmp_path / "o"])
+    cb = json.loads((tmp_path / "o/baseline_copy.json").read_text())["evaluation"]
+    assert cb["copy_p@1"] == pytest.approx(100.0 * 20 / 200)  # every 10th word is identical
+    assert "coverage" in out.stdout
+    run(["xdomain-ubli", "baseline", "--method", "identical", "--src-emb", s, "--tgt-emb", t,
+         "--dico-eval", d, "--out", tmp_path / "o", "--refinement", "3", "--no-progress"])
+    res = json.loads((tmp_path / "o/baseline_identical.json").read_text())
+    assert res["n_seed_pairs"] == 60
+    assert res["evaluation"]["csls_p@1"] >= 95.0, res["evaluation"]
+    assert res["selected_refinement"] in (0, 1, 2, 3) and len(res["refinement"]) == 3
+
+
+@pytest.mark.parametrize("case,message", [
+    ("dims", "dimension 8 does not match the source embeddings"),
+    ("dico", "no dictionary pair is covered"),
+])
+def test_align_cli_bad_input(tmp_path, case, message):
+    s, t, d = _write_pair(tmp_path)
+    if case == "dims":
+        save_vec(tmp_path / "t8.vec", ["a", "b"], np.ones((2, 8)))
+        t = tmp_path / "t8.vec"
+    else:
+        d = write_lines(tmp_path / "none.txt", ["foo bar"])
+    proc = run(["xdomain-ubli", "align", "--src-emb", s, "--tgt-emb", t, "--dico-eval", d,
+                "--out", tmp_path / "o", *SMALL], check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and message in last and "Traceback" not in proc.stderr
