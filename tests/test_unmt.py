@@ -21,16 +21,16 @@ sys.path.insert(0, str(REPO / "bench"))
 from unmt_cipher import make_cipher_data, parse_valid  # noqa: E402
 
 THREADS = {"OMP_NUM_THREADS": "1"}  # the two UNMT runs go side by side on the 2 cores
-MLM_UPDATES = 150
-UNMT_EPOCHS = 3
+MLM_UPDATES = 300
+UNMT_EPOCHS = 6
 EPOCH_SENTENCES = 1000
 
 
 @pytest.fixture(scope="module")
 def cipher(tmp_path_factory):
     root = tmp_path_factory.mktemp("unmt")
-    data = make_cipher_data(root / "data", n_train=2000, n_valid=60, vocab_size=60, n_shared=10,
-                            n_func=10, min_len=4, max_len=8, seed=0)
+    data = make_cipher_data(root / "data", n_train=2000, n_valid=60, vocab_size=30, n_shared=6,
+                            n_func=6, n_topics=4, min_len=4, max_len=8, seed=0)
     return {"root": root, "data": data}
 
 

@@ -84,6 +84,13 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+def _sigmoid(x):
+    """Sigmoid whose result does not depend on the tensor's size: CPU kernels use SIMD and scalar
+    code paths with different rounding, so a seed's slice in a batch of S could differ in the last
+    bit from the same seed alone. Computed in float64 and rounded to float32, the paths agree."""
+    return torch.sigmoid(x.double()).float()
+
+
 def init_discriminator(d, hid_dim, n_layers, gens):
     """Per-seed nn.Linear-style uniform init; returns [(weight [S, in, out], bias [S, 1, out])]."""
     dims = [d] + [hid_dim] * n_layers + [1]
@@ -235,7 +242,7 @@ class BatchedAdversarial:
                 x = x * mask
             logits, cache = self._forward(x)
             y = self.y_dis.expand_as(logits)
-            g = (torch.sigmoid(logits) - y) / logits.shape[1]
+            g = (_sigmoid(logits) - y) / logits.shape[1]
             self.last_dis_loss = torch.nn.functional.binary_cross_entropy_with_logits(
                 logits, y, reduction="none").mean(dim=1)
             self._backward(cache, g, update_lr=cfg.dis_lr)
@@ -254,7 +261,7 @@ class BatchedAdversarial:
             logits, cache = self._forward(x)
             # Flipped labels: mapped source should look like target (smooth). The loss is the mean
             # over the 2 x bs samples; the target half does not depend on W.
-            g = (torch.sigmoid(logits) - cfg.dis_smooth) * (cfg.dis_lambda / (2 * bs))
+            g = (_sigmoid(logits) - cfg.dis_smooth) * (cfg.dis_lambda / (2 * bs))
             gx = self._backward(cache, g, need_input_grad=True)
             if mask is not None:
                 gx = gx * mask
