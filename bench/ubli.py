@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import time
 
 import torch
@@ -115,20 +116,22 @@ def main():
     for _ in range(2):  # warm-up
         ours.iteration()
         ref.iteration()
-    t_ours = t_ref = 0.0
-    for _ in range(args.rounds):
+    # Interleaved one iteration at a time; the median per-iteration time is robust to the
+    # bursts of load of a shared machine.
+    d_ours, d_ref = [], []
+    for _ in range(args.rounds * args.iters):
         t = time.perf_counter()
-        for _ in range(args.iters):
-            ours.iteration()
-        t_ours += time.perf_counter() - t
+        ours.iteration()
+        d_ours.append(time.perf_counter() - t)
         t = time.perf_counter()
-        for _ in range(args.iters):
-            ref.iteration()
-        t_ref += time.perf_counter() - t
-    samples = args.rounds * args.iters * 2 * 32
+        ref.iteration()
+        d_ref.append(time.perf_counter() - t)
+    per_it = 2 * 32
     result = {
-        "adversarial_samples_per_s": round(samples / t_ours, 1),
-        "muse_reference_samples_per_s": round(samples / t_ref, 1),
+        "adversarial_samples_per_s": round(per_it / statistics.median(d_ours), 1),
+        "muse_reference_samples_per_s": round(per_it / statistics.median(d_ref), 1),
+        "adversarial_samples_per_s_mean": round(per_it * len(d_ours) / sum(d_ours), 1),
+        "muse_reference_samples_per_s_mean": round(per_it * len(d_ref) / sum(d_ref), 1),
         "muse_reference": "our own plain fp32 PyTorch loop with MUSE's computational pattern "
                           "(not MUSE's code), measured interleaved in the same run",
     }

@@ -42,7 +42,7 @@ DEFAULTS: dict = {
     "binarize": {"workers": 1},
 }
 TOP_KEYS = {"output", "work_dir", "corpora", "parallel", *DEFAULTS}
-CORPUS_KEYS = {"lang", "domain", "train", "valid"}
+CORPUS_KEYS = {"lang", "domain", "train", "valid", "tokenizer"}
 NOT_IN_KEY = {"workers", "threads"}  # do not change results
 
 
@@ -110,6 +110,9 @@ def load_config(path) -> dict:
                  "train": resolve(corpus["train"])}
         if corpus.get("valid"):
             entry["valid"] = resolve(corpus["valid"])
+        # Moses rules to tokenize with (default: the corpus language); lets a language without
+        # Moses rules (or generated data) be tokenized with another language's rules
+        entry["tokenizer"] = str(corpus.get("tokenizer") or entry["lang"])
         cfg["corpora"].append(entry)
     langs = [c["lang"] for c in cfg["corpora"]]
     if langs[0] == langs[1]:
@@ -256,7 +259,7 @@ def run_pipeline(config_path, force: bool = False) -> dict:
     seed, utf8 = cfg["seed"], cfg["on_bad_utf8"]
     langs = [c["lang"] for c in cfg["corpora"]]
     for corpus in cfg["corpora"]:
-        tokenize_mod.check_lang(corpus["lang"], corpus["train"])
+        tokenize_mod.check_lang(corpus["tokenizer"], corpus["train"])
         for key in ("train", "valid"):
             if key in corpus:
                 require_file(corpus[key])
@@ -280,11 +283,14 @@ def run_pipeline(config_path, force: bool = False) -> dict:
     tok_params = {**cfg["tokenize"], "on_bad_utf8": utf8}
     texts: dict[str, str] = {}  # name (en, en.valid, valid.en, ...) -> final text file
 
+    tokenizers = {c["lang"]: c["tokenizer"] for c in cfg["corpora"]}
+
     def text_steps(lang: str, name: str, source: str) -> None:
         tok = str(work / f"{name}.tok.txt")
-        runner.step(f"tokenize.{name}", [source], {**tok_params, "lang": lang},
+        rules = tokenizers[lang]
+        runner.step(f"tokenize.{name}", [source], {**tok_params, "lang": rules},
                     lambda: ([tok], tokenize_mod.tokenize_file(
-                        source, tok, lang, lowercase=tok_params["lowercase"],
+                        source, tok, rules, lowercase=tok_params["lowercase"],
                         workers=tok_params["workers"], escape=tok_params["escape"],
                         on_bad_utf8=utf8)))
         final = tok
