@@ -49,7 +49,7 @@ def build_stages(out: Path, quick: bool) -> list[Stage]:
     n_lines = 20000 if quick else 60000
     pair = f"{L1}-{L2}"
     ubli_env = {
-        "DIM": 64, "FT_EPOCH": 5, "MIN_COUNT": 5, "BUCKET": 20000, "FT_THREADS": 2,
+        "DIM": 64, "FT_EPOCH": 5, "MIN_COUNT": 5, "BUCKET": 200000, "FT_THREADS": 2,
         "MAX_VOCAB": 20000, "EPOCH_SIZE": 20000 if quick else 100000,
         "GRID_ARGS": "--dis-hid-dim 512 --dis-most-frequent 5000 --dico-max-rank 5000 "
                      "--criterion-max-rank 5000",
@@ -61,9 +61,13 @@ def build_stages(out: Path, quick: bool) -> list[Stage]:
     ws_pairs = data / f"{pair}.test.data.txt"
     bin_joint, bin_wiki = out / "bin_joint", out / "bin_wiki"
     spm_model = work / "prep_joint" / "spm.model"
+    tok_bb_wiki = work / "prep_wiki" / f"{L2}.wiki.tok.txt"
+    spm_bb_wiki = work / "prep_wiki" / f"{L2}.wiki.spm.txt"
+    prep_work = work / "prep_joint"
+    grid_sep = work / "ubli" / pair / "grid_separate"
     stages = [
         Stage("data", ["xdomain-synth", "mismatched", "--out", data, "--langs", f"{L1},{L2}",
-                       "--n-lines", n_lines, "--n-parallel", 500, "--seed", 0],
+                       "--n-lines", n_lines, "--n-parallel", 300, "--seed", 0],
               outputs=[data / "synthetic.json"]),
         Stage("ubli", ["bash", REPO / "recipes" / "ubli.sh", "--src-lang", L1, "--tgt-lang", L2,
                        "--src-corpus", data / f"{L1}.wiki.txt", "--src-domain", "Wiki",
@@ -72,12 +76,47 @@ def build_stages(out: Path, quick: bool) -> list[Stage]:
                        "--dico", data / f"dict.{pair}.test.txt", "--name", pair,
                        "--results", res / "ubli", "--work", work / "ubli", "--no-tokenize"],
               outputs=[res / "ubli" / pair / "table.md"], env=ubli_env),
-        Stage("wordsim", ["xdomain-wordsim-both", sep[0], sep[1], joint[0], joint[1], ws_pairs,
-                          res / "wordsim"], outputs=[res / "wordsim"]),
-        Stage("prep", ["xdomain-prep", "pipeline", "--config", out / "prep_joint.yaml"],
+        Stage("wordsim-joint", [
+            "xdomain-wordsim", "--src-emb", joint[0], "--tgt-emb", joint[1], "--pairs", ws_pairs,
+            "--space", "joint", "--pair", pair, "--setting", "UN-Wiki w/ Joint PT",
+            "--json", res / "wordsim" / "joint.json"],
+            outputs=[res / "wordsim" / "joint.json"]),
+        Stage("wordsim-separate", [
+            "xdomain-wordsim", "--src-emb", sep[0], "--tgt-emb", sep[1], "--pairs", ws_pairs,
+            "--mapping", grid_sep / "selected_W.npy", "--space", "aligned", "--pair", pair,
+            "--setting", "UN-Wiki (separate, UBLI-aligned)",
+            "--json", res / "wordsim" / "separate.json"],
+            outputs=[res / "wordsim" / "separate.json"]),
+        Stage("prep-joint", ["xdomain-prep", "pipeline", "--config", out / "prep_joint.yaml"],
               outputs=[bin_joint / "dict.txt"]),
+        Stage("prep-wiki", ["bash", "-c", " && ".join([
+            f"xdomain-prep tokenize --lang en --workers 1 {data / f'{L2}.wiki.txt'} -o {tok_bb_wiki}",
+            f"xdomain-prep spm apply {tok_bb_wiki} -o {spm_bb_wiki} --model {spm_model}",
+            f"xdomain-prep binarize --spm-model {spm_model} --train {L1}={prep_work / f'{L1}.spm.txt'}"
+            f" --train {L2}={spm_bb_wiki} -o {bin_wiki}"])],
+              outputs=[bin_wiki / "dict.txt"]),
+        Stage("unmt", ["bash", REPO / "recipes" / "unmt.sh", "--tiny", "--run", pair,
+                       "--langs", f"{L1},{L2}", "--mlm-baseline", bin_wiki, "--mlm-joint", bin_joint,
+                       "--unmt-data", bin_joint, "--epochs", 3 if quick else 6,
+                       "--mlm-updates", 300 if quick else 1200, "--results", res / "unmt"],
+              outputs=[res / "unmt" / pair / "bleu.json"]),
+        Stage("report", ["xdomain-report", res, "--out", res / "report.md"],
+              outputs=[res / "report.md"]),
     ]
     return stages, (bin_joint, bin_wiki, spm_model)
+
+
+def headline(report: Path) -> str:
+    """The report's first table (the headline: separate/baseline vs joint)."""
+    lines = report.read_text(encoding="utf-8").splitlines()
+    out, in_table = [], False
+    for line in lines:
+        if line.startswith("|"):
+            in_table = True
+            out.append(line)
+        elif in_table:
+            break
+    return "\n".join(out) if out else "\n".join(lines[:30])
 
 
 @cli_entry
@@ -93,7 +132,9 @@ def main(argv=None) -> int:
     start = time.time()
     stages, _ = build_stages(out, args.quick)
     StageRunner(out).run_all(stages)
-    print(f"demo finished in {time.time() - start:.0f}s; outputs under {out}")
+    report = out / "results" / "report.md"
+    print(f"\ndemo finished in {time.time() - start:.0f}s; report: {report}\n")
+    print(headline(report))
     return 0
 
 

@@ -405,6 +405,7 @@ class MismatchedConfig:
     n_dict_train: int = 1500
     min_count: int = 20           # dictionary words occur at least this often in every corpus
     n_wordsim: int = 500
+    n_parallel: int = 0           # parallel valid and test sentences each, in the last domain
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -419,6 +420,7 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
     and ``dict.{l1}-{l2}.train.txt`` (MUSE ``src tgt``; disjoint source words, every word occurs
     at least ``min_count`` times in every corpus), ``{l1}-{l2}.test.data.txt`` (``w1<TAB>w2``) and
     ``{l1}-{l2}.test.gold.txt`` (one 0-4 score per line; SemEval-2017 Task 2 subtask 2 layout),
+    with ``n_parallel > 0`` parallel ``{valid,test}.{l1}-{l2}.{lang}`` sets of the last domain,
     and ``synthetic.json`` (config, seed, topic mixtures, counts, file names).
     Extra keyword arguments set the other :class:`MismatchedConfig` fields.
     """
@@ -507,6 +509,21 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
     paths[data_name] = _write_lines(out / data_name,
                                     [f"{lex[0][a]}\t{lex[1][b]}" for a, b in ws_pairs])
     paths[gold_name] = _write_lines(out / gold_name, [f"{g:.1f}" for g in ws_gold])
+    # parallel dev/test sets (for UNMT BLEU), in the last domain (the paper's UN dev sets): the
+    # same latent sentences realised in both languages, drawn independently of the training data
+    if cfg.n_parallel > 0:
+        dom = domains[-1]
+        prng = _rng(seed, 10)
+        tokens, lengths, _ = sample_sentences(
+            model, 2 * cfg.n_parallel, mixes[dom], succs[dom], prng, min_len=cfg.min_len,
+            max_len=cfg.max_len, p_func=cfg.p_func, p_follow=cfg.p_follow, func_p=funcs[dom])
+        sides = (realise(tokens, lengths, lex[0]),
+                 realise(swap_noise(tokens, lengths, cfg.p_swap, prng), lengths, lex[1]))
+        for split, part in (("valid", slice(0, cfg.n_parallel)),
+                            ("test", slice(cfg.n_parallel, 2 * cfg.n_parallel))):
+            for lang, lines in zip((l1, l2), sides):
+                name = f"{split}.{l1}-{l2}.{lang}"
+                paths[name] = _write_lines(out / name, lines[part])
     meta = {
         "kind": "synthetic", "generator": "mismatched", "config": _jsonable(asdict(cfg)),
         "seed": seed, "files": {k: v.name for k, v in paths.items()},
@@ -577,7 +594,8 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--domains", default="wiki,un")
     defaults = MismatchedConfig()
     for name in ("n_lines", "vocab_size", "n_shared", "n_topics", "min_len", "max_len",
-                 "n_polysemous", "n_dict_test", "n_dict_train", "min_count", "n_wordsim", "seed"):
+                 "n_polysemous", "n_dict_test", "n_dict_train", "min_count", "n_wordsim", "n_parallel",
+                 "seed"):
         m.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
     for name in ("domain_focus", "context_shift", "p_swap", "func_style", "cognate_rate",
                  "shared_pool"):

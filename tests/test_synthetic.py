@@ -152,3 +152,28 @@ def test_mismatched_deterministic_and_cli(tmp_path, mismatched):
         write_mismatched_pair(tmp_path / "y", n_lines=10, domain_focus=1.5)
     with pytest.raises(UserError, match="domain names"):
         write_mismatched_pair(tmp_path / "z", n_lines=10, domains=("wiki", "wiki"))
+
+
+def test_mismatched_parallel_dev_sets(tmp_path):
+    """n_parallel writes aligned valid/test sets in the last domain; training files unchanged."""
+    base = write_mismatched_pair(tmp_path / "a", n_lines=3000, vocab_size=600, min_count=2, seed=3)
+    paths = write_mismatched_pair(tmp_path / "b", n_lines=3000, vocab_size=600, min_count=2,
+                                  seed=3, n_parallel=40)
+    assert (tmp_path / "a" / "aa.un.txt").read_text() == (tmp_path / "b" / "aa.un.txt").read_text()
+    assert "valid.aa-bb.aa" not in base
+    dico = dict(line.split() for line in (tmp_path / "b" / "dict.aa-bb.train.txt").read_text().splitlines())
+    for split in ("valid", "test"):
+        src = paths[f"{split}.aa-bb.aa"].read_text().splitlines()
+        tgt = paths[f"{split}.aa-bb.bb"].read_text().splitlines()
+        assert len(src) == len(tgt) == 40
+        assert all(len(s.split()) == len(t.split()) for s, t in zip(src, tgt))
+        # words with a dictionary entry appear translated on the other side of the same line
+        hits = total = 0
+        for s, t in zip(src, tgt):
+            for w in s.split():
+                if w in dico:
+                    total += 1
+                    hits += dico[w] in t.split()
+        assert total > 20 and hits / total > 0.9
+    valid_src = paths["valid.aa-bb.aa"].read_text().splitlines()
+    assert valid_src != paths["test.aa-bb.aa"].read_text().splitlines()

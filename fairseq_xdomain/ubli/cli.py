@@ -4,6 +4,7 @@
                        [--seed S --epochs E --refinement R --epoch-size N ...]
     xdomain-ubli baseline --method copy|identical --src-emb en.vec --tgt-emb fr.vec
                        --dico-eval en-fr.txt --out DIR
+    xdomain-ubli grid ...       (the grid search: see ``xdomain-ubli grid --help``)
 
 ``align`` writes DIR/W.pt and W.npy (the selected map, ``mapped = src @ W``), DIR/src.mapped.vec and
 DIR/tgt.vec, DIR/results.json (configuration, seed, criterion per epoch, selected epoch,
@@ -287,6 +288,13 @@ def cmd_baseline(args):
 
 @cli_entry
 def main(argv=None):
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "grid":  # the grid search (issue 4) parses its own arguments
+        from .grid import main as grid_main
+
+        return grid_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.cmd == "align":
