@@ -249,3 +249,20 @@ def test_parameter_names_and_every_parameter_gets_a_gradient(plain):
     assert sample_size == int(sample["target"].ne(1).sum())
     assert math.isclose(float(log["loss"]), sum(float(log[f"lang:{lang}:loss"]) for lang in ("en", "fr")),
                         rel_tol=1e-5)
+
+
+def test_single_language_task_builds_and_orders(plain):
+    task = make_task(plain, langs="en")
+    task.load_dataset("train")
+    ds = task.datasets["train"]
+    assert ds.sizes.ndim == 1 and len(ds.sizes) == len(ds) > 0
+    from fairseq.data import data_utils
+
+    with data_utils.numpy_seed(3):
+        order = ds.ordered_indices()
+    assert sorted(order.tolist()) == list(range(len(ds)))
+    assert (np.diff(ds.sizes[order]) >= 0).all()  # ordered by size
+    assert (ds.num_tokens_vec(order[:5]) == ds.sizes[order[:5]]).all()
+    batches = ds.batch_by_size(order, max_tokens=256)
+    assert sum(len(b) for b in batches) == len(ds)
+    assert all(int(ds[i]["net_input.src_langs"]) == 0 for i in range(len(ds)))

@@ -171,3 +171,22 @@ def test_tables_and_test_dictionary(tmp_path, grid_summary):
                                        n=2, min_count=1)
     assert lines == ["the die", "the der", "cat katze"]
     assert stats["multiword_or_empty_skipped"] == 1 and stats["candidate_source_words"] == 3
+
+
+def test_grid_saves_selected_mapping(emb, grid_summary):
+    """selected_W.npy is the selected configuration's W: mapping with it reproduces its P@1."""
+    import numpy as np
+    import torch
+
+    from fairseq_xdomain.embeddings.vecio import load_vec
+    from fairseq_xdomain.ubli.evaluation import evaluate_translation, load_dictionary
+
+    summary, _, out = grid_summary
+    assert summary["selected_mapping"] == "selected_W.npy"
+    W = np.load(out / "selected_W.npy")
+    assert W.shape == (DIM, DIM)
+    src, tgt = load_vec(emb / "src.vec"), load_vec(emb / "tgt.vec")
+    result = evaluate_translation(torch.from_numpy(src.vectors) @ torch.from_numpy(W),
+                                  torch.from_numpy(tgt.vectors), src.words, tgt.words,
+                                  load_dictionary(emb / "dico.txt"), backend="torch")
+    assert result["csls_p@1"] == pytest.approx(summary["selected_record"]["csls_p@1"], abs=1e-6)

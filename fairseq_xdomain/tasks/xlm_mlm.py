@@ -112,6 +112,17 @@ class ShuffledBySizeDataset(BaseWrapperDataset):
     ``ResamplingDataset`` resamples in ``set_epoch`` (fairseq's SortDataset keeps stale ones).
     """
 
+    @property
+    def sizes(self):
+        # NestedDictionaryDataset (a single language, no resampling) reports a list of size
+        # arrays; ConcatDataset a flat array. Always give the flat token counts.
+        sizes = self.dataset.sizes
+        if isinstance(sizes, (list, tuple)):
+            if len(sizes) != 1:
+                raise ValueError(f"expected one size array, got {len(sizes)}")
+            sizes = sizes[0]
+        return np.asarray(sizes)
+
     def ordered_indices(self):
         sizes = self.sizes
         return np.lexsort([np.random.permutation(len(sizes)), sizes])

@@ -162,6 +162,14 @@ def config_name(seed, n_epochs, n_ref):
     return f"seed{seed}_e{n_epochs}_r{n_ref}.json"
 
 
+def save_mapping(path, W) -> None:
+    """Write a mapping W (applied as ``x @ W``) as .npy, atomically."""
+    import numpy as np
+
+    with atomic_open(path, "wb") as handle:
+        np.save(handle, W.detach().cpu().float().numpy())
+
+
 def _save_pt(path, obj):
     with atomic_open(path, "wb") as handle:
         torch.save(obj, handle)
@@ -193,6 +201,10 @@ class Grid:
     # -- disk --------------------------------------------------------------------------------
     def path(self, seed, e, r):
         return self.out / "configs" / config_name(seed, e, r)
+
+    def mapping_path(self, seed, e, r):
+        """W of a configuration (``x @ W`` maps source into target space), beside its record."""
+        return self.path(seed, e, r).with_suffix(".W.npy")
 
     def done(self, seed, e, r):
         return self.path(seed, e, r).is_file()
@@ -274,6 +286,8 @@ class Grid:
                          "evaluation_s": round(time.perf_counter() - t, 3)}
                 rec = _record(seed, n_epochs, r, stage, crit, adv_criteria, best_epoch,
                               ref_steps, evaluation, times)
+                # the mapping first, then the record: a record on disk always has its W
+                save_mapping(self.mapping_path(seed, n_epochs, r), W)
                 write_json(self.path(seed, n_epochs, r), rec)
                 self.n_computed += 1
                 logger.info("configuration computed: seed=%d epochs=%d refinement=%d "
@@ -358,6 +372,13 @@ def summarize(grid: Grid, config: dict, labels: dict, wall_s: float):
         "config": config, "wall_s": round(wall_s, 3),
         "n_computed_this_run": grid.n_computed,
     }
+    selected_W = grid.mapping_path(sel["seed"], sel["epochs"], sel["refinement"])
+    if selected_W.exists():
+        import shutil
+
+        with atomic_open(grid.out / "selected_W.npy", "wb") as handle, open(selected_W, "rb") as src:
+            shutil.copyfileobj(src, handle)
+        summary["selected_mapping"] = "selected_W.npy"
     write_json(grid.out / "summary.json", summary)
     md = to_markdown({**summary, "selected": sel})
     write_text(grid.out / "table.md", md)
