@@ -50,9 +50,8 @@ def build_stages(out: Path, quick: bool) -> list[Stage]:
     pair = f"{L1}-{L2}"
     ubli_env = {
         "DIM": 64, "FT_EPOCH": 5, "MIN_COUNT": 5, "BUCKET": 200000, "FT_THREADS": 2,
-        "MAX_VOCAB": 20000, "EPOCH_SIZE": 20000 if quick else 100000,
-        "GRID_ARGS": "--dis-hid-dim 512 --dis-most-frequent 5000 --dico-max-rank 5000 "
-                     "--criterion-max-rank 5000",
+        "MAX_VOCAB": 20000, "EPOCH_SIZE": 3200,
+        "GRID_ARGS": "--dis-hid-dim 128",
         "STDM_DOCS": 2000, "STDM_LINES": 10, "STDM_SVD": 50, "TOK_WORKERS": 1,
     }
     ubli_dir = work / "ubli" / pair
