@@ -203,3 +203,58 @@ def test_align_cli_bad_input(tmp_path, case, message):
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and message in last and "Traceback" not in proc.stderr
+
+
+def test_dis_and_map_steps_match_an_independent_muse_style_autograd_loop():
+    """A plain nn.Module + torch.optim.SGD loop written as MUSE's: the discriminator step (source
+    labelled 1 - smooth, target smooth), then the mapping step with flipped labels (mapped source
+    labelled as target) and the orthogonality update on nn.Linear's weight. Starting from a
+    non-identity W, the batched hand-written steps give the same discriminator weights and W."""
+    nn = torch.nn
+    g = torch.Generator().manual_seed(1)
+    d, hid, bs, beta = 8, 16, 16, 0.001
+    src, tgt = 3 * torch.randn(100, d, generator=g), 3 * torch.randn(100, d, generator=g)
+    cfg = AdversarialConfig(dis_hid_dim=hid, dis_input_dropout=0.0, map_beta=beta, batch_size=bs)
+    m = BatchedAdversarial(src, tgt, [3], cfg)
+    m.W[0] = torch.linalg.qr(torch.randn(d, d, generator=g))[0] * 1.05
+    mapping = nn.Linear(d, d, bias=False)  # MUSE's map: y = x @ weight.T, so weight = W.T
+    dis = nn.Sequential(nn.Linear(d, hid), nn.LeakyReLU(0.2), nn.Linear(hid, hid),
+                        nn.LeakyReLU(0.2), nn.Linear(hid, 1), nn.Sigmoid())
+    linears = [dis[0], dis[2], dis[4]]
+    with torch.no_grad():
+        mapping.weight.copy_(m.W[0].T)
+        for lin, (w, b) in zip(linears, m.layers):
+            lin.weight.copy_(w[0].T)
+            lin.bias.copy_(b[0, 0])
+    map_opt = torch.optim.SGD(mapping.parameters(), lr=0.1)
+    dis_opt = torch.optim.SGD(dis.parameters(), lr=0.1)
+    y = torch.cat([torch.full((bs,), 0.9), torch.full((bs,), 0.1)])
+    bce = nn.functional.binary_cross_entropy
+    W_before = m.W[0].clone()
+    for _ in range(2):
+        state = m.gens[0].get_state()
+        m.dis_step()
+        m.gens[0].set_state(state)
+        sid = torch.randint(0, 100, (bs,), generator=m.gens[0])
+        tid = torch.randint(0, 100, (bs,), generator=m.gens[0])
+        x = torch.cat([mapping(src[sid]), tgt[tid]]).detach()
+        dis_opt.zero_grad()
+        bce(dis(x).squeeze(1), y).backward()
+        dis_opt.step()
+        state = m.gens[0].get_state()
+        m.map_step()
+        m.gens[0].set_state(state)
+        sid = torch.randint(0, 100, (bs,), generator=m.gens[0])
+        x = torch.cat([mapping(src[sid]), tgt[tid]])
+        map_opt.zero_grad()
+        bce(dis(x).squeeze(1), 1 - y).backward()  # flipped labels: fool the discriminator
+        map_opt.step()
+        with torch.no_grad():
+            w = mapping.weight
+            w.copy_((1 + beta) * w - beta * w.mm(w.T.mm(w)))
+    for lin, (w, _) in zip(linears, m.layers):
+        torch.testing.assert_close(w[0], lin.weight.detach().T, rtol=1e-4, atol=1e-6)
+    ref = mapping.weight.detach().T
+    assert (ref - W_before).norm() > 1e-4  # the steps did move W
+    torch.testing.assert_close(m.W[0], ref, rtol=1e-4, atol=1e-6)
+
