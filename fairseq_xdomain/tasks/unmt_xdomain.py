@@ -77,7 +77,20 @@ def _with_eos(tokens: torch.Tensor, eos: int, max_len: int) -> torch.Tensor:
     return torch.cat([body, body.new_tensor([eos])])
 
 
-class MonolingualNoisyDataset(FairseqDataset):
+class _LangBatchDataset(FairseqDataset):
+    """Shared batching of the UNMT datasets: ``collate`` with the joint dictionary; ``sizes``."""
+
+    def collater(self, samples):
+        return collate(samples, self.dictionary.pad(), self.dictionary.eos())
+
+    def num_tokens(self, index):
+        return int(self.sizes[index])
+
+    def num_tokens_vec(self, indices):
+        return self.sizes[indices]
+
+
+class MonolingualNoisyDataset(_LangBatchDataset):
     """Monolingual sentences of every language; each item also carries its noisy version.
 
     An epoch is ``epoch_sentences`` sentences, split evenly over the languages and drawn afresh
@@ -138,15 +151,6 @@ class MonolingualNoisyDataset(FairseqDataset):
         noisy = torch.cat([noisy, clean.new_tensor([eos])])
         return {"id": index, "source": noisy, "target": clean, "src_lang": lang_id, "tgt_lang": lang_id}
 
-    def collater(self, samples):
-        return collate(samples, self.dictionary.pad(), self.dictionary.eos())
-
-    def num_tokens(self, index):
-        return int(self.sizes[index])
-
-    def num_tokens_vec(self, indices):
-        return self.sizes[indices]
-
     def size(self, index):
         return int(self.sizes[index])
 
@@ -162,7 +166,7 @@ class MonolingualNoisyDataset(FairseqDataset):
         return False
 
 
-class ParallelLangDataset(FairseqDataset):
+class ParallelLangDataset(_LangBatchDataset):
     """One or more translation directions, each item tagged with (src_lang, tgt_lang)."""
 
     def __init__(self, directions, dictionary, max_len: int):
@@ -196,15 +200,6 @@ class ParallelLangDataset(FairseqDataset):
         if tgt is not None:
             item["target"] = _with_eos(tgt[j].long(), eos, 10 ** 9)
         return item
-
-    def collater(self, samples):
-        return collate(samples, self.dictionary.pad(), self.dictionary.eos())
-
-    def num_tokens(self, index):
-        return int(self.sizes[index])
-
-    def num_tokens_vec(self, indices):
-        return self.sizes[indices]
 
     def size(self, index):
         return (int(self.src_sizes[index]), int(self.tgt_sizes[index]))
