@@ -138,7 +138,7 @@ base() {  # base METHOD INIT
   [[ -s $R/baseline_${m}_$init/baseline_$m.json ]] && return
   "$BIN/xdomain-ubli" baseline --method "$m" --src-emb "$s" --tgt-emb "$t" --dico-eval "$DICO" \
     --max-vocab "$MAX_VOCAB" --out "$R/baseline_${m}_$init" --no-export --no-progress \
-    --threads "$THREADS"
+    --threads "$THREADS" --pair "$SRC_LANG-$TGT_LANG" --domains "$DOMAINS" --init "$init"
 }
 base copy separate
 base identical separate

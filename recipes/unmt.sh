@@ -6,6 +6,10 @@
 #   recipes/unmt.sh --run wiki-un-en-fr --langs en,fr \
 #       --mlm-baseline DATA_WIKI --mlm-joint DATA_WIKI_UN --unmt-data DATA_WIKI_UN [--epochs 10]
 #   recipes/unmt.sh --tiny ...        # CPU-sized model and epochs (minutes, not days)
+#   labels for xdomain-report: [--data-label "En Wiki, Fr UN"] (the UNMT row; default: the run
+#   name) [--mlm-baseline-label "En Wiki, Fr Wiki"] [--mlm-joint-label "En Wiki, Fr UN"] (which
+#   corpora/domains each MLM saw; default: from DATA/manifest.json of xdomain-prep pipeline,
+#   else the folder and its languages). bleu.json gets "kind": "unmt", "data", "mlm_data".
 #
 # Every DATA folder is in the layout of docs/design.md (xdomain-prep binarize) and all of them
 # must share one dict.txt (one joint sentencepiece vocabulary), so the MLM rows map onto UNMT.
@@ -16,7 +20,7 @@
 set -euo pipefail
 
 RUN="" LANGS="en,fr" MLM_BASE="" MLM_JOINT="" UNMT_DATA="" EPOCHS=10 TINY=0 SEED=1
-RESULTS="results/unmt" GPUS="${GPUS:-}"
+RESULTS="results/unmt" GPUS="${GPUS:-}" DATA_LABEL="" BASE_LABEL="" JOINT_LABEL=""
 MLM_UPDATES=100000
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -30,7 +34,10 @@ while [[ $# -gt 0 ]]; do
     --results) RESULTS="$2"; shift 2;;
     --seed) SEED="$2"; shift 2;;
     --tiny) TINY=1; shift;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0;;
+    --data-label) DATA_LABEL="$2"; shift 2;;
+    --mlm-baseline-label) BASE_LABEL="$2"; shift 2;;
+    --mlm-joint-label) JOINT_LABEL="$2"; shift 2;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0;;
     *) echo "error: unknown option $1" >&2; exit 2;;
   esac
 done
@@ -99,13 +106,31 @@ for VARIANT in baseline joint; do
   fi
 done
 
-"$BIN/python" - "$OUT" "$SRC" "$TGT" <<'EOF'
+"$BIN/python" - "$OUT" "$SRC" "$TGT" "$LANGS" "$DATA_LABEL" "$MLM_BASE" "$BASE_LABEL" "$MLM_JOINT" "$JOINT_LABEL" <<'EOF'
 """Collect BLEU per epoch from the fairseq json logs -> bleu.json, bleu.md, bleu.png."""
 import json, sys
 from pathlib import Path
 from fairseq_xdomain.common.atomic import read_json, write_json, write_text
 
-out, src, tgt = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+out, src, tgt, langs, data_label = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+
+
+def mlm_data(folder, label):
+    """What an MLM was trained on: its languages, the corpora (lang, domain) of the folder's
+    xdomain-prep manifest if there is one, and a label (given, or made from those)."""
+    folder = Path(folder)
+    used = [lang for lang in langs.split(",") if (folder / lang / "train.bin").is_file()]
+    corpora = None
+    if (folder / "manifest.json").is_file():
+        cfg = read_json(folder / "manifest.json").get("config") or {}
+        corpora = [f"{c['lang']}.{c['domain']}" for c in cfg.get("corpora", [])
+                   if c.get("lang") in used and c.get("domain")] or None
+    auto = ", ".join(c.replace(".", " ") for c in corpora) if corpora else \
+        f"{folder.name}: {','.join(used)}"
+    return {"label": label or auto, "folder": str(folder), "langs": used, "corpora": corpora}
+
+
+mlm = {"baseline": mlm_data(sys.argv[6], sys.argv[7]), "joint": mlm_data(sys.argv[8], sys.argv[9])}
 keys = [f"bleu_{src}_{tgt}", f"bleu_{tgt}_{src}", "bleu"]
 curves = {}
 for variant in ("baseline", "joint"):
@@ -117,9 +142,11 @@ for variant in ("baseline", "joint"):
         rec = json.loads(line[start:])
         rows[int(rec["epoch"])] = {"epoch": int(rec["epoch"]), **{k: float(rec[f"valid_{k}"]) for k in keys if f"valid_{k}" in rec}}
     curves[variant] = [rows[e] for e in sorted(rows)]
-result = {"run": out.name, "config": read_json(out / "config.json"), "curves": curves}
+result = {"kind": "unmt", "run": out.name, "data": data_label or out.name, "mlm_data": mlm,
+          "config": read_json(out / "config.json"), "curves": curves}
 write_json(out / "bleu.json", result)
-md = [f"# UNMT BLEU per epoch: {out.name}", "", "| variant | epoch | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+md = [f"# UNMT BLEU per epoch: {out.name}", "", f"Data: {result['data']}. MLM data: baseline "
+      f"{mlm['baseline']['label']}; joint {mlm['joint']['label']}.", "", "| variant | epoch | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
 for variant, rows in curves.items():
     md += [f"| {variant} | {r['epoch']} | " + " | ".join(f"{r.get(k, float('nan')):.2f}" for k in keys) + " |" for r in rows]
 write_text(out / "bleu.md", "\n".join(md) + "\n")

@@ -130,3 +130,87 @@ def test_cli(results, tmp_path):
     assert (tmp_path / "out" / "report.json").exists()
     bad = run(["xdomain-report", tmp_path / "missing"], check=False)
     assert bad.returncode == 2 and "results folder does not exist" in bad.stderr
+
+
+# --------------------------------------------------------------------------- labels written by
+# the producers themselves (issue 7): xdomain-ubli baseline and recipes/unmt.sh
+
+
+def _tiny_vec_pair(root):
+    import numpy as np
+
+    from fairseq_xdomain.embeddings.vecio import save_vec
+
+    rng = np.random.default_rng(0)
+    save_vec(root / "src.vec", ["a", "b", "c", "x"], rng.standard_normal((4, 4)))
+    save_vec(root / "tgt.vec", ["a", "b", "d", "y"], rng.standard_normal((4, 4)))
+    (root / "dico.txt").write_text("a a\nb b\nc d\nx y\n")
+
+
+def test_ubli_baseline_json_labels(tmp_path):
+    """`xdomain-ubli baseline` labels its JSON; the report uses it as the copying baseline, and
+    an unlabelled one (no --pair) is counted as skipped, not guessed."""
+    _tiny_vec_pair(tmp_path)
+    r = tmp_path / "results"
+    common = ["xdomain-ubli", "baseline", "--method", "copy", "--src-emb", tmp_path / "src.vec",
+              "--tgt-emb", tmp_path / "tgt.vec", "--dico-eval", tmp_path / "dico.txt",
+              "--no-progress", "--cpu"]
+    run([*common, "--out", r / "copy", "--pair", "en-es", "--domains", "wiki-un",
+         "--init", "separate"])
+    rec = json.loads((r / "copy/baseline_copy.json").read_text())
+    assert {k: rec[k] for k in ("kind", "pair", "domains", "init", "method")} == {
+        "kind": "ubli", "pair": "en-es", "domains": "wiki-un", "init": "separate",
+        "method": "copy"}
+    assert rec["evaluation"]["copy_p@1"] == 50.0  # a, b copied right; c, x wrong
+    run([*common, "--out", r / "copy_nolabel"])
+    bare = json.loads((r / "copy_nolabel/baseline_copy.json").read_text())
+    assert bare["kind"] == "ubli" and bare["method"] == "copy"
+    assert bare["pair"] is None and bare["domains"] is None and bare["init"] is None
+    write_json(r / "joint.json", {"kind": "ubli", "pair": "en-es", "domains": "Wiki-UN",
+                                  "init": "joint", "p1": 40.0, "selected": True})
+    res = build_report(r, plots=False)
+    t3 = json.loads(res["json"].read_text())["table3"]
+    assert [(x["method"], x["acc1"], x["copy_baseline"]) for x in t3] == [("joint", 40.0, 50.0)]
+    assert res["skipped"] == {"ubli record without pair/P@1": 1}
+    bad = run([*common, "--out", r / "x", "--pair", "enes"], check=False)
+    assert bad.returncode == 2 and "expected src-tgt" in bad.stderr
+
+
+def test_unmt_recipe_bleu_json_labels(tmp_path):
+    """recipes/unmt.sh writes "kind", "data" and per-variant "mlm_data" into bleu.json, and the
+    report files the run under that data label (the paper's Table 4 row). The MLM/UNMT stages
+    are marked done, so only the collection step runs, on fairseq-style json logs."""
+    from conftest import REPO, write_lines
+
+    base, joint, res = tmp_path / "bin_wiki", tmp_path / "bin_joint", tmp_path / "results"
+    for d in (base, joint):
+        write_lines(d / "dict.txt", ["▁a 3", "▁b 2"])
+        for lang in ("en", "fr"):
+            (d / lang).mkdir()
+            (d / lang / "train.bin").write_bytes(b"")
+    write_json(joint / "manifest.json", {"config": {"corpora": [
+        {"lang": "en", "domain": "wiki", "train": "en.txt"},
+        {"lang": "fr", "domain": "un", "train": "fr.txt"}]}})
+    for variant, bleu in (("baseline", [1.0, 2.0]), ("joint", [5.0, 7.5])):
+        for stage in ("mlm", "unmt"):
+            (res / "r1" / variant / stage).mkdir(parents=True)
+            (res / "r1" / variant / stage / "done").touch()
+        write_lines(res / "r1" / variant / "unmt" / "train.log", [
+            f'2025-01-01 00:00:00 | INFO | valid | {{"epoch": {e + 1}, "valid_loss": 3.0, '
+            f'"valid_bleu_en_fr": {b}, "valid_bleu_fr_en": {b / 2}, "valid_bleu": {0.75 * b}}}'
+            for e, b in enumerate(bleu)])
+    run(["bash", REPO / "recipes" / "unmt.sh", "--tiny", "--run", "r1", "--langs", "en,fr",
+         "--mlm-baseline", base, "--mlm-joint", joint, "--results", res,
+         "--data-label", "En Wiki, Fr UN", "--mlm-baseline-label", "En Wiki, Fr Wiki"])
+    rec = json.loads((res / "r1" / "bleu.json").read_text())
+    assert rec["kind"] == "unmt" and rec["data"] == "En Wiki, Fr UN"
+    assert rec["mlm_data"]["baseline"]["label"] == "En Wiki, Fr Wiki"  # given
+    assert rec["mlm_data"]["joint"]["label"] == "en wiki, fr un"  # from the manifest
+    assert rec["mlm_data"]["joint"]["corpora"] == ["en.wiki", "fr.un"]
+    assert rec["mlm_data"]["baseline"]["corpora"] is None
+    assert rec["mlm_data"]["baseline"]["langs"] == ["en", "fr"]
+    out = build_report(res, plots=False)
+    unmt = {(u["data"], u["direction"]): u for u in json.loads(out["json"].read_text())["unmt"]}
+    row = unmt[("En Wiki, Fr UN", "en-fr")]
+    assert (row["baseline"], row["joint"], row["paper_table"]) == ([1.0, 2.0], [5.0, 7.5], "table4")
+    assert unmt[("En Wiki, Fr UN", "fr-en")]["joint"] == [2.5, 3.75]

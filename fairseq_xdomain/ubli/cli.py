@@ -3,13 +3,18 @@
     xdomain-ubli align --src-emb en.vec --tgt-emb fr.vec --out DIR [--dico-eval en-fr.txt]
                        [--seed S --epochs E --refinement R --epoch-size N ...]
     xdomain-ubli baseline --method copy|identical --src-emb en.vec --tgt-emb fr.vec
-                       --dico-eval en-fr.txt --out DIR
+                       --dico-eval en-fr.txt --out DIR [--pair en-fr --domains Wiki-UN
+                       --init separate|joint]
     xdomain-ubli grid ...       (the grid search: see ``xdomain-ubli grid --help``)
 
 ``align`` writes DIR/W.pt and W.npy (the selected map, ``mapped = src @ W``), DIR/src.mapped.vec and
 DIR/tgt.vec, DIR/results.json (configuration, seed, criterion per epoch, selected epoch,
 refinement, evaluation) and DIR/results.md; it checkpoints after every adversarial epoch and
 resumes from DIR/checkpoint.pt when restarted with the same configuration.
+
+``baseline`` writes DIR/baseline_{METHOD}.json labelled for ``xdomain-report`` (``"kind": "ubli"``,
+``"method"``, and ``"pair"``/``"domains"``/``"init"`` from the flags, null when not given) and
+DIR/baseline_{METHOD}.md.
 """
 from __future__ import annotations
 
@@ -87,7 +92,19 @@ def build_parser():
     p = sub.add_parser("baseline", help="copy baseline, or identical-strings supervised Procrustes")
     _common(p)
     p.add_argument("--method", required=True, choices=("copy", "identical"))
+    g = p.add_argument_group("labels (copied into the result JSON for xdomain-report)")
+    g.add_argument("--pair", help='"src-tgt", e.g. "en-es"')
+    g.add_argument("--domains", help='e.g. "Wiki-UN"')
+    g.add_argument("--init", help='"separate" | "joint" (how the vectors were trained)')
     return parser
+
+
+def _labels(args) -> dict:
+    """Report labels of a baseline run; unknown ones are null (never guessed)."""
+    if args.pair is not None and len([x for x in args.pair.split("-") if x]) != 2:
+        raise UserError(f"--pair {args.pair!r}: expected src-tgt, e.g. en-es")
+    return {"kind": "ubli", "pair": args.pair, "domains": args.domains, "init": args.init,
+            "method": args.method}
 
 
 def _setup(args):
@@ -238,6 +255,7 @@ def _print_result(result):
 
 
 def cmd_baseline(args):
+    labels = _labels(args)
     device = _setup(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -251,7 +269,7 @@ def cmd_baseline(args):
     t0 = time.perf_counter()
     if args.method == "copy":
         evaluation = copy_baseline(load_dictionary(args.dico_eval), src_wv.word2id, tgt_wv.word2id)
-        result = {"config": config, "evaluation": evaluation}
+        result = {**labels, "config": config, "evaluation": evaluation}
         if evaluation["n_covered"] == 0:
             raise UserError(f"{args.dico_eval}: no dictionary pair is covered by the vocabularies")
     else:
@@ -270,7 +288,7 @@ def cmd_baseline(args):
                                                          progress=not args.no_progress)
         evaluation = _evaluate(args, src_wv, tgt_wv, src, tgt, W)
         _export(args, out, src_wv, tgt_wv, src, tgt, W)
-        result = {"config": config, "n_seed_pairs": len(pairs), "procrustes_criterion": crit0,
+        result = {**labels, "config": config, "n_seed_pairs": len(pairs), "procrustes_criterion": crit0,
                   "refinement": ref_records, "selected_refinement": ref_it, "criterion": crit,
                   "evaluation": evaluation}
     result["wall_time_s"] = time.perf_counter() - t0
