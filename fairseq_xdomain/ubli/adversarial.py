@@ -4,8 +4,13 @@ S independent runs (one per seed) are trained together: the maps are one tensor 
 (``mapped = x @ W[s]``), the S discriminators are batched weights, and every matrix product is a
 ``torch.bmm``/``baddbmm`` over the seed dimension, so the hardware does wide matrix work instead of
 S narrow ones. Each seed owns a ``torch.Generator`` for its initialisation, its word sampling and
-its dropout masks, so seed s in a batch of 4 follows exactly the random stream of seed s alone
-(S = 1 is a plain single run; the tests check the batched and single runs give identical W).
+its dropout masks, so seed s in a batch of 4 draws exactly the random numbers of seed s alone
+(S = 1 is a plain single run). Its W is then the same up to float rounding, not necessarily bit
+for bit: torch's CPU ``bmm`` over a batch of one can take another kernel and round differently
+(the sigmoid and the output layer below are written to agree, the hidden layers' products are
+not). Tests: ``tests/test_ubli.py`` checks a short tiny run (4 iterations, d = 16) batched vs alone
+bit for bit; ``tests/test_ubli_grid.py`` checks the grid against separate runs trained next to a
+companion seed (S = 2, ``grid.run_configuration(companion_seed=...)``), bit for bit.
 
 The discriminator is MUSE's: input dropout 0.1 -> Linear(d, 2048) -> LeakyReLU(0.2) ->
 Linear(2048, 2048) -> LeakyReLU(0.2) -> Linear(2048, 1) -> sigmoid, BCE with label smoothing 0.1,

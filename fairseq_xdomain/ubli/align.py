@@ -5,6 +5,13 @@
 every epoch, a snapshot of W after every epoch (so callers can branch, e.g. the grid search), the
 selected (best-criterion) epoch, and MUSE's learning-rate schedule (decay 0.98 per epoch; from the
 second drop of the criterion on, also halve; stop under ``min_lr``).
+
+The stop: after each epoch's update of the mapping lr, a seed whose lr is under ``cfg.min_lr``
+(``--min-lr``, default 1e-6 as in MUSE) trains no further epoch. It is logged and recorded in its
+history as ``stopped_epoch`` (the last epoch it trained) and ``stop_lr`` (the lr that fell under
+the floor); both stay ``None`` for a seed that ran all its epochs. (MUSE also floors the 0.98
+decay itself at ``min_lr``, so only a halving can stop it; here decay alone stops a run too, after
+~570 epochs at lr 0.1: no difference for any real schedule.)
 """
 from __future__ import annotations
 
@@ -42,7 +49,8 @@ def adversarial_train(src, tgt, seeds, cfg: AdversarialConfig, crit_max_rank=100
     if history is None:
         history = [{"seed": s, "criterion": [], "epoch_W": [], "best_criterion": -float("inf"),
                     "best_epoch": None, "best_W": trainer.W[i].cpu().clone(), "lr": [],
-                    "decrease_lr": False, "stopped": False, "epoch_time_s": []}
+                    "decrease_lr": False, "stopped": False, "stopped_epoch": None,
+                    "stop_lr": None, "epoch_time_s": []}
                    for i, s in enumerate(trainer.seeds)]
     src_d, tgt_d = trainer.src, trainer.tgt
     n_iter = trainer.iterations_per_epoch()
@@ -74,11 +82,17 @@ def adversarial_train(src, tgt, seeds, cfg: AdversarialConfig, crit_max_rank=100
                     trainer.map_lr[i] *= cfg.lr_shrink
                 h["decrease_lr"] = True
             if trainer.map_lr[i] < cfg.min_lr:
-                logger.info("seed %d: learning rate under %g, stopping", h["seed"], cfg.min_lr)
-                h["stopped"] = True
+                _stop(h, epoch + 1, float(trainer.map_lr[i]), cfg.min_lr)
         if on_epoch is not None:
             on_epoch(epoch + 1, trainer, history)
     return history
+
+
+def _stop(h, epoch, lr, min_lr):
+    """Mark one seed's history as stopped after ``epoch`` (its lr fell under ``min_lr``)."""
+    logger.info("seed %d: mapping learning rate %.3g is under min_lr %g after epoch %d: "
+                "adversarial training stops", h["seed"], lr, min_lr, epoch)
+    h["stopped"], h["stopped_epoch"], h["stop_lr"] = True, epoch, lr
 
 
 def refine_and_select(src, tgt, W0, crit0, ref_cfg: RefinementConfig, backend="auto",

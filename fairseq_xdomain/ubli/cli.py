@@ -229,6 +229,8 @@ def cmd_align(args):
         "selected_refinement": ref_it, "criterion": crit, "evaluation": evaluation,
         "adversarial_epoch_time_s": h["epoch_time_s"], "wall_time_s": time.perf_counter() - t0,
         "adversarial_time_s": t_adv,
+        "adversarial_lr_stop": ({"epoch": h["stopped_epoch"], "lr": h["stop_lr"]}
+                                if h.get("stopped_epoch") else None),
         "n_src_words": len(src_wv), "n_tgt_words": len(tgt_wv),
         "n_src_duplicates": src_wv.n_duplicates, "n_tgt_duplicates": tgt_wv.n_duplicates,
         "outputs": {"W": os.fspath(out / "W.pt")},

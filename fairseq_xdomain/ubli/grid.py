@@ -7,8 +7,9 @@ unsupervised criterion. Run alone, a configuration does what MUSE's ``unsupervis
 * adversarial training for E epochs; after each epoch the criterion of W is computed, the best W
   so far is kept, and the mapping lr is decayed (x ``lr_decay``), and from the second epoch that
   is not a new best on, also shrunk (x ``lr_shrink``); training stops early when the lr falls
-  under ``min_lr``. The lr schedule only looks at past epochs, so the W after epoch e (and the
-  best W over epochs 1..e) does not depend on E: epochs are prefixes of each other.
+  under ``min_lr`` (logged, and ``adversarial_lr_stop`` in the record). The lr schedule only
+  looks at past epochs, so the W after epoch e (and the best W over epochs 1..e) does not depend
+  on E: epochs are prefixes of each other.
 * refinement starts from the best adversarial W and runs R Procrustes iterations. MUSE's trainer
   keeps one "best criterion" across both phases, so the final W is the best by the criterion
   among the adversarial epochs 1..E *and* the refinement iterations 1..R (a refinement iteration
@@ -17,9 +18,11 @@ unsupervised criterion. Run alone, a configuration does what MUSE's ``unsupervis
 So the grid trains every seed once for max(E) epochs, branches after each E, refines each branch
 max(R) times and scores after each R; and the seeds are trained together as one batched model
 (:class:`~fairseq_xdomain.ubli.adversarial.BatchedAdversarial`, one random generator per seed, so
-a seed follows the same random stream as alone). Branches whose best adversarial epoch is the same
-share their refinement. :func:`run_configuration` is the plain one-configuration run, used by the
-tests and the benchmark to check the grid gives the same numbers.
+a seed draws the same random numbers as alone; its W equals a separate run's up to float rounding,
+and bit for bit when that run is also batched, next to a companion seed, as the tests do it; see
+:func:`run_configuration`). Branches whose best adversarial epoch is the same share their
+refinement. :func:`run_configuration` is the plain one-configuration run, used by the tests and
+the benchmark to check the grid gives the same numbers.
 
 Output folder (everything written atomically; a killed run resumes from it):
 ``grid_config.json`` (the full configuration; a restart with a different one is refused),
@@ -91,6 +94,15 @@ def select_stage(adv_criteria, best_epoch, refinement_steps, n_ref):
     return best, best_c
 
 
+def lr_stop(history, n_epochs):
+    """``{"epoch", "lr"}`` when one seed's adversarial training stopped within its first
+    ``n_epochs`` epochs because the mapping lr fell under ``min_lr`` (see ``align``), else None."""
+    epoch = history.get("stopped_epoch")
+    if epoch is None or epoch > n_epochs:
+        return None
+    return {"epoch": epoch, "lr": history.get("stop_lr")}
+
+
 def _eval(mapped, tgt, src_w2i, tgt_w2i, dico, backend, k_csls):
     if dico is None:
         return {}
@@ -99,7 +111,7 @@ def _eval(mapped, tgt, src_w2i, tgt_w2i, dico, backend, k_csls):
 
 
 def _record(seed, n_epochs, n_ref, stage, criterion, adv_criteria, best_epoch, ref_steps,
-            evaluation, times):
+            evaluation, times, stop=None):
     rec = {
         "kind": "ubli_config", "seed": seed, "epochs": n_epochs, "refinement": n_ref,
         "criterion": criterion, "selected_stage": f"{stage[0]}{stage[1]}",
@@ -108,6 +120,7 @@ def _record(seed, n_epochs, n_ref, stage, criterion, adv_criteria, best_epoch, r
         "refinement_criteria": [c for c, _ in ref_steps[:n_ref]],
         "refinement_pairs": [n for _, n in ref_steps[:n_ref]],
         "adversarial_epochs_run": len(adv_criteria),
+        "adversarial_lr_stop": stop,  # {"epoch", "lr"}: lr fell under min_lr; None: it did not
     }
     for key, val in evaluation.items():
         rec[key] = val
@@ -152,7 +165,7 @@ def run_configuration(src, tgt, seed, n_epochs, n_ref, adv_cfg, ref_cfg, *, src_
     times = {"adversarial_s": round(t1 - t0, 3), "refinement_s": round(t2 - t1, 3),
              "evaluation_s": round(t3 - t2, 3)}
     return _record(seed, n_epochs, n_ref, stage, crit, hist["criterion"], hist["best_epoch"],
-                   ref_steps, evaluation, times), W
+                   ref_steps, evaluation, times, stop=lr_stop(hist, n_epochs)), W
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -285,7 +298,7 @@ class Grid:
                          "refinement_s": round(per_iter * min(r, len(steps)), 3),
                          "evaluation_s": round(time.perf_counter() - t, 3)}
                 rec = _record(seed, n_epochs, r, stage, crit, adv_criteria, best_epoch,
-                              ref_steps, evaluation, times)
+                              ref_steps, evaluation, times, stop=lr_stop(h, n_epochs))
                 # the mapping first, then the record: a record on disk always has its W
                 save_mapping(self.mapping_path(seed, n_epochs, r), W)
                 write_json(self.path(seed, n_epochs, r), rec)
