@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -92,35 +91,48 @@ def run(cmd, log_path=None, timeout=None):
     return text
 
 
-def one_language_layout(data: Path, out: Path, lang: str = "aa") -> Path:
-    """A data folder with only ``lang``'s monolingual data, for the one-language MLM baseline.
-
-    The xlm_mlm task currently fails with a single language in --langs (its size-sorted wrapper
-    gets a list of size arrays), so the same ``lang`` data is also exposed as ``{lang}2``: the
-    MLM still sees one language only; the UNMT model maps the ``lang`` row by name.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copy(data / "dict.txt", out / "dict.txt")
-    for name in (lang, f"{lang}2"):
-        (out / name).mkdir(exist_ok=True)
-        for f in (data / lang).iterdir():
-            shutil.copy(f, out / name / f.name)
-    return out
-
-
 MLM_TINY = ["--arch", "xlm_encoder_tiny", "--criterion", "xlm_mlm_loss"]
 UNMT_TINY = ["--arch", "unmt_transformer_tiny", "--dropout", "0.0", "--attention-dropout", "0.0"]
 
 
 def pretrain_mlm(data: Path, save: Path, langs: str, max_update: int, seed: int = 1) -> Path:
     run(["fairseq-train", data, "--user-dir", USER_DIR, "--task", "xlm_mlm", "--langs", langs,
-         *MLM_TINY, "--tokens-per-sample", "64", "--optimizer", "adam", "--lr", "5e-4",
-         "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "200",
-         "--max-tokens", "2048", "--max-update", str(max_update), "--save-dir", save,
+         *MLM_TINY, "--tokens-per-sample", "64", "--optimizer", "adam", "--lr", "2e-3",
+         "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "100",
+         "--max-tokens", "4096", "--max-update", str(max_update), "--save-dir", save,
          "--no-epoch-checkpoints", "--disable-validation", "--seed", str(seed), "--cpu",
          "--num-workers", "0", "--log-format", "simple", "--log-interval", "50"],
         log_path=save.parent / f"{save.name}.log")
     return save / "checkpoint_last.pt"
+
+
+def aligned_oracle_init(mlm_ckpt: Path, dictionary_pairs: Path, dict_txt: Path, out: Path,
+                        seed: int = 0) -> Path:
+    """An upper bound for the UNMT stage: the joint MLM with every ``bb`` word's embedding set to
+    its ``aa`` translation's embedding plus one fixed random offset (so the tied output layer can
+    still tell the languages apart). It isolates the UNMT machinery (denoising + back-translation)
+    from how well the MLM aligned the two vocabularies by itself."""
+    import torch
+    from fairseq.data import Dictionary
+
+    state = torch.load(mlm_ckpt, map_location="cpu", weights_only=False)
+    dictionary = Dictionary.load(str(dict_txt))
+    dictionary.add_symbol("<mask>")  # as the xlm_mlm task does
+    emb = state["model"]["encoder.embed_tokens.weight"]
+    bias = state["model"]["encoder.lm_head.bias"]
+    if emb.shape[0] != len(dictionary):
+        raise RuntimeError(f"{mlm_ckpt}: {emb.shape[0]} embedding rows, dictionary has {len(dictionary)}")
+    gen = torch.Generator().manual_seed(seed)
+    offset = torch.randn(emb.shape[1], generator=gen) * emb.norm(dim=1).mean() * 0.5 / emb.shape[1] ** 0.5
+    for line in open(dictionary_pairs, encoding="utf-8"):
+        a, b = line.split()
+        ia, ib = dictionary.index(a), dictionary.index(b)
+        if dictionary.unk() not in (ia, ib):
+            emb[ib] = emb[ia] + offset
+            bias[ib] = bias[ia]
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out / "checkpoint_last.pt")
+    return out / "checkpoint_last.pt"
 
 
 BLEU_RE = re.compile(r"\| valid on 'valid' subset \|.*")
@@ -141,8 +153,8 @@ def parse_valid(log: str) -> list[dict]:
 def train_unmt(data: Path, save: Path, init: Path | None, *, max_epoch: int, epoch_sentences: int,
                extra=(), seed: int = 1, time_limit_s: float | None = None) -> tuple[list[dict], str]:
     cmd = ["fairseq-train", data, "--user-dir", USER_DIR, "--task", "unmt_xdomain", "--langs", "aa,bb",
-           *UNMT_TINY, "--criterion", "cross_entropy", "--optimizer", "adam", "--lr", "5e-4",
-           "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "100", "--max-tokens", "1500",
+           *UNMT_TINY, "--criterion", "cross_entropy", "--optimizer", "adam", "--lr", "2e-3",
+           "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "30", "--max-tokens", "1500",
            "--epoch-sentences", str(epoch_sentences), "--max-epoch", str(max_epoch),
            "--lambda-dae", "1", "--lambda-bt", "1",
            "--save-dir", save, "--no-epoch-checkpoints", "--seed", str(seed), "--cpu",
@@ -166,6 +178,10 @@ def main(argv=None):
     ap.add_argument("--epoch-sentences", type=int, default=4000)
     ap.add_argument("--max-epoch", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--oracle", action="store_true",
+                    help="also run UNMT from the joint MLM with gold-aligned embeddings (an upper "
+                         "bound for the UNMT stage; see aligned_oracle_init)")
+    ap.add_argument("--oracle-minutes", type=float, default=None, help="default: --minutes")
     args = ap.parse_args(argv)
     import torch  # noqa: F401  (fail early if the venv is wrong)
 
@@ -173,33 +189,45 @@ def main(argv=None):
     data = make_cipher_data(out / "data", n_train=args.n_train, n_valid=300,
                             vocab_size=args.vocab_size, seed=args.seed)
     result = {"config": vars(args), "device": "cpu", "runs": {}}
+    mlm_langs = {"joint": "aa,bb", "one_language": "aa"}
 
-    def one(name, langs):
+    def mlm(name):
         t0 = time.time()
-        mlm_data = data if name == "joint" else one_language_layout(data, out / "data_one_language")
-        mlm = pretrain_mlm(mlm_data, out / f"mlm_{name}", langs, args.mlm_updates, args.seed)
-        mlm_s = time.time() - t0
+        path = pretrain_mlm(data, out / f"mlm_{name}", mlm_langs[name], args.mlm_updates, args.seed)
+        return path, round(time.time() - t0, 1)
+
+    def unmt(name, init, minutes):
         t0 = time.time()
-        curve, log = train_unmt(data, out / f"unmt_{name}", mlm, max_epoch=args.max_epoch,
+        curve, log = train_unmt(data, out / f"unmt_{name}", init, max_epoch=args.max_epoch,
                                 epoch_sentences=args.epoch_sentences, seed=args.seed,
-                                time_limit_s=args.minutes * 60)
-        stats = [ln for ln in log.splitlines() if "| train | epoch" in ln]
+                                time_limit_s=minutes * 60)
+        best = {d: max((row.get(f"bleu_{d}", 0.0) for row in curve), default=None)
+                for d in ("aa_bb", "bb_aa")}
         return {
-            "mlm_langs": langs, "mlm_wall_seconds": round(mlm_s, 1),
             "unmt_wall_seconds": round(time.time() - t0, 1),
-            "unmt_train_wall_last_epoch_line": stats[-1].split("|", 3)[-1].strip() if stats else None,
+            "updates": int(curve[-1].get("num_updates", 0)) if curve else 0,
             "curve": curve,
             "final_bleu_aa_bb": curve[-1]["bleu_aa_bb"] if curve else None,
             "final_bleu_bb_aa": curve[-1]["bleu_bb_aa"] if curve else None,
+            "best_bleu_aa_bb": best["aa_bb"], "best_bleu_bb_aa": best["bb_aa"],
         }
 
-    variants = (("joint", "aa,bb"), ("one_language", "aa,aa2"))
-    # both variants run side by side (one thread each): same machine load for both
+    # two runs side by side (one thread each): both see the same machine load
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(one, name, langs) for name, langs in variants}
-        for name, _ in variants:
-            result["runs"][name] = futures[name].result()
-            print(json.dumps({name: result["runs"][name]["curve"][-1:]}), file=sys.stderr)
+        mlms = dict(zip(mlm_langs, pool.map(mlm, mlm_langs)))
+        runs = dict(zip(mlm_langs, pool.map(lambda n: unmt(n, mlms[n][0], args.minutes), mlm_langs)))
+    for name, run_result in runs.items():
+        result["runs"][name] = {"mlm_langs": mlm_langs[name], "mlm_wall_seconds": mlms[name][1],
+                                **run_result}
+    if args.oracle:
+        init = aligned_oracle_init(mlms["joint"][0], out / "data" / "raw" / "dict.aa-bb.txt",
+                                   data / "dict.txt", out / "mlm_aligned_oracle")
+        result["runs"]["aligned_oracle"] = {
+            "mlm_langs": "aa,bb + gold-aligned embeddings (upper bound, not a method)",
+            **unmt("aligned_oracle", init, args.oracle_minutes or args.minutes)}
+    for name, run_result in result["runs"].items():
+        print(json.dumps({name: {k: run_result[k] for k in ("updates", "best_bleu_aa_bb", "best_bleu_bb_aa")}}),
+              file=sys.stderr)
     from fairseq_xdomain.common.atomic import write_json
 
     write_json(out / "result.json", result)

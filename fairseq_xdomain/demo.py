@@ -97,7 +97,7 @@ def build_stages(out: Path, quick: bool) -> list[Stage]:
         Stage("unmt", ["bash", REPO / "recipes" / "unmt.sh", "--tiny", "--run", pair,
                        "--langs", f"{L1},{L2}", "--mlm-baseline", bin_wiki, "--mlm-joint", bin_joint,
                        "--unmt-data", bin_joint, "--epochs", 3 if quick else 6,
-                       "--mlm-updates", 300 if quick else 1200, "--results", res / "unmt"],
+                       "--mlm-updates", 300 if quick else 800, "--results", res / "unmt"],
               outputs=[res / "unmt" / pair / "bleu.json"]),
         Stage("report", ["xdomain-report", res, "--out", res / "report.md"],
               outputs=[res / "report.md"]),

@@ -60,7 +60,7 @@ if [[ "$TINY" == 1 ]]; then
   DEVICE=(--cpu); MLM_ARCH=xlm_encoder_tiny; UNMT_ARCH=unmt_transformer_tiny
   MLM_UPDATES=$([[ "$MLM_UPDATES" == 100000 ]] && echo 1500 || echo "$MLM_UPDATES")
   MLM_OPT=(--tokens-per-sample 64 --max-tokens 2048 --lr 5e-4 --warmup-updates 200)
-  UNMT_OPT=(--max-tokens 1500 --lr 5e-4 --warmup-updates 100 --epoch-sentences 4000
+  UNMT_OPT=(--max-tokens 1500 --lr 2e-3 --warmup-updates 30 --epoch-sentences 4000
             --lambda-dae 1 --dropout 0 --attention-dropout 0)
 else
   DEVICE=(); python_has_cuda="$("$BIN/python" -c 'import torch; print(int(torch.cuda.is_available()))')"
