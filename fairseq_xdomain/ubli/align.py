@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
 import torch
 
+from ..common.atomic import atomic_open
 from .adversarial import AdversarialConfig, BatchedAdversarial
 from .criterion import mean_cosine_criterion
 from .procrustes import procrustes
@@ -131,3 +133,18 @@ def timed(fn, *args, **kw):
     t = time.perf_counter()
     out = fn(*args, **kw)
     return out, time.perf_counter() - t
+
+
+def lr_stop(history, n_epochs):
+    """``{"epoch", "lr"}`` when one seed's adversarial training stopped within its first
+    ``n_epochs`` epochs because the mapping lr fell under ``min_lr`` (see ``align``), else None."""
+    epoch = history.get("stopped_epoch")
+    if epoch is None or epoch > n_epochs:
+        return None
+    return {"epoch": epoch, "lr": history.get("stop_lr")}
+
+
+def save_mapping(path, W) -> None:
+    """Write a mapping W (applied as ``x @ W``) as .npy, atomically."""
+    with atomic_open(path, "wb") as handle:
+        np.save(handle, W.detach().cpu().float().numpy())

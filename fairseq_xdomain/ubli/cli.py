@@ -24,13 +24,19 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..common.atomic import atomic_open, read_json, write_json, write_text
 from ..common.errors import UserError, cli_entry
 from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
-from .align import adversarial_train, identical_pairs, refine_and_select, supervised_procrustes
+from .align import (
+    adversarial_train,
+    identical_pairs,
+    lr_stop,
+    refine_and_select,
+    save_mapping,
+    supervised_procrustes,
+)
 from .criterion import mean_cosine_criterion
 from .data import NORMALIZATIONS, clamp_rank, load_pair
 from .dictionary import DICO_BUILDS
@@ -128,8 +134,7 @@ def _export(args, out, src_wv, tgt_wv, src, tgt, W):
     from ..embeddings.vecio import save_vec
 
     torch.save(W.cpu(), out / "W.pt")
-    with atomic_open(out / "W.npy", "wb") as handle:
-        np.save(handle, W.cpu().numpy())
+    save_mapping(out / "W.npy", W)
     if not args.no_export:
         save_vec(out / "src.mapped.vec", src_wv.words, (src @ W).cpu().numpy())
         save_vec(out / "tgt.vec", tgt_wv.words, tgt.cpu().numpy())
@@ -229,8 +234,7 @@ def cmd_align(args):
         "selected_refinement": ref_it, "criterion": crit, "evaluation": evaluation,
         "adversarial_epoch_time_s": h["epoch_time_s"], "wall_time_s": time.perf_counter() - t0,
         "adversarial_time_s": t_adv,
-        "adversarial_lr_stop": ({"epoch": h["stopped_epoch"], "lr": h["stop_lr"]}
-                                if h.get("stopped_epoch") else None),
+        "adversarial_lr_stop": lr_stop(h, args.epochs),
         "n_src_words": len(src_wv), "n_tgt_words": len(tgt_wv),
         "n_src_duplicates": src_wv.n_duplicates, "n_tgt_duplicates": tgt_wv.n_duplicates,
         "outputs": {"W": os.fspath(out / "W.pt")},

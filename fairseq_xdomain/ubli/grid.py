@@ -48,7 +48,7 @@ import torch
 from ..common.atomic import atomic_open, read_json, write_json, write_text
 from ..common.errors import UserError, cli_entry
 from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
-from .align import adversarial_train, refine_and_select
+from .align import adversarial_train, lr_stop, refine_and_select, save_mapping
 from .data import NORMALIZATIONS, clamp_rank, load_pair
 from .evaluation import evaluate_translation, load_dictionary
 from .knn import BACKENDS
@@ -92,15 +92,6 @@ def select_stage(adv_criteria, best_epoch, refinement_steps, n_ref):
         if c > best_c:
             best, best_c = ("ref", r), c
     return best, best_c
-
-
-def lr_stop(history, n_epochs):
-    """``{"epoch", "lr"}`` when one seed's adversarial training stopped within its first
-    ``n_epochs`` epochs because the mapping lr fell under ``min_lr`` (see ``align``), else None."""
-    epoch = history.get("stopped_epoch")
-    if epoch is None or epoch > n_epochs:
-        return None
-    return {"epoch": epoch, "lr": history.get("stop_lr")}
 
 
 def _eval(mapped, tgt, src_w2i, tgt_w2i, dico, backend, k_csls):
@@ -173,14 +164,6 @@ def run_configuration(src, tgt, seed, n_epochs, n_ref, adv_cfg, ref_cfg, *, src_
 
 def config_name(seed, n_epochs, n_ref):
     return f"seed{seed}_e{n_epochs}_r{n_ref}.json"
-
-
-def save_mapping(path, W) -> None:
-    """Write a mapping W (applied as ``x @ W``) as .npy, atomically."""
-    import numpy as np
-
-    with atomic_open(path, "wb") as handle:
-        np.save(handle, W.detach().cpu().float().numpy())
 
 
 def _save_pt(path, obj):
