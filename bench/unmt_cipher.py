@@ -7,7 +7,14 @@ both languages (joint) or on language ``aa`` only (baseline), then trains ``unmt
 (denoising + online back-translation) from each initialisation for a fixed wall-clock budget and
 prints one JSON object with both BLEU curves (validation BLEU after every epoch).
 
-    .venv/bin/python bench/unmt_cipher.py [--out DIR] [--minutes 15]
+Each MLM's token embeddings start from fastText skipgram trained on that MLM's own training text
+(``--emb-init fasttext``, the default; ``xdomain-embed binarized`` + ``--reload-emb``): for the
+joint MLM that is the concatenation of both corpora, for the baseline the ``aa`` corpus alone. A
+CPU-minutes MLM from random embeddings does not align the two vocabularies by itself
+(``--emb-init random``: gold-pair nearest-neighbour P@1 of its embeddings at chance, BLEU < 1);
+the JSON reports that P@1 for the fastText vectors and for the trained MLM (``embedding_alignment_p1``).
+
+    .venv/bin/python bench/unmt_cipher.py [--out DIR] [--minutes 15] [--emb-init random]
 
 Not part of the test suite (it runs for minutes). ``binarize_layout`` and ``make_cipher_data``
 are also used by tests/test_unmt.py.
@@ -95,15 +102,55 @@ MLM_TINY = ["--arch", "xlm_encoder_tiny", "--criterion", "xlm_mlm_loss"]
 UNMT_TINY = ["--arch", "unmt_transformer_tiny", "--dropout", "0.0", "--attention-dropout", "0.0"]
 
 
-def pretrain_mlm(data: Path, save: Path, langs: str, max_update: int, seed: int = 1) -> Path:
+def pretrain_mlm(data: Path, save: Path, langs: str, max_update: int, seed: int = 1,
+                 reload_emb: str = "") -> Path:
+    extra = ["--reload-emb", reload_emb] if reload_emb else []
     run(["fairseq-train", data, "--user-dir", USER_DIR, "--task", "xlm_mlm", "--langs", langs,
          *MLM_TINY, "--tokens-per-sample", "64", "--optimizer", "adam", "--lr", "2e-3",
          "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "100",
          "--max-tokens", "4096", "--max-update", str(max_update), "--save-dir", save,
          "--no-epoch-checkpoints", "--disable-validation", "--seed", str(seed), "--cpu",
-         "--num-workers", "0", "--log-format", "simple", "--log-interval", "50"],
+         "--num-workers", "0", "--log-format", "simple", "--log-interval", "50", *extra],
         log_path=save.parent / f"{save.name}.log")
     return save / "checkpoint_last.pt"
+
+
+def train_word_vectors(data: Path, out: Path, langs: str, dim: int) -> str:
+    """fastText skipgram (``xdomain-embed binarized``) on the MLM's own training text: joint on the
+    concatenation when ``langs`` has two languages, on the one corpus otherwise. Returns the
+    comma-separated ``.vec`` files for ``--reload-emb``."""
+    from fairseq_xdomain.embeddings.fasttext_train import FastTextConfig, train_on_binarized
+
+    cfg = FastTextConfig(dim=dim, min_count=1, epoch=10, thread=1, minn=0, maxn=0)
+    info = train_on_binarized(data, langs.split(","), out, cfg, save_bin=False)
+    return ",".join(o["vec"] for o in info["outputs"].values())
+
+
+def embedding_alignment(pairs: Path, vectors: dict) -> float:
+    """Nearest-neighbour P@1 (%, cosine) of the gold pairs ``src tgt`` in ``pairs``: each source
+    word's nearest target word among all target words of the pairs. ``vectors``: word -> array."""
+    import numpy as np
+
+    gold = [line.split() for line in open(pairs, encoding="utf-8")]
+    gold = [(a, b) for a, b in gold if a in vectors and b in vectors]
+    if not gold:
+        return 0.0
+    src = np.stack([vectors[a] for a, _ in gold])
+    tgt = np.stack([vectors[b] for _, b in gold])
+    src /= np.linalg.norm(src, axis=1, keepdims=True) + 1e-12
+    tgt /= np.linalg.norm(tgt, axis=1, keepdims=True) + 1e-12
+    return round(100.0 * float(((src @ tgt.T).argmax(1) == np.arange(len(gold))).mean()), 1)
+
+
+def mlm_vectors(ckpt: Path, dict_txt: Path) -> dict:
+    """word -> token embedding of an ``xlm_mlm`` checkpoint."""
+    import torch
+    from fairseq.data import Dictionary
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["model"]
+    emb = state["encoder.embed_tokens.weight"].float().numpy()
+    dictionary = Dictionary.load(str(dict_txt))
+    return {dictionary[i]: emb[i] for i in range(dictionary.nspecial, len(dictionary))}
 
 
 def aligned_oracle_init(mlm_ckpt: Path, dictionary_pairs: Path, dict_txt: Path, out: Path,
@@ -178,6 +225,9 @@ def main(argv=None):
     ap.add_argument("--epoch-sentences", type=int, default=4000)
     ap.add_argument("--max-epoch", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--emb-init", choices=["fasttext", "random"], default="fasttext",
+                    help="MLM token embeddings: from fastText skipgram on the MLM's own training "
+                         "text (joint: the concatenation; one language: that corpus), or random")
     ap.add_argument("--oracle", action="store_true",
                     help="also run UNMT from the joint MLM with gold-aligned embeddings (an upper "
                          "bound for the UNMT stage; see aligned_oracle_init)")
@@ -191,10 +241,24 @@ def main(argv=None):
     result = {"config": vars(args), "device": "cpu", "runs": {}}
     mlm_langs = {"joint": "aa,bb", "one_language": "aa"}
 
+    pairs = out / "data" / "raw" / "dict.aa-bb.txt"
+
     def mlm(name):
         t0 = time.time()
-        path = pretrain_mlm(data, out / f"mlm_{name}", mlm_langs[name], args.mlm_updates, args.seed)
-        return path, round(time.time() - t0, 1)
+        reload_emb, stats = "", {}
+        if args.emb_init == "fasttext":
+            reload_emb = train_word_vectors(data, out / f"fasttext_{name}", mlm_langs[name], dim=64)
+            from fairseq_xdomain.embeddings.vecio import load_vec
+
+            vecs = {}
+            for path in reload_emb.split(","):
+                wv = load_vec(path)
+                vecs.update({w: v for w, v in zip(wv.words, wv.vectors) if w not in vecs})
+            stats["fasttext_p1"] = embedding_alignment(pairs, vecs)
+        path = pretrain_mlm(data, out / f"mlm_{name}", mlm_langs[name], args.mlm_updates, args.seed,
+                            reload_emb=reload_emb)
+        stats["mlm_embedding_p1"] = embedding_alignment(pairs, mlm_vectors(path, data / "dict.txt"))
+        return path, round(time.time() - t0, 1), stats
 
     def unmt(name, init, minutes):
         t0 = time.time()
@@ -218,7 +282,7 @@ def main(argv=None):
         runs = dict(zip(mlm_langs, pool.map(lambda n: unmt(n, mlms[n][0], args.minutes), mlm_langs)))
     for name, run_result in runs.items():
         result["runs"][name] = {"mlm_langs": mlm_langs[name], "mlm_wall_seconds": mlms[name][1],
-                                **run_result}
+                                "embedding_alignment_p1": mlms[name][2], **run_result}
     if args.oracle:
         init = aligned_oracle_init(mlms["joint"][0], out / "data" / "raw" / "dict.aa-bb.txt",
                                    data / "dict.txt", out / "mlm_aligned_oracle")
@@ -226,7 +290,8 @@ def main(argv=None):
             "mlm_langs": "aa,bb + gold-aligned embeddings (upper bound, not a method)",
             **unmt("aligned_oracle", init, args.oracle_minutes or args.minutes)}
     for name, run_result in result["runs"].items():
-        print(json.dumps({name: {k: run_result[k] for k in ("updates", "best_bleu_aa_bb", "best_bleu_bb_aa")}}),
+        print(json.dumps({name: {k: run_result.get(k) for k in (
+            "embedding_alignment_p1", "updates", "best_bleu_aa_bb", "best_bleu_bb_aa")}}),
               file=sys.stderr)
     from fairseq_xdomain.common.atomic import write_json
 

@@ -6,6 +6,12 @@
 #   recipes/unmt.sh --run wiki-un-en-fr --langs en,fr \
 #       --mlm-baseline DATA_WIKI --mlm-joint DATA_WIKI_UN --unmt-data DATA_WIKI_UN [--epochs 10]
 #   recipes/unmt.sh --tiny ...        # CPU-sized model and epochs (minutes, not days)
+#   --emb-init fasttext|random: the MLM's token embeddings start from fastText skipgram trained on
+#   that MLM's own training text (xdomain-embed binarized: joint over its languages, so the joint
+#   MLM's embeddings come from the concatenated corpora), or random (XLM's way). Default:
+#   fasttext with --tiny (a CPU-minutes MLM does not align two vocabularies by itself; see
+#   bench/unmt_cipher.py), random at paper scale.
+#   --jobs 2: train the baseline and joint variants side by side (default 1: one after the other)
 #   labels for xdomain-report: [--data-label "En Wiki, Fr UN"] (the UNMT row; default: the run
 #   name) [--mlm-baseline-label "En Wiki, Fr Wiki"] [--mlm-joint-label "En Wiki, Fr UN"] (which
 #   corpora/domains each MLM saw; default: from DATA/manifest.json of xdomain-prep pipeline,
@@ -21,7 +27,7 @@ set -euo pipefail
 
 RUN="" LANGS="en,fr" MLM_BASE="" MLM_JOINT="" UNMT_DATA="" EPOCHS=10 TINY=0 SEED=1
 RESULTS="results/unmt" GPUS="${GPUS:-}" DATA_LABEL="" BASE_LABEL="" JOINT_LABEL=""
-MLM_UPDATES=100000
+MLM_UPDATES=100000 EMB_INIT="" JOBS=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --run) RUN="$2"; shift 2;;
@@ -34,6 +40,8 @@ while [[ $# -gt 0 ]]; do
     --results) RESULTS="$2"; shift 2;;
     --seed) SEED="$2"; shift 2;;
     --tiny) TINY=1; shift;;
+    --emb-init) EMB_INIT="$2"; shift 2;;
+    --jobs) JOBS="$2"; shift 2;;
     --data-label) DATA_LABEL="$2"; shift 2;;
     --mlm-baseline-label) BASE_LABEL="$2"; shift 2;;
     --mlm-joint-label) JOINT_LABEL="$2"; shift 2;;
@@ -45,6 +53,9 @@ for v in RUN MLM_BASE MLM_JOINT; do
   [[ -n "${!v}" ]] || { echo "error: --$(echo "$v" | tr 'A-Z_' 'a-z-' | sed 's/mlm-base/mlm-baseline/') is required" >&2; exit 2; }
 done
 UNMT_DATA="${UNMT_DATA:-$MLM_JOINT}"
+EMB_INIT="${EMB_INIT:-$([[ "$TINY" == 1 ]] && echo fasttext || echo random)}"
+[[ "$EMB_INIT" == fasttext || "$EMB_INIT" == random ]] || { echo "error: --emb-init must be fasttext or random, got $EMB_INIT" >&2; exit 2; }
+[[ "$JOBS" == 1 || "$JOBS" == 2 ]] || { echo "error: --jobs must be 1 or 2, got $JOBS" >&2; exit 2; }
 for d in "$MLM_BASE" "$MLM_JOINT" "$UNMT_DATA"; do
   [[ -f "$d/dict.txt" ]] || { echo "error: $d/dict.txt: binarized data folder expected" >&2; exit 2; }
   cmp -s "$d/dict.txt" "$UNMT_DATA/dict.txt" || { echo "error: $d/dict.txt: differs from $UNMT_DATA/dict.txt (one joint vocabulary needed)" >&2; exit 2; }
@@ -60,6 +71,7 @@ if [[ "$TINY" == 1 ]]; then
   DEVICE=(--cpu); MLM_ARCH=xlm_encoder_tiny; UNMT_ARCH=unmt_transformer_tiny
   MLM_UPDATES=$([[ "$MLM_UPDATES" == 100000 ]] && echo 1500 || echo "$MLM_UPDATES")
   MLM_OPT=(--tokens-per-sample 64 --max-tokens 2048 --lr 5e-4 --warmup-updates 200)
+  EMB_DIM=64; FT_OPT=(--thread 1 --min-count 3 --epoch 10 --minn 0 --maxn 0)
   UNMT_OPT=(--max-tokens 1500 --lr 2e-3 --warmup-updates 30 --epoch-sentences 4000
             --lambda-dae 1 --dropout 0 --attention-dropout 0)
 else
@@ -67,6 +79,7 @@ else
   if [[ "$python_has_cuda" == 1 ]]; then DEVICE=(--fp16); else DEVICE=(--cpu); fi
   MLM_ARCH=xlm_encoder_base; UNMT_ARCH=unmt_transformer
   MLM_OPT=(--tokens-per-sample 256 --max-tokens 8192 --lr 1e-4 --warmup-updates 4000)
+  EMB_DIM=1024; FT_OPT=(--thread "$(nproc)" --min-count 5 --epoch 5 --minn 0 --maxn 0)
   UNMT_OPT=(--max-tokens 2000 --lr 1e-4 --warmup-updates 4000 --epoch-sentences 200000
             --lambda-dae "0:1,100000:0.1,300000:0")
 fi
@@ -75,23 +88,37 @@ cat > "$OUT/config.json.tmp" <<EOF
 {"run": "$RUN", "langs": "$LANGS", "mlm_baseline": "$MLM_BASE", "mlm_joint": "$MLM_JOINT",
  "unmt_data": "$UNMT_DATA", "epochs": $EPOCHS, "tiny": $TINY, "seed": $SEED,
  "mlm_updates": $MLM_UPDATES, "mlm_arch": "$MLM_ARCH", "unmt_arch": "$UNMT_ARCH",
- "mlm_options": "${MLM_OPT[*]}", "unmt_options": "${UNMT_OPT[*]}", "device": "${DEVICE[*]}"}
+ "mlm_options": "${MLM_OPT[*]}", "unmt_options": "${UNMT_OPT[*]}", "device": "${DEVICE[*]}",
+ "emb_init": "$EMB_INIT", "fasttext_options": "--dim $EMB_DIM ${FT_OPT[*]}"}
 EOF
 mv "$OUT/config.json.tmp" "$OUT/config.json"
 
-for VARIANT in baseline joint; do
+run_variant() {  # MLM pre-training then UNMT for one variant (baseline | joint)
+  local VARIANT="$1" MDATA MLANGS MLM_DIR UNMT_DIR FT_DIR RELOAD=()
   if [[ "$VARIANT" == baseline ]]; then MDATA="$MLM_BASE"; else MDATA="$MLM_JOINT"; fi
   # the MLM is trained on the languages that have data in its folder
   MLANGS=$(for l in ${LANGS//,/ }; do [[ -f "$MDATA/$l/train.bin" ]] && printf '%s,' "$l"; done); MLANGS="${MLANGS%,}"
-  [[ -n "$MLANGS" ]] || { echo "error: $MDATA: no {lang}/train.bin for $LANGS" >&2; exit 2; }
-  MLM_DIR="$OUT/$VARIANT/mlm"; UNMT_DIR="$OUT/$VARIANT/unmt"; mkdir -p "$MLM_DIR" "$UNMT_DIR"
+  [[ -n "$MLANGS" ]] || { echo "error: $MDATA: no {lang}/train.bin for $LANGS" >&2; return 2; }
+  MLM_DIR="$OUT/$VARIANT/mlm"; UNMT_DIR="$OUT/$VARIANT/unmt"; FT_DIR="$OUT/$VARIANT/fasttext"
+  mkdir -p "$MLM_DIR" "$UNMT_DIR"
+  if [[ ! -f "$MLM_DIR/done" && "$EMB_INIT" == fasttext ]]; then
+    if [[ ! -f "$FT_DIR/done" ]]; then
+      echo "== [$VARIANT] fastText skipgram on the text of $MDATA ($MLANGS), dim $EMB_DIM"
+      mkdir -p "$FT_DIR"
+      "$BIN/xdomain-embed" binarized "$MDATA" --langs "$MLANGS" --output-dir "$FT_DIR" \
+        --dim "$EMB_DIM" "${FT_OPT[@]}" --no-bin > "$FT_DIR.log" 2>&1 || { tail -5 "$FT_DIR.log" >&2; return 1; }
+      touch "$FT_DIR/done"
+    fi
+    RELOAD=(--reload-emb "$(for l in ${MLANGS//,/ }; do printf '%s,' "$FT_DIR/$l.vec"; done | sed 's/,$//')")
+  fi
   if [[ ! -f "$MLM_DIR/done" ]]; then
-    echo "== [$VARIANT] MLM pre-training on $MDATA ($MLANGS), $MLM_UPDATES updates"
+    echo "== [$VARIANT] MLM pre-training on $MDATA ($MLANGS), $MLM_UPDATES updates, embeddings: $EMB_INIT"
     "$BIN/fairseq-train" "$MDATA" --user-dir "$USER_DIR" --task xlm_mlm --langs "$MLANGS" \
-      --arch "$MLM_ARCH" --criterion xlm_mlm_loss "${MLM_OPT[@]}" --optimizer adam \
+      --arch "$MLM_ARCH" --criterion xlm_mlm_loss "${MLM_OPT[@]}" "${RELOAD[@]}" --optimizer adam \
       --adam-betas "(0.9,0.98)" --lr-scheduler inverse_sqrt --max-update "$MLM_UPDATES" \
       --save-dir "$MLM_DIR" --no-epoch-checkpoints --disable-validation --seed "$SEED" \
-      --log-format json --log-file "$MLM_DIR/train.log" "${DEVICE[@]}"
+      --log-format json --log-file "$MLM_DIR/train.log" "${DEVICE[@]}" > "$MLM_DIR/stdout.log" 2>&1 \
+      || { tail -20 "$MLM_DIR/stdout.log" >&2; return 1; }
     touch "$MLM_DIR/done"
   fi
   if [[ ! -f "$UNMT_DIR/done" ]]; then
@@ -101,10 +128,24 @@ for VARIANT in baseline joint; do
       "${UNMT_OPT[@]}" --optimizer adam --adam-betas "(0.9,0.98)" --lr-scheduler inverse_sqrt \
       --max-epoch "$EPOCHS" --save-dir "$UNMT_DIR" --no-epoch-checkpoints --seed "$SEED" \
       --best-checkpoint-metric bleu --maximize-best-checkpoint-metric \
-      --log-format json --log-file "$UNMT_DIR/train.log" "${DEVICE[@]}"
+      --log-format json --log-file "$UNMT_DIR/train.log" "${DEVICE[@]}" > "$UNMT_DIR/stdout.log" 2>&1 \
+      || { tail -20 "$UNMT_DIR/stdout.log" >&2; return 1; }
     touch "$UNMT_DIR/done"
   fi
-done
+  echo "== [$VARIANT] done"
+}
+
+if [[ "$JOBS" == 2 ]]; then
+  # side by side, one thread each (tiny models use 2 cores better this way than 2 threads each)
+  export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+  run_variant baseline & PID_BASE=$!
+  run_variant joint & PID_JOINT=$!
+  STATUS=0; wait "$PID_BASE" || STATUS=$?; wait "$PID_JOINT" || STATUS=$?
+  [[ "$STATUS" == 0 ]] || { echo "error: a variant failed (logs under $OUT)" >&2; exit "$STATUS"; }
+else
+  run_variant baseline
+  run_variant joint
+fi
 
 "$BIN/python" - "$OUT" "$SRC" "$TGT" "$LANGS" "$DATA_LABEL" "$MLM_BASE" "$BASE_LABEL" "$MLM_JOINT" "$JOINT_LABEL" <<'EOF'
 """Collect BLEU per epoch from the fairseq json logs -> bleu.json, bleu.md, bleu.png."""

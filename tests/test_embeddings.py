@@ -103,3 +103,39 @@ def test_embed_cli_errors_are_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "Traceback" not in proc.stderr
+
+
+def test_fasttext_on_binarized_folder(tmp_path):
+    """``xdomain-embed binarized``: the folder's text read back from .bin/.idx through its
+    dict.txt gives the same joint vocabularies (same frequency order) as the raw corpora, and a
+    shared string has one vector; a language without data is a one-line error."""
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from unmt_cipher import binarize_layout
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _corpus(raw / "train.aa", [f"a{i}" for i in range(40)], 400, 1, shared=["42"])
+    _corpus(raw / "train.bb", [f"b{i}" for i in range(50)], 400, 2, shared=["42"])
+    data = binarize_layout(raw, tmp_path / "bin", splits=())
+    out = run(["xdomain-embed", "binarized", data, "--langs", "aa,bb", "--output-dir",
+               tmp_path / "emb", *FT_FLAGS])
+    assert out.stdout.strip() == f"{tmp_path / 'emb' / 'aa.vec'},{tmp_path / 'emb' / 'bb.vec'}"
+    ea, eb = load_vec(tmp_path / "emb/aa.vec"), load_vec(tmp_path / "emb/bb.vec")
+    for wv, lang in ((ea, "aa"), (eb, "bb")):
+        counts = {}
+        for w in (raw / f"train.{lang}").read_text().split():
+            counts[w] = counts.get(w, 0) + 1
+        counts = {w: c for w, c in counts.items() if c >= 2}  # --min-count 2
+        assert sorted(wv.words) == sorted(counts)
+        assert [counts[w] for w in wv.words] == sorted(counts.values(), reverse=True)
+    np.testing.assert_array_equal(ea.vectors[ea.word2id["42"]], eb.vectors[eb.word2id["42"]])
+    assert not list((tmp_path / "emb").glob(".*.txt"))  # the temporary text is removed
+
+    proc = run(["xdomain-embed", "binarized", data, "--langs", "aa,cc", "--output-dir",
+                tmp_path / "emb2", *FT_FLAGS], check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == f"error: {data / 'cc' / 'train'}.bin: missing (binarized training data of 'cc')"

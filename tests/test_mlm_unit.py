@@ -266,3 +266,39 @@ def test_single_language_task_builds_and_orders(plain):
     batches = ds.batch_by_size(order, max_tokens=256)
     assert sum(len(b) for b in batches) == len(ds)
     assert all(int(ds[i]["net_input.src_langs"]) == 0 for i in range(len(ds)))
+
+
+def test_reload_emb_keeps_geometry_and_checks_dimension(plain, tmp_path):
+    """--reload-emb: covered rows get the vectors times one scale (cosines kept, mean norm that
+    of the random init), uncovered rows keep their init; a wrong dimension or no covered word is
+    a one-line error naming the file."""
+    from fairseq_xdomain.embeddings.vecio import save_vec
+
+    task = make_task(plain)
+    rng = np.random.default_rng(0)
+    words = ["e1", "e2", "f3", "not_in_dict"]
+    vecs = rng.normal(size=(4, 16)).astype(np.float32) * 5
+    save_vec(tmp_path / "a.vec", words[:2], vecs[:2])
+    save_vec(tmp_path / "b.vec", words[2:] + ["e1"], np.concatenate([vecs[2:], vecs[3:]]))
+    sizes = dict(encoder_embed_dim=16, encoder_ffn_embed_dim=32, encoder_layers=1,
+                 encoder_attention_heads=2, max_positions=32)
+    torch.manual_seed(0)
+    base = XLMEncoderModel.build_model(XLMEncoderConfig(**sizes), task).encoder.embed_tokens.weight
+    torch.manual_seed(0)
+    cfg = XLMEncoderConfig(reload_emb=f"{tmp_path / 'a.vec'},{tmp_path / 'b.vec'}", **sizes)
+    emb = XLMEncoderModel.build_model(cfg, task).encoder.embed_tokens.weight.detach()
+    d = task.dictionary
+    rows = [d.index(w) for w in words[:3]]
+    got = emb[rows].numpy()
+    scale = got[0, 0] / vecs[0, 0]
+    np.testing.assert_allclose(got, vecs[:3] * scale, rtol=1e-5)  # e1 from a.vec (first wins)
+    assert np.isclose(np.linalg.norm(got, axis=1).mean(), base[rows].norm(dim=1).mean().item(), rtol=1e-4)
+    other = d.index("e7")
+    assert torch.equal(emb[other], base[other].detach())
+
+    save_vec(tmp_path / "wrong.vec", ["e1"], np.ones((1, 8), np.float32))
+    with pytest.raises(UserError, match=r"wrong\.vec: vectors have dimension 8, the model's embeddings 16"):
+        XLMEncoderModel.build_model(XLMEncoderConfig(reload_emb=str(tmp_path / "wrong.vec"), **sizes), task)
+    save_vec(tmp_path / "none.vec", ["zzz"], np.ones((1, 16), np.float32))
+    with pytest.raises(UserError, match="no word of the vectors is in the model's dictionary"):
+        XLMEncoderModel.build_model(XLMEncoderConfig(reload_emb=str(tmp_path / "none.vec"), **sizes), task)

@@ -1,10 +1,12 @@
-"""unmt_xdomain: real fairseq-train/-generate on a tiny substitution-cipher language pair.
+"""unmt_xdomain: real fairseq-train/-generate on a substitution-cipher language pair.
 
-One joint ``xlm_mlm`` pre-training run initialises two UNMT runs of the same length: denoising +
-online back-translation, and denoising only (``--lambda-bt 0``). With back-translation the
-model must produce the target language (denoising alone copies); ``fairseq-generate`` and
-``xdomain-eval-bleu`` on the saved checkpoint must reproduce the validation BLEU; reloading must
-not need the MLM checkpoint. (BLEU >= 20 needs minutes of CPU: bench/unmt_cipher.py.)
+The bench's setting (bench/unmt_cipher.py: 300 words per language, 20k sentences each), shorter:
+fastText skipgram on the concatenated corpora (``xdomain-embed binarized``) initialises the token
+embeddings of a joint ``xlm_mlm`` pre-training run (``--reload-emb``), which initialises two UNMT
+runs of the same length: denoising + online back-translation, and denoising only
+(``--lambda-bt 0``). Back-translation must give clearly higher BLEU in both directions;
+``fairseq-generate`` and ``xdomain-eval-bleu`` on the saved checkpoint must reproduce the
+validation BLEU; reloading must not need the MLM checkpoint. About 6 minutes on 2 cores.
 """
 from __future__ import annotations
 
@@ -22,26 +24,30 @@ sys.path.insert(0, str(REPO / "bench"))
 from unmt_cipher import make_cipher_data, parse_valid  # noqa: E402
 
 THREADS = {"OMP_NUM_THREADS": "1"}  # the two UNMT runs go side by side on the 2 cores
+N_VALID = 300
 MLM_UPDATES = 300
-UNMT_EPOCHS = 6
-EPOCH_SENTENCES = 1000
+UNMT_EPOCHS = 18  # of 4000 sentences: about 480 updates
+EPOCH_SENTENCES = 4000
 
 
 @pytest.fixture(scope="module")
 def cipher(tmp_path_factory):
     root = tmp_path_factory.mktemp("unmt")
-    data = make_cipher_data(root / "data", n_train=2000, n_valid=60, vocab_size=30, n_shared=6,
-                            n_func=6, n_topics=4, min_len=4, max_len=8, seed=0)
+    data = make_cipher_data(root / "data", n_train=20000, n_valid=N_VALID, vocab_size=300, seed=1)
     return {"root": root, "data": data}
 
 
 @pytest.fixture(scope="module")
 def mlm(cipher):
+    emb = run(["xdomain-embed", "binarized", cipher["data"], "--langs", "aa,bb",
+               "--output-dir", cipher["root"] / "fasttext", "--dim", "64", "--min-count", "1",
+               "--epoch", "10", "--thread", "1", "--minn", "0", "--maxn", "0", "--no-bin"],
+              env=THREADS).stdout.strip()
     save = cipher["root"] / "mlm"
     run(["fairseq-train", cipher["data"], "--user-dir", USER_DIR, "--task", "xlm_mlm",
          "--langs", "aa,bb", "--arch", "xlm_encoder_tiny", "--criterion", "xlm_mlm_loss",
-         "--tokens-per-sample", "32", "--optimizer", "adam", "--lr", "2e-3",
-         "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "20", "--max-tokens", "512",
+         "--reload-emb", emb, "--tokens-per-sample", "64", "--optimizer", "adam", "--lr", "2e-3",
+         "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "100", "--max-tokens", "4096",
          "--max-update", str(MLM_UPDATES), "--save-dir", save, "--no-epoch-checkpoints",
          "--disable-validation", "--seed", "1", "--cpu", "--num-workers", "0",
          "--log-format", "simple", "--log-interval", "100"], env=THREADS)
@@ -53,8 +59,8 @@ def unmt_args(data, save, init, lambda_bt, epochs=UNMT_EPOCHS):
         "fairseq-train", data, "--user-dir", USER_DIR, "--task", "unmt_xdomain", "--langs", "aa,bb",
         "--arch", "unmt_transformer_tiny", "--dropout", "0", "--attention-dropout", "0",
         "--init-from-mlm", init, "--criterion", "cross_entropy", "--optimizer", "adam",
-        "--lr", "1e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "20",
-        "--max-tokens", "600", "--epoch-sentences", str(EPOCH_SENTENCES),
+        "--lr", "2e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "30",
+        "--max-tokens", "1500", "--epoch-sentences", str(EPOCH_SENTENCES),
         "--max-epoch", str(epochs), "--lambda-dae", "1", "--lambda-bt", str(lambda_bt),
         "--save-dir", save, "--no-epoch-checkpoints", "--seed", "1", "--cpu", "--num-workers", "0",
         "--log-format", "simple", "--log-interval", "20",
@@ -152,27 +158,29 @@ def _parse_generate(stdout):
     return [hyps[i] for i in ids], [refs[i] for i in ids]
 
 
-def test_backtranslation_teaches_the_target_language(cipher, runs, generated):
-    """At this scale (about 70 updates) neither run translates well yet (BLEU ~1), but online
-    back-translation is what trains the cross-lingual direction: with it the aa->bb output is
-    made of bb words; denoising alone only copies aa and shared words."""
-    assert len(runs["bt"]["curve"]) == UNMT_EPOCHS, runs["bt"]["log"][-3000:]
+def test_backtranslation_beats_denoising_alone(cipher, runs, generated):
+    """Same initialisation, same updates: with online back-translation the model translates
+    (BLEU 5.7 / 5.9 after 432 updates when this test was written, rising fast), while denoising
+    alone stays near zero (0.4 / 0.3): it learns to copy, not to translate."""
+    for name in runs:
+        assert len(runs[name]["curve"]) == UNMT_EPOCHS, runs[name]["log"][-3000:]
     assert "bt_loss" in runs["bt"]["log"] and "bt_loss" not in runs["no_bt"]["log"]
+    bt, no_bt = runs["bt"]["curve"][-1], runs["no_bt"]["curve"][-1]
+    for key in ("bleu_aa_bb", "bleu_bb_aa"):
+        assert bt[key] >= 3.0 and bt[key] >= no_bt[key] + 2.5, (key, bt, no_bt)
+    # and the translations are made of target-language words
     raw = cipher["data"].parent / "raw"
     aa = set((raw / "train.aa").read_text(encoding="utf-8").split())
     bb = set((raw / "train.bb").read_text(encoding="utf-8").split())
-    share = {}
-    for name, stdout in generated.items():
-        words = [w for hyp in _parse_generate(stdout)[0] for w in hyp.split()]
-        share[name] = sum(w in bb - aa for w in words) / max(1, len(words))
-    assert share["bt"] >= 0.25 and share["no_bt"] <= 0.05, share
+    words = [w for hyp in _parse_generate(generated["bt"])[0] for w in hyp.split()]
+    assert sum(w in bb - aa for w in words) / max(1, len(words)) >= 0.5
 
 
 def test_generate_reproduces_validation_bleu(cipher, runs, generated):
     save = runs["bt"]["save"]
     logged = runs["bt"]["curve"][-1]
     hyps, refs = _parse_generate(generated["bt"])
-    assert len(refs) == 60  # every sentence of the dev set, none dropped by batching
+    assert len(refs) == N_VALID  # every sentence of the dev set, none dropped by batching
     score = sacrebleu.corpus_bleu(hyps, [refs]).score
     assert abs(score - logged["bleu_aa_bb"]) <= 0.5, (score, logged)
 

@@ -3,6 +3,10 @@
     xdomain-embed train --input corpus.en --output emb/en          # emb/en.vec (+ .bin, .json)
     xdomain-embed joint --inputs corpus.en corpus.fr --langs en fr --output-dir emb/joint
     xdomain-embed export --bin emb/en.bin --output emb/en.vec [--max-vocab N]
+    xdomain-embed binarized DATA --langs en,fr --output-dir emb/mlm --dim 1024
+        # on the text of a binarized folder (xdomain-prep binarize): joint over the languages
+        # given (separate for one), in the folder's own vocabulary (sentencepiece pieces), e.g.
+        # to initialise an MLM's token embeddings (fairseq-train ... --reload-emb emb/mlm/en.vec,...)
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import argparse
 import logging
 
 from ..common.errors import UserError, cli_entry
-from .fasttext_train import FastTextConfig, train_joint, train_separate
+from .fasttext_train import FastTextConfig, train_joint, train_on_binarized, train_separate
 from .vecio import load_bin, save_vec
 
 
@@ -54,6 +58,12 @@ def build_parser():
     p.add_argument("--langs", nargs="+", required=True)
     p.add_argument("--output-dir", required=True)
     _add_fasttext_flags(p)
+    p = sub.add_parser("binarized", help="fastText on the text of a binarized data folder "
+                                         "(joint over its languages), in its vocabulary")
+    p.add_argument("data", help="folder in the xdomain-prep binarize layout ({lang}/train.bin)")
+    p.add_argument("--langs", required=True, help="comma-separated languages")
+    p.add_argument("--output-dir", required=True)
+    _add_fasttext_flags(p)
     p = sub.add_parser("export", help="write the .vec of a fastText .bin model")
     p.add_argument("--bin", required=True)
     p.add_argument("--output", required=True)
@@ -73,6 +83,10 @@ def main(argv=None):
                            save_bin=not args.no_bin)
         for lang, out in info["outputs"].items():
             print(f"{lang}: {out['vec']}: {out['n_words']} words")
+    elif args.cmd == "binarized":
+        info = train_on_binarized(args.data, args.langs.split(","), args.output_dir,
+                                  _config(args), save_bin=not args.no_bin)
+        print(",".join(out["vec"] for out in info["outputs"].values()))
     else:
         wv = load_bin(args.bin, args.max_vocab)
         save_vec(args.output, wv.words, wv.vectors)

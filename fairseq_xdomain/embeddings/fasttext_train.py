@@ -150,6 +150,49 @@ def train_joint(corpora, langs, out_dir, cfg: FastTextConfig, save_bin=True):
     return info
 
 
+def train_on_binarized(data, langs, out_dir, cfg: FastTextConfig, save_bin=True):
+    """fastText on the training text of a binarized folder (``DATA/{lang}/train.{bin,idx}`` +
+    ``DATA/dict.txt``, the xdomain-prep binarize layout), written back as symbols of the
+    folder's dictionary (sentencepiece pieces) one sentence per line, streamed. Joint over
+    ``langs`` when there are several (``train_joint``), separate for one; the per-language
+    ``.vec`` files are in ``out_dir`` either way (``{lang}.vec``). Returns the info dict."""
+    from fairseq.data import Dictionary, data_utils
+
+    data, out_dir = Path(data), Path(out_dir)
+    require_file(data / "dict.txt", "dictionary")
+    dictionary = Dictionary.load(os.fspath(data / "dict.txt"))
+    if not langs or len(set(langs)) != len(langs):
+        raise UserError(f"--langs: need distinct languages, got {','.join(langs)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    texts = []
+    try:
+        for lang in langs:
+            prefix = data / lang / "train"
+            dataset = data_utils.load_indexed_dataset(os.fspath(prefix), dictionary)
+            if dataset is None:
+                raise UserError(f"{prefix}.bin: missing (binarized training data of {lang!r})")
+            if len(dataset) == 0:
+                raise UserError(f"{prefix}.bin: empty corpus")
+            text = out_dir / f".{lang}.train.txt"
+            with open(text, "w", encoding="utf-8") as handle:
+                for i in range(len(dataset)):
+                    ids = dataset[i].tolist()
+                    handle.write(" ".join(dictionary[t] for t in ids if t != dictionary.eos()) + "\n")
+            texts.append(text)
+            logger.info("%s: %d sentences written as text for fastText", prefix, len(dataset))
+        if len(langs) == 1:
+            info = train_separate(texts[0], out_dir / langs[0], cfg, save_bin=save_bin)
+            info["outputs"] = {langs[0]: {"vec": info["vec"], "n_words": info["n_words"]}}
+        else:
+            info = train_joint(texts, langs, out_dir, cfg, save_bin=save_bin)
+    finally:
+        for text in texts:
+            text.unlink(missing_ok=True)
+    info["binarized_data"] = os.fspath(data)
+    write_json(out_dir / "binarized.json", info)
+    return info
+
+
 def _ends_with_newline(path):
     with open(path, "rb") as handle:
         handle.seek(-1, os.SEEK_END)

@@ -58,6 +58,13 @@ class XLMEncoderConfig(FairseqDataclass):
     max_positions: int = field(
         default=512, metadata={"help": "rows of the learned position embeddings"}
     )
+    reload_emb: str = field(
+        default="",
+        metadata={"help": "initialise the token embeddings from word vectors (fastText .vec; "
+                  "comma-separated files, e.g. the per-language exports of one joint model; the "
+                  "first file wins for a word in several); their dimension must be the model's. "
+                  "Used when the model is built from scratch; a resumed checkpoint overrides it"},
+    )
 
 
 class XLMLMHead(nn.Module):
@@ -164,6 +171,11 @@ class XLMEncoderModel(FairseqEncoderModel):
                 f"{cfg.max_positions}"
             )
         encoder = XLMEncoder(cfg, task.source_dictionary, num_langs=len(langs))
+        if cfg.reload_emb:
+            report = reload_embeddings(encoder.embed_tokens, task.source_dictionary, cfg.reload_emb)
+            logger.info("reloaded token embeddings from %s: %d of %d dictionary symbols covered "
+                        "(%d vectors read), scaled by %.3g", cfg.reload_emb, report["covered"],
+                        report["dictionary_size"], report["vectors_read"], report["scale"])
         logger.info(
             "xlm_encoder: %d layers, dim %d, %d languages (%s), %d parameters",
             cfg.encoder_layers, cfg.encoder_embed_dim, len(langs), ",".join(langs),
@@ -179,6 +191,45 @@ class XLMEncoderModel(FairseqEncoderModel):
         return self.encoder.max_positions()
 
 
+def reload_embeddings(embed: nn.Embedding, dictionary, paths: str) -> dict:
+    """Copy word vectors into the rows of ``embed`` for the dictionary symbols they cover.
+
+    The vectors are scaled by one factor so that their mean norm is that of the random rows
+    (the model's initial scale): the geometry (cosines, neighbours) is kept, and the sum with
+    position and language embeddings stays balanced. Uncovered rows keep their random init.
+    Returns counts: ``covered``, ``dictionary_size``, ``vectors_read``, ``scale``.
+    """
+    import numpy as np
+
+    from ..common.errors import UserError
+    from ..embeddings.vecio import load_vec
+
+    dim = embed.weight.shape[1]
+    rows, vectors, read = [], [], 0
+    seen = set()
+    for path in [p for p in paths.split(",") if p]:
+        wv = load_vec(path)
+        if wv.dim != dim:
+            raise UserError(f"{path}: vectors have dimension {wv.dim}, the model's embeddings {dim}")
+        read += len(wv)
+        for word, vec in zip(wv.words, wv.vectors):
+            idx = dictionary.index(word)
+            if idx == dictionary.unk() or word in seen:
+                continue
+            seen.add(word)
+            rows.append(idx)
+            vectors.append(vec)
+    if not rows:
+        raise UserError(f"{paths}: no word of the vectors is in the model's dictionary")
+    with torch.no_grad():
+        vecs = torch.from_numpy(np.stack(vectors)).to(embed.weight)
+        target = embed.weight.norm(dim=1)[torch.tensor(rows)].mean()
+        scale = float(target / vecs.norm(dim=1).mean().clamp_min(1e-12))
+        embed.weight[torch.tensor(rows)] = vecs * scale
+    return {"covered": len(rows), "dictionary_size": len(dictionary), "vectors_read": read,
+            "scale": scale}
+
+
 def _set(args, **defaults):
     for name, value in defaults.items():
         if getattr(args, name, None) is None:
@@ -189,7 +240,7 @@ def xlm_encoder_default(args):
     """XLM's sizes (also the dataclass defaults of the auto-registered ``xlm_encoder`` arch)."""
     _set(args, encoder_embed_dim=1024, encoder_ffn_embed_dim=4096, encoder_layers=6,
          encoder_attention_heads=8, activation_fn="gelu", dropout=0.1, attention_dropout=0.1,
-         activation_dropout=0.0, max_positions=512)
+         activation_dropout=0.0, max_positions=512, reload_emb="")
 
 
 @register_model_architecture("xlm_encoder", "xlm_encoder_base")
