@@ -204,6 +204,12 @@ def test_unmt_recipe_bleu_json_labels(tmp_path):
          "--data-label", "En Wiki, Fr UN", "--mlm-baseline-label", "En Wiki, Fr Wiki"])
     rec = json.loads((res / "r1" / "bleu.json").read_text())
     assert rec["kind"] == "unmt" and rec["data"] == "En Wiki, Fr UN"
+    assert rec["config"]["emb_init"] == "fasttext"  # the --tiny default
+    bad = run(["bash", REPO / "recipes" / "unmt.sh", "--tiny", "--run", "r1", "--langs", "en,fr",
+               "--mlm-baseline", base, "--mlm-joint", joint, "--results", res, "--emb-init", "glove"],
+              check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "error: --emb-init must be fasttext or random, got glove"
     assert rec["mlm_data"]["baseline"]["label"] == "En Wiki, Fr Wiki"  # given
     assert rec["mlm_data"]["joint"]["label"] == "en wiki, fr un"  # from the manifest
     assert rec["mlm_data"]["joint"]["corpora"] == ["en.wiki", "fr.un"]
