@@ -11,7 +11,8 @@
 #   MLM's embeddings come from the concatenated corpora), or random (XLM's way). Default:
 #   fasttext with --tiny (a CPU-minutes MLM does not align two vocabularies by itself; see
 #   bench/unmt_cipher.py), random at paper scale.
-#   --jobs 2: train the baseline and joint variants side by side (default 1: one after the other)
+#   --jobs 2: train the baseline and joint variants side by side, JOB_THREADS (default 1) threads
+#   each (default --jobs 1: one after the other)
 #   labels for xdomain-report: [--data-label "En Wiki, Fr UN"] (the UNMT row; default: the run
 #   name) [--mlm-baseline-label "En Wiki, Fr Wiki"] [--mlm-joint-label "En Wiki, Fr UN"] (which
 #   corpora/domains each MLM saw; default: from DATA/manifest.json of xdomain-prep pipeline,
@@ -136,8 +137,9 @@ run_variant() {  # MLM pre-training then UNMT for one variant (baseline | joint)
 }
 
 if [[ "$JOBS" == 2 ]]; then
-  # side by side, one thread each (tiny models use 2 cores better this way than 2 threads each)
-  export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+  # side by side, one thread each (tiny models use 2 cores better this way than 2 threads each;
+  # an inherited OMP_NUM_THREADS=2 would oversubscribe the cores 2x and run 3-4x slower)
+  export OMP_NUM_THREADS="${JOB_THREADS:-1}" MKL_NUM_THREADS="${JOB_THREADS:-1}"
   run_variant baseline & PID_BASE=$!
   run_variant joint & PID_JOINT=$!
   STATUS=0; wait "$PID_BASE" || STATUS=$?; wait "$PID_JOINT" || STATUS=$?
