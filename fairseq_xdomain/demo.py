@@ -49,7 +49,8 @@ def build_stages(out: Path, quick: bool) -> list[Stage]:
     n_lines = 20000 if quick else 60000
     pair = f"{L1}-{L2}"
     ubli_env = {
-        "DIM": 64, "FT_EPOCH": 5, "MIN_COUNT": 5, "BUCKET": 200000, "FT_THREADS": 2,
+        "DIM": 64, "FT_EPOCH": 5, "MIN_COUNT": 5, "BUCKET": 200000,
+        "FT_THREADS": 1,  # fastText is bit-reproducible only on one thread (Hogwild otherwise)
         "MAX_VOCAB": 20000, "EPOCH_SIZE": 3200,
         "GRID_ARGS": "--dis-hid-dim 128",
         "STDM_DOCS": 2000, "STDM_LINES": 10, "STDM_SVD": 50, "TOK_WORKERS": 1,
