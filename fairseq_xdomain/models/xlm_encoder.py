@@ -63,7 +63,9 @@ class XLMEncoderConfig(FairseqDataclass):
         metadata={"help": "initialise the token embeddings from word vectors (fastText .vec; "
                   "comma-separated files, e.g. the per-language exports of one joint model; the "
                   "first file wins for a word in several); their dimension must be the model's. "
-                  "Used when the model is built from scratch; a resumed checkpoint overrides it"},
+                  "Read whenever the model is built (also when a run resumes, where the checkpoint's "
+                  "weights then replace them), so keep the files until pre-training is done; "
+                  "loading the finished checkpoint for UNMT does not read them"},
     )
 
 
