@@ -21,7 +21,10 @@ valid/test are parallel (the same latent sentences in both languages). Used by t
 
 ``write_mismatched_pair``: two languages x several domains (default ``wiki`` and ``un``) with
 different topic mixtures and partly domain-specific collocations; the second language adds some
-realisation noise (adjacent word swaps, a few polysemous words). Writes every
+realisation noise (adjacent word swaps, a few polysemous words). With ``term_rate`` > 0 the later
+domains also have their own *terminology*: that share of the content concepts is named, in the
+languages of ``term_langs``, by a domain-specific word that the first domain's text uses only with
+probability ``term_leak`` (and vice versa); the mapping is recorded in ``synthetic.json``. Writes every
 ``{lang}.{domain}.txt`` corpus, MUSE dictionaries and a SemEval-2017-Task-2-style cross-lingual
 word-similarity set whose gold scores come from the concepts' topic profiles. Under mismatch
 (``aa.wiki`` vs ``bb.un``) separately trained embeddings are less isomorphic than under matched
@@ -218,6 +221,37 @@ def realise(tokens: np.ndarray, lengths: np.ndarray, words: list[str]) -> list[s
     return [" ".join(row[:n]) for row, n in zip(surf, lengths.tolist())]
 
 
+def realise_terms(tokens: np.ndarray, lengths: np.ndarray, words: list[str], other: list[str],
+                  p_other: float, rng: np.random.Generator) -> list[str]:
+    """:func:`realise`, but every token takes its word from ``other`` with probability
+    ``p_other`` (a domain borrowing another domain's term; equal entries change nothing)."""
+    if p_other <= 0 or words == other:
+        return realise(tokens, lengths, words)
+    mixed = np.where(rng.random(tokens.shape) < p_other, tokens + len(words), tokens)
+    mixed[tokens < 0] = -1
+    return realise(mixed, lengths, list(words) + list(other))
+
+
+def domain_terms(lexicons: list[list[str]], concepts: np.ndarray, rng: np.random.Generator,
+                 which: list[bool]) -> list[list[str]]:
+    """Per language, a copy of its lexicon where ``concepts`` get a new word of that language
+    (a domain's own terminology: the UN says ``resolution`` where Wikipedia says ``decision``);
+    languages with ``which[li]`` False keep their lexicon."""
+    taken = {w for lex in lexicons for w in lex}
+    out = []
+    for li, lex in enumerate(lexicons):
+        if not which[li]:
+            out.append(lex)
+            continue
+        # a whole new lexicon, so that a term is as long as a word of its concept's frequency
+        new = _make_words(int(concepts.max()) + 1, CONSONANTS[li], rng, taken=taken)
+        words = list(lex)
+        for c in concepts.tolist():
+            words[c] = new[c]
+        out.append(words)
+    return out
+
+
 def _write_lines(path: Path, lines) -> Path:
     with atomic_open(path) as handle:
         handle.write("\n".join(lines))
@@ -406,6 +440,9 @@ class MismatchedConfig:
     min_count: int = 20           # dictionary words occur at least this often in every corpus
     n_wordsim: int = 500
     n_parallel: int = 0           # parallel valid and test sentences each, in the last domain
+    term_rate: float = 0.0        # share of content concepts a later domain names by its own term
+    term_leak: float = 0.05       # chance a corpus uses the other domain's term for such a concept
+    term_langs: tuple = ()        # languages that have domain terms (default: every language)
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -437,10 +474,13 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
         setattr(cfg, key, value)
     if cfg.n_lines < 1:
         raise UserError("--n-lines must be at least 1")
+    cfg.term_langs = tuple(cfg.term_langs)
+    if set(cfg.term_langs) - {l1, l2}:
+        raise UserError(f"--term-langs: {cfg.term_langs!r} are not among the languages {(l1, l2)!r}")
     if cfg.n_topics < len(domains):
         raise UserError("need at least one topic per domain")
     for name in ("domain_focus", "context_shift", "p_swap", "cognate_rate", "shared_pool",
-                 "p_func", "p_follow"):
+                 "p_func", "p_follow", "term_rate", "term_leak"):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
             raise UserError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(cfg, name)}")
     if cfg.p_func + cfg.p_follow > 1.0 or not 1 <= cfg.min_len <= cfg.max_len:
@@ -459,6 +499,20 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
     for a, b in poly.tolist():
         lex2[b] = lex2[a]
     lex = [lex[0], lex2]
+    # terminology: every later domain names a share of the content concepts by its own terms
+    trng = _rng(seed, 11)
+    term_pool = np.array([c for c in range(cfg.n_func, cfg.vocab_size) if c not in shared])
+    term_c = np.sort(trng.choice(term_pool, int(round(cfg.term_rate * len(term_pool))),
+                                 replace=False))
+    dom_lex = {domains[0]: lex}
+    for dom in domains[1:]:
+        dom_lex[dom] = domain_terms(lex, term_c, trng, [not cfg.term_langs or lang in cfg.term_langs
+                                                        for lang in (l1, l2)]) if len(term_c) else lex
+
+    def realise_in(dom, li, tokens, lengths, rng):
+        """Text of language ``li`` in domain ``dom``: its terms, another domain's w.p. leak."""
+        other = dom_lex[domains[-1] if dom == domains[0] else domains[0]][li]
+        return realise_terms(tokens, lengths, dom_lex[dom][li], other, cfg.term_leak, rng)
     # domains: topic groups, mixtures, collocation tables, function-word style
     drng = _rng(seed, 4)
     groups = np.array_split(drng.permutation(cfg.n_topics), len(domains))
@@ -483,7 +537,7 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
             if li == 1:
                 tokens = swap_noise(tokens, lengths, cfg.p_swap, rng)
             name = f"{lang}.{dom}.txt"
-            paths[name] = _write_lines(out / name, realise(tokens, lengths, lex[li]))
+            paths[name] = _write_lines(out / name, realise_in(dom, li, tokens, lengths, rng))
             n_tokens[name] = int(lengths.sum())
     # dictionaries: concepts frequent enough in every corpus, one entry per source word
     poly_b = set(poly[:, 1].tolist())
@@ -517,8 +571,8 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
         tokens, lengths, _ = sample_sentences(
             model, 2 * cfg.n_parallel, mixes[dom], succs[dom], prng, min_len=cfg.min_len,
             max_len=cfg.max_len, p_func=cfg.p_func, p_follow=cfg.p_follow, func_p=funcs[dom])
-        sides = (realise(tokens, lengths, lex[0]),
-                 realise(swap_noise(tokens, lengths, cfg.p_swap, prng), lengths, lex[1]))
+        sides = (realise_in(dom, 0, tokens, lengths, prng),
+                 realise_in(dom, 1, swap_noise(tokens, lengths, cfg.p_swap, prng), lengths, prng))
         for split, part in (("valid", slice(0, cfg.n_parallel)),
                             ("test", slice(cfg.n_parallel, 2 * cfg.n_parallel))):
             for lang, lines in zip((l1, l2), sides):
@@ -534,6 +588,10 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
                    "wordsim_pairs": len(ws_pairs)},
         "shared_tokens": [lex[0][c] for c in sorted(shared)],
         "polysemous_tokens": sorted({lex[1][a] for a, _ in poly.tolist()}),
+        # [first-domain word, this domain's term] per concept (a polysemous word can have two)
+        "domain_terms": {dom: {lang: [[lex[li][c], dom_lex[dom][li][c]] for c in term_c.tolist()
+                                      if dom_lex[dom][li][c] != lex[li][c]]
+                               for li, lang in enumerate((l1, l2))} for dom in domains[1:]},
         "seconds": round(time.time() - t0, 3),
     }
     paths["meta"] = out / "synthetic.json"
@@ -598,8 +656,11 @@ def _parser() -> argparse.ArgumentParser:
                  "seed"):
         m.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
     for name in ("domain_focus", "context_shift", "p_swap", "func_style", "cognate_rate",
-                 "shared_pool"):
+                 "shared_pool", "term_rate", "term_leak"):
         m.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
+    m.add_argument("--term-langs", default="",
+                   help="languages whose later domains have their own terms (comma-separated; "
+                        "default: every language); see --term-rate")
     return p
 
 
@@ -609,6 +670,8 @@ def main(argv=None) -> int:
                         stream=sys.stderr)
     args = _parser().parse_args(argv)
     kw = {k: v for k, v in vars(args).items() if k not in ("cmd", "out", "langs", "domains")}
+    if "term_langs" in kw:
+        kw["term_langs"] = tuple(x.strip() for x in kw["term_langs"].split(",") if x.strip())
     langs = tuple(x.strip() for x in args.langs.split(","))
     if args.cmd == "cipher":
         paths = write_cipher_pair(args.out, langs=langs, **kw)

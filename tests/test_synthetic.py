@@ -177,3 +177,60 @@ def test_mismatched_parallel_dev_sets(tmp_path):
         assert total > 20 and hits / total > 0.9
     valid_src = paths["valid.aa-bb.aa"].read_text().splitlines()
     assert valid_src != paths["test.aa-bb.aa"].read_text().splitlines()
+
+
+def test_mismatched_domain_terms(tmp_path):
+    """--term-rate: the UN domain of the chosen language names concepts by its own words, which
+    its Wikipedia never uses (leak 0); the other language, the default run and the parallel UN
+    sets follow; a language that is not in the pair is a one-line error."""
+    proc = run(["xdomain-synth", "mismatched", "--out", tmp_path / "t", "--n-lines", "3000",
+                "--vocab-size", "300", "--min-count", "2", "--seed", "4", "--n-parallel", "50",
+                "--n-shared", "20", "--n-polysemous", "0",
+                "--term-rate", "0.4", "--term-leak", "0", "--term-langs", "bb"])
+    assert "bb.un.txt" in proc.stdout
+    meta = json.loads((tmp_path / "t" / "synthetic.json").read_text())
+    terms = meta["domain_terms"]["un"]
+    assert terms["aa"] == [] and len(terms["bb"]) == 100  # 40% of (300 - 30 function - 20 shared)
+    vocab = {name: Counter(w for line in _read(tmp_path / "t" / name) for w in line.split())
+             for name in ("bb.wiki.txt", "bb.un.txt", "aa.wiki.txt", "aa.un.txt", "test.aa-bb.bb")}
+    wiki_forms, un_forms = {w for w, _ in terms["bb"]}, {t for _, t in terms["bb"]}
+    assert not un_forms & set(vocab["bb.wiki.txt"])  # leak 0: never in Wikipedia
+    assert not wiki_forms & set(vocab["bb.un.txt"])  # nor the Wikipedia word in UN text
+    assert len(un_forms & set(vocab["bb.un.txt"])) > 0.9 * len(un_forms)
+    assert len(un_forms & set(vocab["test.aa-bb.bb"])) > 20  # the UN dev/test sets use them
+    assert len(set(vocab["aa.un.txt"]) - set(vocab["aa.wiki.txt"])) < 5  # aa: one lexicon
+    # terms are words of the language, as long as other words of their frequency
+    lengths = [len(w) for w in un_forms]
+    assert all(w.isalpha() and not set(w) & set("bdgklmnp") for w in un_forms)
+    assert 4 < np.mean(lengths) < 9
+    # with a leak, the other domain's words appear, rarely
+    leaky = write_mismatched_pair(tmp_path / "l", n_lines=3000, vocab_size=300, min_count=2,
+                                  seed=4, term_rate=0.4, term_leak=0.1)
+    leaky_terms = json.loads(leaky["meta"].read_text())["domain_terms"]["un"]
+    assert len(leaky_terms["aa"]) == len(leaky_terms["bb"]) == 68  # default: every language
+    un_words = Counter(w for line in _read(leaky["bb.wiki.txt"]) for w in line.split()
+                       if w in {t for _, t in leaky_terms["bb"]})
+    wiki_words = Counter(w for line in _read(leaky["bb.wiki.txt"]) for w in line.split()
+                         if w in {w for w, _ in leaky_terms["bb"]})
+    assert 0.05 < sum(un_words.values()) / sum(wiki_words.values()) < 0.15
+    # term_rate 0 (the default): no terms
+    plain = write_mismatched_pair(tmp_path / "p", n_lines=3000, vocab_size=300, min_count=2, seed=4)
+    assert json.loads(plain["meta"].read_text())["domain_terms"]["un"] == {"aa": [], "bb": []}
+    bad = run(["xdomain-synth", "mismatched", "--out", tmp_path / "x", "--n-lines", "100",
+               "--term-rate", "0.2", "--term-langs", "cc"], check=False)
+    assert bad.returncode == 2 and "--term-langs" in bad.stderr and len(bad.stderr.splitlines()) == 1
+
+
+def test_demo_unmt_world_is_a_valid_command(tmp_path):
+    """`make demo`'s UNMT pair (demo.UNMT_WORLD) is accepted by xdomain-synth as written, and
+    gives bb UN terms that bb's Wikipedia text never contains."""
+    from fairseq_xdomain.demo import UNMT_WORLD
+
+    world = {**UNMT_WORLD, "n-lines": 2000, "n-parallel": 20}
+    run(["xdomain-synth", "mismatched", "--out", tmp_path, "--langs", "aa,bb",
+         *[str(x) for k, v in world.items() for x in (f"--{k}", v)]])
+    terms = json.loads((tmp_path / "synthetic.json").read_text())["domain_terms"]["un"]
+    assert terms["aa"] == [] and len(terms["bb"]) > 50
+    wiki = {w for line in _read(tmp_path / "bb.wiki.txt") for w in line.split()}
+    un = {w for line in _read(tmp_path / "bb.un.txt") for w in line.split()}
+    assert not {t for _, t in terms["bb"]} & wiki and {t for _, t in terms["bb"]} & un
