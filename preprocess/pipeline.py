@@ -10,6 +10,10 @@ killed run leaves no half-written file under a final name and the next run resum
 last finished step. Checksums are cached per (path, size, mtime) in ``WORK/.stamps/sha256.json``.
 Parameters that do not change results (``workers``, ``threads``) are not part of the key.
 
+``vocab_corpora`` (optional) lists more corpora of the pair's languages that the sentencepiece
+model is also trained on (sampled, tokenized and encoded to ``WORK/{lang}.{domain}.spm.txt``, not
+binarized): the corpora of a baseline model that has to share this one vocabulary.
+
 ``DATA/manifest.json`` (+ ``manifest.md``) records the config, the inputs (size, sha256), the
 seeds, each step (ran/skipped, parameters, counts, seconds) and every output (size, sha256).
 """
@@ -41,7 +45,7 @@ DEFAULTS: dict = {
             "max_sentences": 2_000_000, "threads": 0},
     "binarize": {"workers": 1},
 }
-TOP_KEYS = {"output", "work_dir", "corpora", "parallel", *DEFAULTS}
+TOP_KEYS = {"output", "work_dir", "corpora", "parallel", "vocab_corpora", *DEFAULTS}
 CORPUS_KEYS = {"lang", "domain", "train", "valid", "tokenizer"}
 NOT_IN_KEY = {"workers", "threads"}  # do not change results
 
@@ -117,6 +121,24 @@ def load_config(path) -> dict:
     langs = [c["lang"] for c in cfg["corpora"]]
     if langs[0] == langs[1]:
         raise UserError(f"{path}: the two corpora must have different languages, got {langs}")
+    # more text the sentencepiece model is trained on (sampled, tokenized and encoded like the
+    # pair, not binarized): e.g. a baseline's corpora that must share this vocabulary
+    vocab_corpora = raw.get("vocab_corpora") or []
+    if not isinstance(vocab_corpora, list):
+        raise UserError(f"{path}: 'vocab_corpora' must be a list of {{lang, domain, train}}")
+    cfg["vocab_corpora"] = []
+    for corpus in vocab_corpora:
+        if not isinstance(corpus, dict) or not {"lang", "domain", "train"} <= set(corpus) or \
+                set(corpus) - {"lang", "domain", "train"}:
+            raise UserError(f"{path}: each vocab_corpora entry needs exactly lang, domain and train")
+        entry = {k: str(corpus[k]) for k in ("lang", "domain")}
+        if entry["lang"] not in langs:
+            raise UserError(f"{path}: vocab_corpora language '{entry['lang']}' is not one of {langs}")
+        if any(f"{c['lang']}.{c['domain']}" == f"{entry['lang']}.{entry['domain']}"
+               for c in cfg["corpora"] + cfg["vocab_corpora"]):
+            raise UserError(f"{path}: vocab_corpora repeats {entry['lang']}.{entry['domain']}")
+        entry["train"] = resolve(corpus["train"])
+        cfg["vocab_corpora"].append(entry)
     parallel = raw.get("parallel") or {}
     if not isinstance(parallel, dict):
         raise UserError(f"{path}: 'parallel' must map valid/test to {{lang: file}}")
@@ -266,6 +288,8 @@ def run_pipeline(config_path, force: bool = False) -> dict:
     for files in cfg["parallel"].values():
         for path in files.values():
             require_file(path)
+    for corpus in cfg["vocab_corpora"]:
+        require_file(corpus["train"])
     for lang in cfg["lemmatize"]:
         if lang not in langs:
             raise UserError(f"{config_path}: lemmatize lists '{lang}', not a corpus language")
@@ -315,6 +339,17 @@ def run_pipeline(config_path, force: bool = False) -> dict:
     for split, files in sorted(cfg["parallel"].items()):
         for lang in langs:
             text_steps(lang, f"{split}.{lang}", files[lang])
+    vocab_texts = []
+    for corpus in cfg["vocab_corpora"]:
+        name = f"{corpus['lang']}.{corpus['domain']}"
+        sampled = str(work / f"{name}.sample.txt")
+        runner.step(f"sample.{name}", [corpus["train"]], sample_params,
+                    lambda c=corpus, s=sampled: ([s], sample_mod.sample_file(
+                        c["train"], s, sample_params["n"], seed=sample_params["seed"],
+                        drop_empty=sample_params["drop_empty"], dedup=sample_params["dedup"],
+                        on_bad_utf8=utf8)))
+        text_steps(corpus["lang"], name, sampled)
+        vocab_texts.append(texts[name])
 
     joint = str(work / "joint.txt")
     tags = [f"{c['lang']}.{c['domain']}" for c in cfg["corpora"]]
@@ -324,9 +359,9 @@ def run_pipeline(config_path, force: bool = False) -> dict:
 
     spm_params = {**cfg["spm"], "seed": cfg["spm"].get("seed", seed)}
     prefix = str(work / "spm")
-    runner.step("spm.train", [joint], spm_params,
+    runner.step("spm.train", [joint, *vocab_texts], spm_params,
                 lambda: ([prefix + ".model", prefix + ".vocab"], spm_mod.train_spm(
-                    [joint], prefix, vocab_size=spm_params["vocab_size"],
+                    [joint, *vocab_texts], prefix, vocab_size=spm_params["vocab_size"],
                     model_type=spm_params["model_type"],
                     character_coverage=spm_params["character_coverage"],
                     max_sentences=spm_params["max_sentences"], seed=spm_params["seed"],
@@ -374,6 +409,9 @@ def _manifest(cfg: dict, config_path, runner: Runner, seconds: float) -> dict:
     for split, files in sorted(cfg["parallel"].items()):
         for lang, path in files.items():
             inputs.append({"role": f"parallel.{split}.{lang}", **sha.describe(path)})
+    for corpus in cfg["vocab_corpora"]:
+        inputs.append({"role": f"{corpus['lang']}.{corpus['domain']}.vocab",
+                       **sha.describe(corpus["train"])})
     out_dir = Path(cfg["output"])
     binarize = next(r for r in runner.records if r["step"] == "binarize")
     outputs = [{**o, "path": os.path.relpath(o["path"], out_dir)} for o in binarize["outputs"]]

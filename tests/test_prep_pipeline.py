@@ -137,3 +137,50 @@ def test_pipeline_config_errors(tmp_path):
     proc = run(["xdomain-prep", "pipeline", "--config", cfg], check=False)
     assert proc.stderr.strip() == (f"error: {cfg}: unknown key(s) under 'sample': size "
                                    "(known: dedup, drop_empty, n)")
+
+
+def test_pipeline_vocab_corpora(tmp_path):
+    """vocab_corpora: the sentencepiece model also learns a baseline's corpus (its words become
+    pieces instead of being spelled out), which is encoded but not binarized; bad entries are a
+    one-line error."""
+    base = """\
+output: data/aa-bb
+seed: 1
+corpora:
+  - {lang: aa, domain: wiki, train: raw/aa.wiki.txt, tokenizer: en}
+  - {lang: bb, domain: un, train: raw/bb.un.txt, tokenizer: en}
+sample: {n: 5000}
+tokenize: {workers: 1}
+spm: {model_type: bpe, vocab_size: 150}
+"""
+    wiki_words = ["zorvat", "quilmenx", "brastovel", "lunthary", "kespodrin"]
+    rng = random.Random(7)
+    aa_words = ["".join(rng.choice("abcdefg") for _ in range(rng.randint(2, 6))) for _ in range(60)]
+    bb_words = ["".join(rng.choice("hijkmnp") for _ in range(rng.randint(2, 6))) for _ in range(60)]
+    _corpus(tmp_path / "raw/aa.wiki.txt", 600, aa_words, 0)
+    _corpus(tmp_path / "raw/bb.un.txt", 600, bb_words, 1)
+    _corpus(tmp_path / "raw/bb.wiki.txt", 600, wiki_words, 2)
+    (tmp_path / "plain.yaml").write_text(base)
+    (tmp_path / "extra.yaml").write_text(
+        base.replace("data/aa-bb", "data/extra") +
+        "vocab_corpora:\n  - {lang: bb, domain: wiki, train: raw/bb.wiki.txt}\n")
+    run(["xdomain-prep", "pipeline", "--config", tmp_path / "plain.yaml"])
+    run(["xdomain-prep", "pipeline", "--config", tmp_path / "extra.yaml"])
+    plain = {line.split()[0] for line in (tmp_path / "data/aa-bb/dict.txt").read_text().splitlines()}
+    extra = {line.split()[0] for line in (tmp_path / "data/extra/dict.txt").read_text().splitlines()}
+    assert not {"\u2581" + w for w in wiki_words} & plain
+    assert {"\u2581" + w for w in wiki_words} <= extra
+    encoded = (tmp_path / "data/extra.work/bb.wiki.spm.txt").read_text().splitlines()
+    assert len(encoded) == 600 and all(t[1:] in wiki_words for t in encoded[0].split()[:-1])
+    assert sorted(p.name for p in (tmp_path / "data/extra").iterdir() if p.is_dir()) == ["aa", "bb"]
+    manifest = json.loads((tmp_path / "data/extra/manifest.json").read_text())
+    assert "bb.wiki.vocab" in {i["role"] for i in manifest["inputs"]}
+    for bad, msg in (("  - {lang: cc, domain: wiki, train: raw/bb.wiki.txt}",
+                      "vocab_corpora language 'cc' is not one of ['aa', 'bb']"),
+                     ("  - {lang: bb, domain: un, train: raw/bb.wiki.txt}",
+                      "vocab_corpora repeats bb.un"),
+                     ("  - {lang: bb, train: raw/bb.wiki.txt}",
+                      "each vocab_corpora entry needs exactly lang, domain and train")):
+        (tmp_path / "bad.yaml").write_text(base + "vocab_corpora:\n" + bad + "\n")
+        proc = run(["xdomain-prep", "pipeline", "--config", tmp_path / "bad.yaml"], check=False)
+        assert proc.returncode == 2 and proc.stderr.strip() == f"error: {tmp_path / 'bad.yaml'}: {msg}"
