@@ -71,7 +71,7 @@ SRC="${LANGS%%,*}"; TGT="${LANGS##*,}"
 if [[ "$TINY" == 1 ]]; then
   DEVICE=(--cpu); MLM_ARCH=xlm_encoder_tiny; UNMT_ARCH=unmt_transformer_tiny
   MLM_UPDATES=$([[ "$MLM_UPDATES" == 100000 ]] && echo 1500 || echo "$MLM_UPDATES")
-  MLM_OPT=(--tokens-per-sample 64 --max-tokens 2048 --lr 5e-4 --warmup-updates 200)
+  MLM_OPT=(--tokens-per-sample 64 --max-tokens 4096 --lr 2e-3 --warmup-updates 100)  # as bench/unmt_cipher.py
   EMB_DIM=64; FT_OPT=(--thread 1 --min-count 3 --epoch 10 --minn 0 --maxn 0)
   UNMT_OPT=(--max-tokens 1500 --lr 2e-3 --warmup-updates 30 --epoch-sentences 4000
             --lambda-dae 1 --dropout 0 --attention-dropout 0)
