@@ -137,6 +137,8 @@ def load_config(path) -> dict:
         if any(f"{c['lang']}.{c['domain']}" == f"{entry['lang']}.{entry['domain']}"
                for c in cfg["corpora"] + cfg["vocab_corpora"]):
             raise UserError(f"{path}: vocab_corpora repeats {entry['lang']}.{entry['domain']}")
+        if entry["domain"] == "valid":  # {lang}.valid names a corpus' held-out text already
+            raise UserError(f"{path}: vocab_corpora domain may not be '{entry['domain']}'")
         entry["train"] = resolve(corpus["train"])
         cfg["vocab_corpora"].append(entry)
     parallel = raw.get("parallel") or {}

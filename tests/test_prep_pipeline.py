@@ -179,6 +179,8 @@ spm: {model_type: bpe, vocab_size: 150}
                       "vocab_corpora language 'cc' is not one of ['aa', 'bb']"),
                      ("  - {lang: bb, domain: un, train: raw/bb.wiki.txt}",
                       "vocab_corpora repeats bb.un"),
+                     ("  - {lang: bb, domain: valid, train: raw/bb.wiki.txt}",
+                      "vocab_corpora domain may not be 'valid'"),
                      ("  - {lang: bb, train: raw/bb.wiki.txt}",
                       "each vocab_corpora entry needs exactly lang, domain and train")):
         (tmp_path / "bad.yaml").write_text(base + "vocab_corpora:\n" + bad + "\n")
