@@ -327,15 +327,19 @@ def run_pipeline(config_path, force: bool = False) -> dict:
             final = lem
         texts[name] = final
 
-    for corpus in cfg["corpora"]:
-        lang = corpus["lang"]
-        sampled = str(work / f"{lang}.sample.txt")
-        runner.step(f"sample.{lang}", [corpus["train"]], sample_params,
-                    lambda c=corpus, s=sampled: ([s], sample_mod.sample_file(
-                        c["train"], s, sample_params["n"], seed=sample_params["seed"],
+    def sample_step(name: str, source: str) -> str:
+        """``sample.NAME``: the seeded sample of ``source`` -> ``WORK/NAME.sample.txt``."""
+        sampled = str(work / f"{name}.sample.txt")
+        runner.step(f"sample.{name}", [source], sample_params,
+                    lambda: ([sampled], sample_mod.sample_file(
+                        source, sampled, sample_params["n"], seed=sample_params["seed"],
                         drop_empty=sample_params["drop_empty"], dedup=sample_params["dedup"],
                         on_bad_utf8=utf8)))
-        text_steps(lang, lang, sampled)
+        return sampled
+
+    for corpus in cfg["corpora"]:
+        lang = corpus["lang"]
+        text_steps(lang, lang, sample_step(lang, corpus["train"]))
         if "valid" in corpus:
             text_steps(lang, f"{lang}.valid", corpus["valid"])
     for split, files in sorted(cfg["parallel"].items()):
@@ -344,13 +348,7 @@ def run_pipeline(config_path, force: bool = False) -> dict:
     vocab_texts = []
     for corpus in cfg["vocab_corpora"]:
         name = f"{corpus['lang']}.{corpus['domain']}"
-        sampled = str(work / f"{name}.sample.txt")
-        runner.step(f"sample.{name}", [corpus["train"]], sample_params,
-                    lambda c=corpus, s=sampled: ([s], sample_mod.sample_file(
-                        c["train"], s, sample_params["n"], seed=sample_params["seed"],
-                        drop_empty=sample_params["drop_empty"], dedup=sample_params["dedup"],
-                        on_bad_utf8=utf8)))
-        text_steps(corpus["lang"], name, sampled)
+        text_steps(corpus["lang"], name, sample_step(name, corpus["train"]))
         vocab_texts.append(texts[name])
 
     joint = str(work / "joint.txt")
