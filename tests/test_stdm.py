@@ -103,7 +103,7 @@ def test_bad_inputs(tmp_path, caplog):
     with pytest.raises(UserError, match="empty"):
         stdm(tmp_path / "empty.txt", good, docs_per_corpus=5, lines_per_doc=2, svd_dim=3)
     (tmp_path / "latin1.txt").write_bytes(b"caf\xe9 ol\xe9\n\xff\xfe\n")
-    with pytest.raises(UserError, match="no readable line"):
+    with pytest.raises(UserError, match="not a UTF-8 input file"):
         stdm(tmp_path / "latin1.txt", good, docs_per_corpus=5, lines_per_doc=2, svd_dim=3)
     mixed = tmp_path / "mixed.txt"
     mixed.write_bytes(good.read_bytes() + b"caf\xe9\n")

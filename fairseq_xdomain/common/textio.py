@@ -123,7 +123,7 @@ def decode_line(raw: bytes, lineno: int, path, on_bad_utf8: str, stats: LineStat
 
 def iter_lines(path, on_bad_utf8: str = "skip", stats: LineStats | None = None,
                hint: str = "use --on-bad-utf8 skip|replace to continue",
-               what: str = "text file") -> Iterator[str]:
+               what: str = "input file") -> Iterator[str]:
     """Yield the lines of ``path`` without BOM and line end, decoding UTF-8 line by line.
 
     ``on_bad_utf8``: ``skip`` drops a line with invalid bytes, ``replace`` keeps it with U+FFFD,
@@ -158,7 +158,7 @@ class ParallelStats:
 
 def iter_parallel_lines(paths, on_bad_utf8: str = "skip", stats: ParallelStats | None = None,
                         hint: str = "use --on-bad-utf8 skip|replace to continue",
-                        what: str = "parallel text file") -> Iterator[tuple[str, ...]]:
+                        what: str = "parallel input file") -> Iterator[tuple[str, ...]]:
     """Yield tuples of aligned lines from parallel files (e.g. ``valid.en``, ``valid.fr``).
 
     Lines are read in lockstep. A pair where any side has invalid UTF-8 is dropped on every side
