@@ -8,7 +8,9 @@ generated pair whose bb UN text has its own terminology (`UNMT_WORLD`), the prep
 pipeline (`xdomain-prep pipeline`), a tiny MLM pre-training (wiki only = baseline, wiki + un =
 joint) and a tiny UNMT run from each (`recipes/unmt.sh --tiny`), and finally `xdomain-report`.
 
-Every stage is resumable (see `stages.py`): re-running reuses finished stages.
+Every stage is resumable (see `stages.py`): re-running reuses finished stages. Outputs go to
+``./demo_out`` (``--out``); the recipes are the package's own (``fairseq_xdomain.paths``), so
+``python -m fairseq_xdomain.demo`` runs from an installed wheel in any folder as well.
 """
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ from pathlib import Path
 
 from .common.atomic import write_text
 from .common.errors import cli_entry
+from .paths import recipe_path
 from .stages import Stage, StageRunner
 
-REPO = Path(__file__).resolve().parents[1]
 L1, L2 = "aa", "bb"
 
 #: The UNMT stage's own generated pair: small enough for a 64-d model to learn to translate in
@@ -84,7 +86,7 @@ def build_stages(out: Path, quick: bool) -> list[Stage]:
         Stage("data", ["xdomain-synth", "mismatched", "--out", data, "--langs", f"{L1},{L2}",
                        "--n-lines", n_lines, "--seed", 0],
               outputs=[data / "synthetic.json"]),
-        Stage("ubli", ["bash", REPO / "recipes" / "ubli.sh", "--src-lang", L1, "--tgt-lang", L2,
+        Stage("ubli", ["bash", recipe_path("ubli"), "--src-lang", L1, "--tgt-lang", L2,
                        "--src-corpus", data / f"{L1}.wiki.txt", "--src-domain", "Wiki",
                        "--tgt-corpus", data / f"{L2}.un.txt", "--tgt-domain", "UN",
                        "--stdm-corpus", data / f"{L2}.wiki.txt",
@@ -111,7 +113,7 @@ def build_stages(out: Path, quick: bool) -> list[Stage]:
                             "--train", f"{L1}={prep_work / f'{L1}.spm.txt'}",
                             "--train", f"{L2}={prep_work / f'{L2}.wiki.spm.txt'}", "-o", bin_wiki],
               outputs=[bin_wiki / "dict.txt"]),
-        Stage("unmt", ["bash", REPO / "recipes" / "unmt.sh", "--tiny", "--run", pair,
+        Stage("unmt", ["bash", recipe_path("unmt"), "--tiny", "--run", pair,
                        "--langs", f"{L1},{L2}", "--mlm-baseline", bin_wiki, "--mlm-joint", bin_joint,
                        "--unmt-data", bin_joint, "--epochs", 3 if quick else 24,
                        "--mlm-updates", 300, "--results", res / "unmt",
@@ -139,7 +141,8 @@ def headline(report: Path) -> str:
 @cli_entry
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(REPO / "demo_out"), help="work and results folder")
+    parser.add_argument("--out", default="demo_out",
+                        help="work and results folder (default: demo_out in the current folder)")
     parser.add_argument("--quick", action="store_true", help="smaller data (a smoke run)")
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()

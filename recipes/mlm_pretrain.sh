@@ -88,7 +88,8 @@ else
     SETTINGS+=(--cpu)
   fi
 fi
-CMD=("$BIN/fairseq-train" "$DATA" --user-dir "$HERE/fairseq_xdomain" --task xlm_mlm
+USER_DIR="$("$BIN/xdomain-user-dir")"  # the plugin folder, in a checkout or an installed wheel
+CMD=("$BIN/fairseq-train" "$DATA" --user-dir "$USER_DIR" --task xlm_mlm
      --langs "$LANGS" --criterion xlm_mlm_loss --sample-alpha 0.5 --mask-prob 0.15
      --seed "$SEED" --save-dir "$OUT/checkpoints" --no-epoch-checkpoints
      --best-checkpoint-metric loss --log-format simple --log-interval 50

@@ -64,7 +64,7 @@ done
 
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${HERE}/.venv/bin"; [[ -x "$BIN/fairseq-train" ]] || BIN="$(dirname "$(command -v fairseq-train)")"
-USER_DIR="${HERE}/fairseq_xdomain"
+USER_DIR="$("$BIN/xdomain-user-dir")"  # the plugin folder, in a checkout or an installed wheel
 OUT="${RESULTS}/${RUN}"; mkdir -p "$OUT"
 SRC="${LANGS%%,*}"; TGT="${LANGS##*,}"
 

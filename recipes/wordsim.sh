@@ -166,7 +166,7 @@ START=$(date +%s)
 
 # -- 1. preprocessing: Moses tokenization + lowercasing, once per corpus ------------------------
 tok_lang() {  # the Moses rules to use: the language's own, else English
-  "$PY" -c 'import sys; from preprocess.tokenize import supported_langs
+  "$PY" -c 'import sys; from fairseq_xdomain.preprocess.tokenize import supported_langs
 print(sys.argv[1] if sys.argv[1] in supported_langs() else "en")' "$1"
 }
 prep() {  # prep LANG.DOMAIN

@@ -5,9 +5,8 @@ import random
 
 import sentencepiece as spm
 from conftest import write_lines
-
-from preprocess.binarize import binarize
-from preprocess.spm import apply_spm, train_spm
+from fairseq_xdomain.preprocess.binarize import binarize
+from fairseq_xdomain.preprocess.spm import apply_spm, train_spm
 
 
 def _corpus(path, n, letters, seed):

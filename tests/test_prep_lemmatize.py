@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from conftest import run, write_lines
-
-from preprocess.lemmatize import Lemmatizer
+from fairseq_xdomain.preprocess.lemmatize import Lemmatizer
 
 
 def test_lemmatize_cli(tmp_path):

@@ -6,8 +6,7 @@ import sys
 from collections import Counter
 
 from conftest import BIN, run, write_lines
-
-from preprocess.sample import sample_lines
+from fairseq_xdomain.preprocess.sample import sample_lines
 
 
 def _prep(*args, check=True):

@@ -4,6 +4,10 @@ from __future__ import annotations
 import functools
 import sys
 
+#: fairseq is not an install requirement (its torchaudio requirement would pull a CUDA torch)
+FAIRSEQ_MISSING = ("fairseq is not installed: pip install --no-deps ve-fairseq==0.12.3 "
+                   "(or -r requirements-fairseq.txt, checked by sha256; README, 'Install')")
+
 
 class UserError(Exception):
     """A mistake in the user's input or command line. Printed as one line; exit status 2."""
@@ -12,6 +16,7 @@ class UserError(Exception):
 def cli_entry(main):
     """Wrap a console-script ``main`` so that a UserError becomes a one-line message.
 
+    A missing fairseq (not an install requirement, see README "Install") is one line too.
     Anything else is a bug in our code and keeps its traceback.
     """
 
@@ -21,6 +26,12 @@ def cli_entry(main):
             return main(*args, **kwargs)
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+        except ModuleNotFoundError as err:
+            if err.name not in ("fairseq", "fairseq_cli"):
+                raise
+            # fairseq is installed apart from the package (--no-deps, see README "Install")
+            print(f"error: {FAIRSEQ_MISSING}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
