@@ -2,23 +2,45 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell sha256sum requirements.txt setup.py | sha256sum | cut -c1-16)
+# Where torch comes from (README, "Install"):
+#   TORCH=pinned  the CPU torch of requirements.txt, installed only where .venv has no torch or a
+#                 +cpu one; any other torch in .venv (a CUDA build you put there) is kept
+#   TORCH=system  a venv with --system-site-packages that uses $(PYTHON)'s own torch (a cluster's
+#                 CUDA torch); never installs or replaces torch
+# Default: system if .venv was made that way, else pinned.
+TORCH  ?= $(if $(shell grep -s 'include-system-site-packages = true' $(VENV)/pyvenv.cfg),system,pinned)
+REQS   := requirements.txt requirements-fairseq.txt setup.py
+STAMP  := $(VENV)/.installed-$(TORCH)-$(shell cat $(REQS) | sha256sum | cut -c1-16)
+SYSTEM_SITE := $(if $(filter system,$(TORCH)),--system-site-packages)
 
 .PHONY: install test test-fast demo lint bench clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt setup.py
-	@echo "==> building $(VENV) (Python 3.11, pinned set from requirements.txt)"
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
+# Installs or upgrades in place: a changed requirements file never wipes .venv.
+$(STAMP): $(REQS)
+	@case "$(TORCH)" in pinned|system) ;; \
+	  *) echo "error: TORCH=$(TORCH): expected TORCH=pinned or TORCH=system" >&2; exit 2 ;; esac
+	@if [ ! -x $(BIN)/python ]; then \
+	  echo "==> creating $(VENV) with $(PYTHON) $(SYSTEM_SITE)"; \
+	  $(PYTHON) -m venv $(SYSTEM_SITE) $(VENV) || exit 2; \
+	elif [ "$(TORCH)" = system ] && ! grep -q 'include-system-site-packages = true' $(VENV)/pyvenv.cfg; then \
+	  echo "error: $(VENV) was made without system site packages: for TORCH=system remove it first (rm -rf $(VENV))" >&2; exit 2; \
+	fi
+	@echo "==> installing the pinned set into $(VENV) (TORCH=$(TORCH))"
 	$(BIN)/pip install --quiet --upgrade pip
-	grep -v '^ve-fairseq' requirements.txt > $(VENV)/requirements-deps.txt
+	@torch=$$($(BIN)/python -c 'import torch; print(torch.__version__)' 2>/dev/null); \
+	if [ "$(TORCH)" = system ] && [ -z "$$torch" ]; then \
+	  echo "error: TORCH=system: $(PYTHON) has no torch (load your cluster's PyTorch first)" >&2; exit 2; \
+	elif [ -n "$$torch" ] && { [ "$(TORCH)" = system ] || [ "$${torch%+cpu}" = "$$torch" ]; }; then \
+	  echo "==> keeping torch $$torch (not replaced)"; \
+	  grep -v '^torch==' requirements.txt > $(VENV)/requirements-deps.txt; \
+	else cp requirements.txt $(VENV)/requirements-deps.txt; fi
 	$(BIN)/pip install --quiet -r $(VENV)/requirements-deps.txt
-	grep '^ve-fairseq' requirements.txt > $(VENV)/requirements-fairseq.txt
-	$(BIN)/pip install --quiet --no-deps --require-hashes -r $(VENV)/requirements-fairseq.txt
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-fairseq.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python -c "import fairseq, fasttext, faiss, sentencepiece, sacremoses, pymorphy3, sklearn, sacrebleu; import fairseq_xdomain, preprocess"
+	$(BIN)/python -c "import fairseq, fasttext, faiss, sentencepiece, sacremoses, pymorphy3, sklearn, sacrebleu, torch; import fairseq_xdomain, fairseq_xdomain.preprocess.cli; print('==> torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+	rm -f $(VENV)/.installed-*
 	touch $@
 	@echo "==> $(VENV) ready"
 
