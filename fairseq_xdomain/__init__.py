@@ -1,6 +1,6 @@
 """fairseq-xdomain: cross-lingual transfer from domain-mismatched monolingual corpora.
 
-Used as a fairseq plugin: ``fairseq-train --user-dir fairseq_xdomain --task unmt_xdomain ...``.
+Used as a fairseq plugin: ``fairseq-train --user-dir "$(xdomain-user-dir)" --task unmt_xdomain ...``.
 When fairseq loads this package (``--user-dir``) its tasks, models and criteria are registered
 and fairseq's checkpoint loading is fixed for torch >= 2.6 (see ``compat``).
 

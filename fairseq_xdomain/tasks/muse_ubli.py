@@ -1,6 +1,6 @@
 """fairseq task ``muse_ubli``: MUSE adversarial training run by fairseq-train.
 
-    fairseq-train --user-dir fairseq_xdomain --task muse_ubli --criterion muse_adversarial \
+    fairseq-train --user-dir "$(xdomain-user-dir)" --task muse_ubli --criterion muse_adversarial \
         --arch muse_mapping --src-emb A.vec --tgt-emb B.vec --optimizer sgd --lr 0.1 \
         --max-update N --save-dir CKPT
 
