@@ -5,10 +5,11 @@ package registry (network); a test must not need the network, and pip's cache he
 wheelhouse of that set to install from with ``--no-index``. So the wheel is installed with
 ``--no-deps`` into a fresh ``python -m venv`` (no ``--system-site-packages``), which sees the
 project's ``.venv`` site-packages -- the very set `make install` installed from
-``requirements.txt`` and ``requirements-fairseq.txt`` -- through one ``.pth`` line. A ``.pth``
-line only appends that folder to ``sys.path`` after the venv's own site-packages and runs none of
-the ``.pth`` files in it, so the checkout's editable install is not active there: everything of
-``fairseq_xdomain`` is imported from the wheel (the tests assert the paths). fairseq's console
+``requirements.txt`` and ``requirements-fairseq.txt`` (and, for a ``TORCH=system`` venv, the
+system's site-packages with its torch) -- through a ``.pth`` file. A ``.pth`` line only appends a
+folder to ``sys.path`` after the venv's own site-packages and runs none of the ``.pth`` files in
+it, so the checkout's editable install is not active there: everything of ``fairseq_xdomain`` is
+imported from the wheel (the tests assert the paths). fairseq's console
 scripts are written into the fresh venv's ``bin`` the way pip writes them (from ve-fairseq's
 ``entry_points.txt``), so that ``fairseq-train`` runs the fresh venv's Python.
 
@@ -67,8 +68,10 @@ def _venv(root: Path, wheel: Path, see_project_deps: bool) -> Path:
     py = root / "bin" / "python"
     site = Path(run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
                     ).stdout.strip())
-    if see_project_deps:
-        (site / "_project_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    if see_project_deps:  # .venv's site-packages (+ the system's, for a TORCH=system .venv)
+        dirs = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+        assert sysconfig.get_paths()["purelib"] in dirs
+        (site / "_project_deps.pth").write_text("".join(f"{p}\n" for p in dirs))
     # pip of the project's venv, run for the fresh interpreter; --ignore-installed: the checkout's
     # editable fairseq-xdomain of the same version must not count as "already installed"
     run([BIN / "python", "-m", "pip", "--python", py, "install", "--no-deps", "--no-index",
