@@ -26,6 +26,7 @@ import ast
 import importlib.metadata as md
 import os
 import random
+import re
 import shutil
 import sys
 import sysconfig
@@ -173,16 +174,26 @@ def test_wheel_layout_and_declared_dependencies(wheel):
     fairseq_modules = {"fairseq", "fairseq_cli"}  # checked at run time, see test_missing_fairseq
     assert fairseq_modules <= required  # the scan sees them
     for module in sorted(required - fairseq_modules):
-        dists = {canonicalize_name(d) for d in dist_of[module]}
+        dists = {canonicalize_name(d) for d in dist_of.get(module, [])}
         assert dists & set(unconditional), f"import {module}: none of {dists} in Requires-Dist"
     for module in sorted(optional):
-        dists = {canonicalize_name(d) for d in dist_of[module]}
+        dists = {canonicalize_name(d) for d in dist_of.get(module, [])}
         assert dists & with_extras, f"optional import {module}: none of {dists} in an extra"
     # fairseq's own run-time requirements, less torchaudio, are ours to declare
     for line in md.requires("ve-fairseq"):
         req = Requirement(line)
         if req.marker is None and canonicalize_name(req.name) != "torchaudio":
             assert canonicalize_name(req.name) in unconditional, f"fairseq needs {req.name}"
+
+
+def test_nothing_imports_a_bare_preprocess():
+    """Tests, recipes, benchmarks: `fairseq_xdomain.preprocess`, the name that is installed."""
+    bare = re.compile(r"^\s*(from|import)\s+preprocess\b", re.M)
+    files = [*REPO.glob("tests/*.py"), *REPO.glob("bench/*.py"), *REPO.glob("recipes/*.sh"),
+             *REPO.glob("fairseq_xdomain/**/*.py"), *REPO.glob("preprocess/*.py")]
+    offenders = [str(f.relative_to(REPO)) for f in files
+                 if f.name != "test_install.py" and bare.search(f.read_text(encoding="utf-8"))]
+    assert not offenders
 
 
 def test_missing_fairseq_is_one_line(tmp_path, wheel):
