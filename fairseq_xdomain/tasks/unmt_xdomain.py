@@ -36,6 +36,7 @@ from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II
 
 from ..common.errors import UserError
+from ..distributed import param_digest, rank_trace, trace_train_step, tracing, unwrap_model
 from ..lambda_schedule import PiecewiseLinear
 from ..noise import NoiseConfig, add_noise, noise_rng, word_start_table
 
@@ -435,7 +436,9 @@ class UnmtXdomainTask(FairseqTask):
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         model.train()
         model.set_num_updates(update_num)
-        unwrapped = getattr(model, "module", model)
+        unwrapped = unwrap_model(model)  # generation on the bare model, outside DDP's hooks
+        trace_train_step(sample, model, update_num, ignore_grad)
+        self._last_update = update_num
         w_dae, w_bt = self.lambda_dae(update_num), self.lambda_bt(update_num)
         if w_dae <= 0 and w_bt <= 0:
             w_dae = 0.0  # still one forward/backward: every rank makes the same calls
@@ -496,7 +499,8 @@ class UnmtXdomainTask(FairseqTask):
         import sacrebleu
         from fairseq.dataclass.configs import GenerationConfig
 
-        if self._eval_generator is None:
+        model = unwrap_model(model)  # generate on the bare model (no DDP hooks)
+        if self._eval_generator is None or self._eval_generator.model.models[0] is not model:
             gen_cfg = GenerationConfig(beam=self.cfg.eval_beam, max_len_a=self.cfg.bt_max_len_a,
                                        max_len_b=self.cfg.bt_max_len_b)
             self._eval_generator = self.build_generator([model], gen_cfg)
@@ -510,17 +514,27 @@ class UnmtXdomainTask(FairseqTask):
             ref = self._decode(utils.strip_pad(sample["target"][i], pad), escape_unk=True)
             by_dir[(sl, tl)][0].append(hyp)
             by_dir[(sl, tl)][1].append(ref)
-        for (sl, tl), (h, r) in by_dir.items():
-            key = f"_bleu_{self.langs[sl]}_{self.langs[tl]}"
-            stats = sacrebleu.corpus_bleu(h, [r], tokenize="13a")
-            log[f"{key}_sys_len"] = stats.sys_len
-            log[f"{key}_ref_len"] = stats.ref_len
+        # Every direction's keys, in one order, zeros where this batch has none of it: fairseq
+        # sums the logging outputs of all ranks key by key (a rank's batch may hold other
+        # directions, and its dummy batch none), so every rank must log the same keys.
+        for src, tgt in self._directions():
+            key = f"_bleu_{src}_{tgt}"
+            h, r = by_dir.get((self.langs.index(src), self.langs.index(tgt)), ([], []))
+            stats = sacrebleu.corpus_bleu(h, [r], tokenize="13a") if h else None
+            log[f"{key}_sys_len"] = stats.sys_len if stats else 0
+            log[f"{key}_ref_len"] = stats.ref_len if stats else 0
             for n in range(BLEU_ORDER):
-                log[f"{key}_counts_{n}"] = stats.counts[n]
-                log[f"{key}_totals_{n}"] = stats.totals[n]
+                log[f"{key}_counts_{n}"] = stats.counts[n] if stats else 0
+                log[f"{key}_totals_{n}"] = stats.totals[n] if stats else 0
         if self.cfg.eval_bleu_print_samples and by_dir:
             (sl, tl), (h, r) = next(iter(by_dir.items()))
             logger.info(f"{self.langs[sl]}->{self.langs[tl]} hyp: {h[0]!r} ref: {r[0]!r}")
+
+    def begin_valid_epoch(self, epoch, model):
+        super().begin_valid_epoch(epoch, model)
+        if tracing():
+            rank_trace("valid", epoch=int(epoch), params=param_digest(model),
+                       after_update=getattr(self, "_last_update", -1) + 1)
 
     def reduce_metrics(self, logging_outputs, criterion):
         super().reduce_metrics(logging_outputs, criterion)

@@ -46,6 +46,7 @@ from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING
 
 from ..common.errors import UserError
+from ..distributed import param_digest, rank_trace, trace_train_step, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -356,6 +357,18 @@ class XLMMLMTask(FairseqTask):
             },
             sizes=[src.sizes],
         )
+
+    # ---- training (fairseq's own steps; traced per rank with XDOMAIN_RANK_TRACE, see distributed.py)
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        trace_train_step(sample, model, update_num, ignore_grad)
+        self._last_update = update_num
+        return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
+
+    def begin_valid_epoch(self, epoch, model):
+        super().begin_valid_epoch(epoch, model)
+        if tracing():
+            rank_trace("valid", epoch=int(epoch), params=param_digest(model),
+                       after_update=getattr(self, "_last_update", -1) + 1)
 
     @property
     def source_dictionary(self):
