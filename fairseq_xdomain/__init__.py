@@ -19,6 +19,7 @@ def register() -> None:
     from . import compat
 
     compat.patch_fairseq_checkpoint_loading()
+    compat.patch_fairseq_distributed_and_precision()
     from . import criteria, models, tasks  # noqa: F401  (imports register them)
 
 
