@@ -21,6 +21,7 @@ setup(
             "xdomain-wordsim=fairseq_xdomain.wordsim:main",
             "xdomain-report=fairseq_xdomain.report:main",
             "xdomain-eval-bleu=fairseq_xdomain.eval_bleu:main",
+            "xdomain-train=fairseq_xdomain.launch:main",
         ]
     },
 )
