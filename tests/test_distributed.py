@@ -188,3 +188,39 @@ def test_muse_ubli_memory_efficient_is_refused(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith(
         "error: --task muse_ubli: --memory-efficient-fp16 is not supported")
     assert "Traceback" not in proc.stderr
+
+
+def test_launcher_stops_the_other_rank_when_one_dies(data, tmp_path):
+    """Rank 1 killed mid-training: rank 0 (waiting in a collective) is stopped too, and the
+    launcher exits with 128 + 9 like a shell."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from conftest import BIN
+
+    trace = tmp_path / "trace"
+    args = [*unmt_args(data, tmp_path / "save"), "--max-epoch", "1000"]
+    env = {**os.environ, **THREADS, "XDOMAIN_RANK_TRACE": str(trace)}
+    launcher = subprocess.Popen([str(BIN / "xdomain-train"), "--nproc", "2", "--cpu", "--",
+                                 *map(str, args)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (trace / "rank1.jsonl").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert (trace / "rank1.jsonl").exists(), "rank 1 never trained"
+        ranks = [int(p) for p in open(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read().split()]
+        assert len(ranks) == 2
+        rank1 = [p for p in ranks if "--distributed-rank\x001\x00" in
+                 open(f"/proc/{p}/cmdline").read()][0]
+        os.kill(rank1, signal.SIGKILL)
+        _, err = launcher.communicate(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 128 + 9, err[-2000:]
+    assert "rank 1 exited with status -9; stopping the other ranks" in err
+    assert not any(os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] != "Z"
+                   for p in ranks)
