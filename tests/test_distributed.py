@@ -224,3 +224,34 @@ def test_launcher_stops_the_other_rank_when_one_dies(data, tmp_path):
     assert "rank 1 exited with status -9; stopping the other ranks" in err
     assert not any(os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] != "Z"
                    for p in ranks)
+
+
+def test_bleu_logging_keys_do_not_depend_on_the_batch(data):
+    """fairseq sums the ranks' logging outputs key by key (in the order of the keys): a rank whose
+    validation batch holds one direction only must log the same keys as one that holds both."""
+    import torch
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    import fairseq_xdomain
+
+    fairseq_xdomain.register()  # imported before fairseq here (bench helpers), so register now
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, [
+        str(data), "--user-dir", USER_DIR, "--task", "unmt_xdomain", "--langs", "aa,bb",
+        "--arch", "unmt_transformer_tiny", "--criterion", "cross_entropy", "--cpu"])
+    cfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(cfg.task)
+    model, criterion = task.build_model(cfg.model), task.build_criterion(cfg.criterion)
+    model.eval()
+    task.load_dataset("valid")
+    ds = task.dataset("valid")  # 40 aa->bb pairs, then 40 bb->aa
+    logs = []
+    for items in (range(0, 4), range(40, 44), [0, 1, 40, 41]):
+        sample = ds.collater([ds[i] for i in items])
+        with torch.no_grad():
+            logs.append(task.valid_step(sample, model, criterion)[2])
+    keys = [list(log) for log in logs]
+    assert keys[0] == keys[1] == keys[2]
+    assert logs[0]["_bleu_bb_aa_totals_0"] == 0 < logs[0]["_bleu_aa_bb_totals_0"]
+    assert logs[1]["_bleu_aa_bb_totals_0"] == 0 < logs[1]["_bleu_bb_aa_totals_0"]
