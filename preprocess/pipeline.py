@@ -36,7 +36,7 @@ from pathlib import Path
 
 from fairseq_xdomain.common.atomic import read_json, write_json, write_text
 from fairseq_xdomain.common.errors import UserError
-from fairseq_xdomain.common.textio import BAD_UTF8_POLICIES, require_file
+from fairseq_xdomain.common.textio import BAD_UTF8_POLICIES, read_text, require_file
 
 logger = logging.getLogger("xdomain-prep.pipeline")
 
@@ -60,8 +60,7 @@ NOT_IN_KEY = {"workers", "threads"}  # do not change results
 
 def load_config(path) -> dict:
     """Read, check and complete a pipeline config; paths become absolute (relative to it)."""
-    require_file(path, "pipeline config")
-    text = Path(path).read_text(encoding="utf-8")
+    text = read_text(path, what="pipeline config")
     try:
         if str(path).endswith(".json"):
             raw = json.loads(text)

@@ -313,3 +313,22 @@ def test_vec_header_mismatch_is_the_same_error_everywhere(tmp_path):
                  good, "--dico-eval", d, "--out", tmp_path / "o"]):
         proc = run(cmd, check=False)
         assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == f"error: {expected}"
+
+
+def test_pipeline_config_bom_and_binary(tmp_path):
+    """A config is read by the one reader: a BOM is dropped, a binary file is a one-line error."""
+    from preprocess.pipeline import load_config
+
+    binary = tmp_path / "c.yaml"
+    binary.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(UserError, match=r"c\.yaml: not a UTF-8 pipeline config"):
+        load_config(binary)
+    corpus = tmp_path / "a.txt"
+    corpus.write_text("a b c\n")
+    cfg = {"output": str(tmp_path / "out"),
+           "corpora": [{"lang": "aa", "domain": "wiki", "train": str(corpus)},
+                       {"lang": "bb", "domain": "un", "train": str(corpus)}]}
+    plain, bom = tmp_path / "plain.json", tmp_path / "bom.json"
+    plain.write_text(json.dumps(cfg))
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(cfg).replace("\n", "\r\n").encode())
+    assert load_config(bom) == load_config(plain)
