@@ -117,7 +117,7 @@ def sample_documents(path, n_docs: int, lines_per_doc: int, seed: int = 0,
             buf = []
     if buf:
         offer("\n".join(buf))
-    n_lines = stats.read - stats.bad_utf8
+    n_lines = stats.read - (stats.bad_utf8 if on_bad_utf8 == "skip" else 0)
     if n_lines == 0:
         raise UserError(f"{path}: no readable line (all {stats.read} lines are invalid UTF-8)")
     if stats.bad_utf8:
