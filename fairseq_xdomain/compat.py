@@ -305,7 +305,10 @@ def install_user_error_hook() -> None:
         if message is None:
             return previous(exc_type, exc, tb)
         sys.stdout.flush()
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        # the real stderr: torch.distributed's own hook (init_process_group) wraps this one and
+        # captures sys.stderr into a buffer that it only writes out if the hook returns
+        stream = sys.__stderr__ or sys.stderr
+        print(f"error: {message}", file=stream, flush=True)
         sys.exit(2)
 
     excepthook.xdomain_patched = True

@@ -617,7 +617,7 @@ class UnmtXdomainTask(FairseqTask):
         return text
 
     def valid_step(self, sample, model, criterion):
-        unwrapped = getattr(model, "module", model)
+        unwrapped = unwrap_model(model)
         limit = _min_limit(self.cfg.max_target_positions, unwrapped.max_decoder_positions())
         scored = clip_target_for_loss(sample, limit, self.dictionary.pad()) if sample else sample
         loss, sample_size, log = super().valid_step(scored, model, criterion)
