@@ -71,6 +71,7 @@ setup(
             "xdomain-eval-bleu=fairseq_xdomain.eval_bleu:main",
             "xdomain-user-dir=fairseq_xdomain.paths:user_dir_main",
             "xdomain-recipe=fairseq_xdomain.paths:recipe_main",
+            "xdomain-train=fairseq_xdomain.launch:main",
         ]
     },
 )

@@ -2,7 +2,9 @@
 
 Used as a fairseq plugin: ``fairseq-train --user-dir "$(xdomain-user-dir)" --task unmt_xdomain ...``.
 When fairseq loads this package (``--user-dir``) its tasks, models and criteria are registered
-and fairseq's checkpoint loading is fixed for torch >= 2.6 (see ``compat``).
+and the fixes of ``compat`` are applied once: fairseq 0.12.3's checkpoint loading on torch >= 2.6,
+the NumPy 2 aliases it still uses, ``--log-file`` lines written once, and a ``UserError`` raised
+inside ``fairseq-train``/``-generate``/``-interactive`` printed as one ``error: ...`` line, exit 2.
 
 The core algorithms (UBLI mapping, CSLS, Procrustes, STDM, word similarity, preprocessing)
 are plain PyTorch/numpy modules of this package and do not need fairseq: importing
@@ -18,7 +20,7 @@ def register() -> None:
     """Register the plugin's fairseq tasks, models and criteria and apply the compat fixes."""
     from . import compat
 
-    compat.patch_fairseq_checkpoint_loading()
+    compat.apply_all()
     from . import criteria, models, tasks  # noqa: F401  (imports register them)
 
 

@@ -5,12 +5,16 @@ Translates a parallel set of the binarized data (``DATA/{subset}.{a}-{b}.{lang}`
 does, and prints the corpus BLEU with the sacrebleu signature (``--json`` also writes them,
 with the configuration, to a file; ``--output`` writes the translations). Greedy by default,
 like validation, so the number reproduces the validation BLEU of the same checkpoint.
+
+Every sentence of the set is translated and scored: a source longer than the model's positions
+is truncated exactly as in validation and ``fairseq-generate`` (first positions - 1 tokens and
+``eos``; the reference is kept whole), and the count is printed. A file that is not a fairseq
+checkpoint is a one-line error naming it.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from .common.atomic import write_json, write_text
@@ -20,8 +24,12 @@ logger = logging.getLogger("xdomain-eval-bleu")
 
 
 def translate_subset(checkpoint, direction, data=None, subset="test", beam=1, max_len_a=1.3,
-                     max_len_b=5, max_tokens=4000, cpu=False):
-    """Return (hypotheses, references) as detokenized strings, in corpus order."""
+                     max_len_b=5, max_tokens=4000, cpu=False, report=None):
+    """Return (hypotheses, references) as detokenized strings, in corpus order.
+
+    ``report`` (a dict), if given, receives ``truncated`` (sources cut to the model's
+    positions) and ``max_source_len`` (that limit).
+    """
     import torch
     from tqdm import tqdm
 
@@ -31,8 +39,8 @@ def translate_subset(checkpoint, direction, data=None, subset="test", beam=1, ma
     from fairseq import checkpoint_utils, utils
     from fairseq.dataclass.configs import GenerationConfig
 
-    if not os.path.isfile(checkpoint):
-        raise UserError(f"{checkpoint}: checkpoint does not exist")
+    from .models.unmt_transformer import read_checkpoint
+
     try:
         src, tgt = direction.split("-")
     except ValueError:
@@ -40,9 +48,13 @@ def translate_subset(checkpoint, direction, data=None, subset="test", beam=1, ma
     overrides = {"source_lang": src, "target_lang": tgt}
     if data:
         overrides["data"] = data
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], arg_overrides=overrides)
-    if getattr(cfg.task, "_name", None) != "unmt_xdomain":
-        raise UserError(f"{checkpoint}: not an unmt_xdomain checkpoint (task {cfg.task._name})")
+    state = read_checkpoint(checkpoint, "checkpoint",
+                            loader=lambda p: checkpoint_utils.load_checkpoint_to_cpu(p, overrides))
+    task_name = _task_name(state)
+    if task_name != "unmt_xdomain":
+        raise UserError(f"{checkpoint}: not an unmt_xdomain checkpoint (task {task_name})")
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+        [checkpoint], arg_overrides=overrides, state=state)
     use_cuda = torch.cuda.is_available() and not cpu
     for model in models:
         model.eval()
@@ -66,7 +78,19 @@ def translate_subset(checkpoint, direction, data=None, subset="test", beam=1, ma
     ids = sorted(hyps)
     if len(ids) != len(dataset):
         raise UserError(f"{checkpoint}: translated {len(ids)} of {len(dataset)} sentences")
+    if report is not None:
+        report["truncated"] = sum(dataset.truncated.values())
+        report["max_source_len"] = int(dataset.max_len)
     return [hyps[i] for i in ids], [refs[i] for i in ids]
+
+
+def _task_name(state) -> str | None:
+    """The task a loaded checkpoint was trained with (``cfg.task._name`` or old ``args.task``)."""
+    cfg = state.get("cfg")
+    if cfg is not None:
+        task = cfg.get("task") if hasattr(cfg, "get") else None
+        return task.get("_name") if hasattr(task, "get") else None
+    return getattr(state.get("args"), "task", None)
 
 
 @cli_entry
@@ -87,18 +111,22 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from sacrebleu.metrics import BLEU
 
+    report = {}
     hyps, refs = translate_subset(args.checkpoint, args.direction, args.data, args.subset, args.beam,
-                                  args.max_len_a, args.max_len_b, args.max_tokens, args.cpu)
+                                  args.max_len_a, args.max_len_b, args.max_tokens, args.cpu, report)
     bleu = BLEU()
     score = bleu.corpus_score(hyps, [refs])
     signature = str(bleu.get_signature())
-    print(f"{args.direction} {args.subset}: {score} ({len(hyps)} sentences)")
+    cut = (f", {report['truncated']} of them with the source truncated to "
+           f"{report['max_source_len']} tokens" if report["truncated"] else "")
+    print(f"{args.direction} {args.subset}: {score} ({len(hyps)} sentences{cut})")
     print(f"signature: {signature}")
     if args.output:
         write_text(args.output, "".join(h + "\n" for h in hyps))
     if args.json:
         write_json(args.json, {"bleu": round(score.score, 2), "signature": signature,
-                               "sentences": len(hyps), "config": vars(args)})
+                               "sentences": len(hyps), "truncated_sources": report["truncated"],
+                               "max_source_len": report["max_source_len"], "config": vars(args)})
     return 0
 
 

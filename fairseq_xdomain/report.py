@@ -5,7 +5,9 @@ JSON object with a ``"kind"`` field, and lays the records out next to the paper'
 (``fairseq_xdomain/data/paper_numbers.json``) where the same row exists. It also writes
 ``report.json`` (the tables as data, plus a ``headline`` summary) and BLEU-vs-epoch plots (PNG).
 Files that are not JSON objects, have no known kind, or lack the fields below are skipped and
-counted in the report; nothing is dropped silently.
+counted in the report; nothing is dropped silently. A folder with no usable result at all (no
+record of a known kind with the fields below) is a one-line error (exit status 2), not an empty
+report.
 
 Fields read per kind (first name found wins; everything else is ignored):
 
@@ -504,6 +506,12 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
                     ("stdm record without stdm", bad_stdm)):
         if n:
             skipped[name] = n
+    usable = (ubli or groups or len(records["wordsim"]) > bad_ws
+              or len(records["stdm"]) > bad_stdm)
+    if not usable:
+        why = ("no *.json result file" if not skipped else "skipped: " + ", ".join(
+            f"{n} × {why}" for why, n in sorted(skipped.items())))
+        raise UserError(f"{root}: no result to report ({why})")
     png = plot_unmt(groups, out.parent / "plots") if plots else []
     head = headline(t2, t6, u_data)
     md = ["# fairseq-xdomain results", "",

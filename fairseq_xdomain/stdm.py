@@ -18,6 +18,11 @@ sampling in one streaming pass, so a 5M-line corpus needs memory for the sample 
 are sampled with the same random stream: identical files give identical samples, hence exactly
 1.0. A corpus with fewer documents than asked for is used whole, with a warning.
 
+A document without any token (only empty or blank lines) carries no TF-IDF information and would
+only pull the mean towards 0: it is left out of the sample, counted (``empty_documents``) and
+logged. A corpus without any token, or with fewer than 2 documents that have tokens, is a
+one-line UserError, never a score.
+
 scikit-learn: ``TfidfVectorizer`` (whitespace tokens, lower-cased) and ``TruncatedSVD``
 (randomized, ``random_state=seed``).
 Console script: ``xdomain-stdm CORPUS1 CORPUS2 --docs-per-corpus N --lines-per-doc K
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -41,6 +47,11 @@ from .common.textio import LineStats, iter_lines, require_file
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 16
+#: a token, as the TF-IDF vectorizer reads them (``token_pattern``)
+TOKEN_PATTERN = r"(?u)\S+"
+_HAS_TOKEN = re.compile(TOKEN_PATTERN)
+#: fewest documents (with tokens) per corpus that make a score
+MIN_DOCUMENTS = 2
 
 
 @dataclass
@@ -52,6 +63,7 @@ class DocumentSample:
     n_docs_total: int
     n_lines: int
     bad_utf8: int
+    empty_docs: int = 0
 
 
 def sample_documents(path, n_docs: int, lines_per_doc: int, seed: int = 0,
@@ -60,19 +72,27 @@ def sample_documents(path, n_docs: int, lines_per_doc: int, seed: int = 0,
 
     One pass, memory bounded by the sample. The random stream depends only on ``seed`` (not on
     the file), so two identical files give the identical sample. Documents keep file order.
+    Documents without a token are left out and counted (``empty_docs``); a corpus with fewer
+    than :data:`MIN_DOCUMENTS` documents that have tokens is a UserError.
     """
-    if n_docs < 1 or lines_per_doc < 1:
-        raise UserError("--docs-per-corpus and --lines-per-doc must be at least 1")
+    if n_docs < MIN_DOCUMENTS:
+        raise UserError(f"--docs-per-corpus must be at least {MIN_DOCUMENTS}, got {n_docs}")
+    if lines_per_doc < 1:
+        raise UserError(f"--lines-per-doc must be at least 1, got {lines_per_doc}")
     require_file(path, "corpus")
     rng = np.random.default_rng(seed)
     reservoir: list[tuple[int, str]] = []
     stats = LineStats()
     draws = np.empty(0)
     n_doc = 0
+    n_empty = 0
     buf: list[str] = []
 
     def offer(text: str) -> None:
-        nonlocal n_doc, draws
+        nonlocal n_doc, n_empty, draws
+        if not _HAS_TOKEN.search(text):
+            n_empty += 1
+            return
         if n_doc < n_docs:
             reservoir.append((n_doc, text))
         else:
@@ -97,29 +117,48 @@ def sample_documents(path, n_docs: int, lines_per_doc: int, seed: int = 0,
             buf = []
     if buf:
         offer("\n".join(buf))
-    n_lines = stats.read - stats.bad_utf8
+    n_lines = stats.read - (stats.bad_utf8 if on_bad_utf8 == "skip" else 0)
     if n_lines == 0:
         raise UserError(f"{path}: no readable line (all {stats.read} lines are invalid UTF-8)")
     if stats.bad_utf8:
         log.warning("%s: %d lines with invalid UTF-8 %s", path, stats.bad_utf8,
                     "skipped" if on_bad_utf8 == "skip" else "kept with U+FFFD")
+    if n_doc == 0:
+        raise UserError(f"{path}: no token in its {n_lines} readable lines (every line is empty "
+                        "or blank)")
+    if n_doc < MIN_DOCUMENTS:
+        raise UserError(f"{path}: only {n_doc} document with tokens ({n_lines} lines, "
+                        f"{lines_per_doc} per document); STDM needs at least {MIN_DOCUMENTS} "
+                        "documents per corpus (give more text or lower --lines-per-doc)")
+    if n_empty:
+        log.warning("%s: %d of %d documents have no token (only empty or blank lines): left out",
+                    path, n_empty, n_doc + n_empty)
     if n_doc < n_docs:
         log.warning("%s: only %d documents of %d lines (%d lines); using all of them instead of "
                     "%d", path, n_doc, lines_per_doc, n_lines, n_docs)
     reservoir.sort()
     return DocumentSample(os.fspath(path), [text for _, text in reservoir], n_doc, n_lines,
-                          stats.bad_utf8)
+                          stats.bad_utf8, n_empty)
 
 
 def stdm_from_documents(docs1: list[str], docs2: list[str], svd_dim: int, seed: int = 0,
                         min_df: int = 1, max_features: int | None = None) -> dict:
-    """STDM and its parts (s11, s12, s21, s22, svd_dim actually used) for two document lists."""
+    """STDM and its parts (s11, s12, s21, s22, svd_dim actually used) for two document lists.
+
+    Each list needs at least :data:`MIN_DOCUMENTS` documents with a token (documents without one
+    are not counted); otherwise a UserError, not a score.
+    """
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    if not docs1 or not docs2:
-        raise UserError("both corpora need at least one document")
-    vectorizer = TfidfVectorizer(lowercase=True, token_pattern=r"(?u)\S+", min_df=min_df,
+    for name, docs in (("corpus 1", docs1), ("corpus 2", docs2)):
+        n = sum(1 for doc in docs if _HAS_TOKEN.search(doc))
+        if n == 0:
+            raise UserError(f"{name}: the documents contain no token")
+        if n < MIN_DOCUMENTS:
+            raise UserError(f"{name}: only {n} document with tokens; STDM needs at least "
+                            f"{MIN_DOCUMENTS} per corpus")
+    vectorizer = TfidfVectorizer(lowercase=True, token_pattern=TOKEN_PATTERN, min_df=min_df,
                                  max_features=max_features, dtype=np.float64)
     try:
         X = vectorizer.fit_transform(docs1 + docs2)
@@ -178,6 +217,7 @@ def stdm(corpus1, corpus2, *, docs_per_corpus: int, lines_per_doc: int, svd_dim:
         "documents_available": [s.n_docs_total for s in samples],
         "lines_read": [s.n_lines for s in samples],
         "bad_utf8_lines": [s.bad_utf8 for s in samples],
+        "empty_documents": [s.empty_docs for s in samples],
         "seconds": round(time.time() - t0, 3),
     }
 
@@ -226,6 +266,9 @@ def main(argv=None) -> int:
     print(f"STDM {rec['stdm']:.4f}  (s11={rec['s11']:.4g} s22={rec['s22']:.4g} "
           f"s12=s21={rec['s12']:.4g}; documents {rec['documents'][0]} + {rec['documents'][1]}, "
           f"SVD dim {rec['svd_dim_used']})")
+    if any(rec["empty_documents"]):
+        print(f"left out {rec['empty_documents'][0]} + {rec['empty_documents'][1]} documents "
+              "without a token")
     return 0
 
 

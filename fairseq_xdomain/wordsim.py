@@ -16,8 +16,11 @@ Input layouts: the SemEval one (``xx-yy.test.data.txt`` with ``w1<TAB>w2``, and
 ``xx-yy.test.gold.txt`` with one score per line; a ``.gold.txt`` next to a ``.data.txt`` is found
 automatically) or one plain file of ``w1<TAB>w2<TAB>score`` lines.
 
-Lookup of a term: the exact string, else its lower-cased form (counted), else, for a multi-word
-term (words separated by spaces, ``_``), the average of the vectors of its words that are in the
+Files are read by ``common/textio.py`` (BOM and CRLF ignored; invalid UTF-8 is a one-line error
+naming the line). Lookup of a term: the exact string (a term with a no-break space inside finds a
+``.vec`` word spelled the same, see ``common/whitespace.py``), else its lower-cased form (counted),
+else, for a multi-word term (words separated by any white space, U+00A0 included, or ``_``), the
+average of the vectors of its words that are in the
 vocabulary (counted, and counted as partial when some words are missing). A pair with an
 unknown term is out of vocabulary (OOV): it gets the fixed ``--oov-score`` (counted; a submission
 to the official scorer must score every line) and ``--skip-oov`` adds the covered-only figures.
@@ -38,7 +41,7 @@ import numpy as np
 
 from .common.atomic import write_json, write_text
 from .common.errors import UserError, cli_entry
-from .common.textio import iter_lines, require_file
+from .common.textio import FIX_LINE_HINT, iter_lines, require_file
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ def load_pairs(pairs_path, gold_path=None) -> tuple[list[tuple[str, str]], np.nd
     pairs: list[tuple[str, str]] = []
     inline: list[float] = []
     n_cols = None
-    for lineno, line in enumerate(iter_lines(pairs_path, on_bad_utf8="fail"), 1):
+    for lineno, line in enumerate(iter_lines(pairs_path, on_bad_utf8="fail", hint=FIX_LINE_HINT,
+                                             what="pairs file"), 1):
         if not line.strip():
             raise UserError(f"{pairs_path}: empty line {lineno}")
         cols = [c.strip() for c in line.split("\t")]
@@ -76,8 +80,10 @@ def load_pairs(pairs_path, gold_path=None) -> tuple[list[tuple[str, str]], np.nd
     if gold_path is not None:
         if n_cols == 3:
             raise UserError(f"{gold_path}: --gold given but {pairs_path} already has scores")
-        gold = [_score(line, gold_path, i) for i, line in
-                enumerate(iter_lines(gold_path, on_bad_utf8="fail"), 1) if line.strip()]
+        gold_lines = iter_lines(gold_path, on_bad_utf8="fail", hint=FIX_LINE_HINT,
+                                what="gold file")
+        gold = [_score(line, gold_path, i) for i, line in enumerate(gold_lines, 1)
+                if line.strip()]
         if len(gold) != len(pairs):
             raise UserError(f"{gold_path}: {len(gold)} scores for {len(pairs)} pairs in "
                             f"{pairs_path}")

@@ -15,6 +15,15 @@ the count ``N - rank`` (fairseq only uses counts to sort and prune; the order is
 Every language is binarized with this one dictionary (``--srcdict``), so a piece has the same id
 in every language and split. fairseq's ``preprocess.main`` runs in-process into a temporary
 folder inside DATA; finished files are then renamed into place.
+
+Parallel files (the two sides of a dev/test split) are read in lockstep
+(:func:`fairseq_xdomain.common.textio.iter_parallel_lines`, via :func:`write_aligned`) and
+copied into the temporary folder before fairseq reads them: a pair with invalid UTF-8 on either
+side is dropped on both sides (``skip``, counted and logged) or kept with U+FFFD (``replace``),
+never shifted; a carriage return inside a line (which fairseq's text-mode reader would take for
+a line end) becomes a space, counted too. Monolingual files are copied the same way (through
+:func:`fairseq_xdomain.common.textio.iter_lines`, per ``on_bad_utf8``), so fairseq never meets
+bytes it cannot decode.
 """
 from __future__ import annotations
 
@@ -27,7 +36,13 @@ from pathlib import Path
 
 from fairseq_xdomain.common.atomic import atomic_open
 from fairseq_xdomain.common.errors import UserError
-from fairseq_xdomain.common.textio import require_file
+from fairseq_xdomain.common.textio import (
+    LineStats,
+    ParallelStats,
+    iter_lines,
+    iter_parallel_lines,
+    require_file,
+)
 
 from .spm import load_model
 
@@ -58,6 +73,71 @@ def _count_lines(path) -> int:
         return sum(1 for _ in handle)
 
 
+def write_aligned(files: dict, outputs: dict, on_bad_utf8: str = "skip",
+                  hint: str = "use --on-bad-utf8 skip|replace to continue") -> dict:
+    """Copy parallel ``files`` ({lang: path}) to ``outputs`` ({lang: path}) pair by pair.
+
+    The sides are read in lockstep, so the copies stay aligned whatever the policy: a pair with
+    invalid UTF-8 on either side is dropped on both sides (``skip``) or kept with U+FFFD
+    (``replace``); ``fail`` is a UserError (plus ``hint``). A carriage return inside a line
+    becomes a space (fairseq and other text-mode readers would split the line there). Files of
+    different lengths are a UserError. Outputs are written atomically. Returns the counts:
+    ``pairs`` read, ``kept``, ``dropped_bad_utf8``, ``replaced_bad_utf8``, ``cr_replaced``.
+    """
+    langs = list(files)
+    stats = ParallelStats()
+    kept = cr_replaced = 0
+    with contextlib.ExitStack() as stack:
+        outs = [stack.enter_context(atomic_open(outputs[lang])) for lang in langs]
+        for pair in iter_parallel_lines([files[lang] for lang in langs], on_bad_utf8=on_bad_utf8,
+                                        stats=stats, hint=hint):
+            for out, line in zip(outs, pair):
+                if "\r" in line:
+                    cr_replaced += 1
+                    line = line.replace("\r", " ")
+                out.write(line)
+                out.write("\n")
+            kept += 1
+    counts = {"pairs": stats.pairs, "kept": kept, "dropped_bad_utf8": stats.dropped_bad_utf8,
+              "replaced_bad_utf8": stats.replaced_bad_utf8, "cr_replaced": cr_replaced}
+    names = ", ".join(str(files[lang]) for lang in langs)
+    if stats.dropped_bad_utf8:
+        logger.warning("%s: skipped %d pair(s) with invalid UTF-8 on either side (dropped on both "
+                       "sides, %d of %d pairs kept)", names, stats.dropped_bad_utf8, kept,
+                       stats.pairs)
+    if stats.replaced_bad_utf8:
+        logger.warning("%s: replaced invalid bytes with U+FFFD in %d pair(s)", names,
+                       stats.replaced_bad_utf8)
+    if cr_replaced:
+        logger.warning("%s: replaced carriage returns inside %d line(s) with a space", names,
+                       cr_replaced)
+    return counts
+
+
+def _copy_text(path, output, on_bad_utf8: str, hint: str) -> int:
+    """Copy one monolingual file for fairseq: UTF-8 checked (policy), CR inside a line -> space.
+
+    Returns the number of lines written; skipped/replaced lines are logged.
+    """
+    stats = LineStats()
+    written = cr_replaced = 0
+    with atomic_open(output) as out:
+        for line in iter_lines(path, on_bad_utf8=on_bad_utf8, stats=stats, hint=hint):
+            if "\r" in line:
+                cr_replaced += 1
+                line = line.replace("\r", " ")
+            out.write(line)
+            out.write("\n")
+            written += 1
+    if stats.bad_utf8:
+        verb = "replaced invalid bytes in" if on_bad_utf8 == "replace" else "skipped"
+        logger.warning("%s: %s %d line(s) with invalid UTF-8", path, verb, stats.bad_utf8)
+    if cr_replaced:
+        logger.warning("%s: replaced carriage returns inside %d line(s) with a space", path,
+                       cr_replaced)
+    return written
+
+
 def _run_fairseq_preprocess(argv: list[str]) -> None:
     """fairseq_cli.preprocess.main with its per-call log file handler removed afterwards."""
     from fairseq import options
@@ -75,11 +155,14 @@ def _run_fairseq_preprocess(argv: list[str]) -> None:
 
 
 def binarize(data_dir, spm_model, train: dict, valid: dict | None = None,
-             parallel: dict | None = None, workers: int = 1) -> dict:
+             parallel: dict | None = None, workers: int = 1, on_bad_utf8: str = "skip",
+             hint: str = "use --on-bad-utf8 skip|replace to continue") -> dict:
     """Build DATA from spm-encoded files.
 
     ``train``/``valid``: {lang: path}; ``parallel``: {split: {lang: path}} with split in
-    valid|test and exactly two languages per split. Returns the written files and line counts.
+    valid|test and exactly two languages per split, read in lockstep (:func:`write_aligned`,
+    ``on_bad_utf8`` and ``hint`` are its policy and error hint). Returns the written files, line
+    counts and, per parallel split, the counts of the lockstep read (``parallel``).
     """
     valid = valid or {}
     parallel = parallel or {}
@@ -88,8 +171,8 @@ def binarize(data_dir, spm_model, train: dict, valid: dict | None = None,
     require_file(spm_model, "sentencepiece model")
     for lang, path in [*train.items(), *valid.items()]:
         require_file(path, f"{lang} input file")
-        if "," in str(path):
-            raise UserError(f"{path}: fairseq-preprocess cannot read a path containing ','")
+    if "," in str(Path(data_dir).resolve()):
+        raise UserError(f"{data_dir}: fairseq-preprocess cannot read a path containing ','")
     for lang in valid:
         if lang not in train:
             raise UserError(f"{valid[lang]}: valid data for '{lang}' but no train data for it")
@@ -124,34 +207,42 @@ def binarize(data_dir, spm_model, train: dict, valid: dict | None = None,
                     out.write(f"{proc.id_to_piece(i)}\t{proc.get_score(i)}\n")
         dict_path = str(stage / "dict.txt")
         lines: dict[str, int] = {}
-        for lang, path in sorted(train.items()):
-            argv = ["--only-source", "--srcdict", dict_path, "--trainpref", str(path),
-                    "--destdir", str(stage / lang), "--workers", str(max(1, workers)),
-                    "--dataset-impl", "mmap"]
-            if lang in valid:
-                argv += ["--validpref", str(valid[lang])]
-            logger.info("binarizing %s: %s%s", lang, path,
-                        f" + valid {valid[lang]}" if lang in valid else "")
-            _run_fairseq_preprocess(argv)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(stage / lang / "preprocess.log")
-            lines[f"{lang}/train"] = _count_lines(path)
-            if lang in valid:
-                lines[f"{lang}/valid"] = _count_lines(valid[lang])
+        # parallel splits first (small, read in lockstep): a bad pair fails before fairseq runs
+        aligned_counts: dict[str, dict] = {}
         pairs: dict[tuple[str, str], dict[str, dict]] = {}
         for split, files in sorted(parallel.items()):
             src, tgt = sorted(files)
             pairs.setdefault((src, tgt), {})[split] = files
+            raw = stage / f"raw.{src}-{tgt}"
+            raw.mkdir(exist_ok=True)
+            counts = write_aligned(files, {lang: raw / f"{split}.{lang}" for lang in files},
+                                   on_bad_utf8=on_bad_utf8, hint=hint)
+            aligned_counts[split] = counts
+            for lang in files:
+                lines[f"{split}.{src}-{tgt}.{lang}"] = counts["kept"]
+        for lang, path in sorted(train.items()):
+            mono = stage / f"raw.{lang}"
+            mono.mkdir()
+            lines[f"{lang}/train"] = _copy_text(path, mono / "train", on_bad_utf8, hint)
+            argv = ["--only-source", "--srcdict", dict_path, "--trainpref", str(mono / "train"),
+                    "--destdir", str(stage / lang), "--workers", str(max(1, workers)),
+                    "--dataset-impl", "mmap"]
+            if lang in valid:
+                lines[f"{lang}/valid"] = _copy_text(valid[lang], mono / "valid", on_bad_utf8,
+                                                    hint)
+                argv += ["--validpref", str(mono / "valid")]
+            logger.info("binarizing %s: %s%s", lang, path,
+                        f" + valid {valid[lang]}" if lang in valid else "")
+            _run_fairseq_preprocess(argv)
+            shutil.rmtree(mono)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stage / lang / "preprocess.log")
         for (src, tgt), splits in pairs.items():
             raw = stage / f"raw.{src}-{tgt}"
-            raw.mkdir()
             argv = ["--source-lang", src, "--target-lang", tgt, "--srcdict", dict_path,
                     "--tgtdict", dict_path, "--destdir", str(stage),
                     "--workers", str(max(1, workers)), "--dataset-impl", "mmap"]
-            for split, files in splits.items():
-                for lang, path in files.items():
-                    os.symlink(os.path.abspath(path), raw / f"{split}.{lang}")
-                    lines[f"{split}.{src}-{tgt}.{lang}"] = _count_lines(path)
+            for split in splits:
                 argv += [f"--{split}pref", str(raw / split)]
             logger.info("binarizing parallel %s-%s: %s", src, tgt, ", ".join(sorted(splits)))
             _run_fairseq_preprocess(argv)
@@ -172,4 +263,5 @@ def binarize(data_dir, spm_model, train: dict, valid: dict | None = None,
         shutil.rmtree(stage, ignore_errors=True)
     logger.info("%s: joint dictionary of %d pieces; wrote %s", data_dir, n_pieces,
                 ", ".join(f"{k} ({v} lines)" for k, v in lines.items()))
-    return {"dict_size": n_pieces, "lines": lines, "files": sorted(written)}
+    return {"dict_size": n_pieces, "lines": lines, "files": sorted(written),
+            "parallel": aligned_counts}

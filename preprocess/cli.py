@@ -139,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train", formatter_class=_Formatter, help="train PREFIX.model / PREFIX.vocab",
         description="Train one sentencepiece model on the lines of all INPUT files (empty lines "
         "skipped). At most --max-sentences lines, sampled uniformly by sentencepiece with "
-        "--seed, are held in memory for training.",
+        "--seed, are held in memory for training. Lines longer than --max-sentence-length bytes "
+        "are left out (sentencepiece would ignore them silently) and counted in the log. The "
+        "same lines and options give a byte-identical PREFIX.model.",
         epilog="example: xdomain-prep spm train joint.txt -o spm --vocab-size 32000")
     t.add_argument("inputs", nargs="+", metavar="INPUT")
     t.add_argument("-o", "--output", required=True, metavar="PREFIX",
@@ -152,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-sentences", type=int, default=2_000_000,
                    help="sampling cap on the training sentences (0: use all)")
     t.add_argument("--seed", type=int, default=0, help="seed of sentencepiece's sampling")
+    t.add_argument("--max-sentence-length", type=int, default=4192, metavar="BYTES",
+                   help="longest training line in bytes of UTF-8 (sentencepiece's limit); longer "
+                        "lines are not used for training and are counted in the log")
     t.add_argument("--threads", type=int, default=0, help="0: all cores (max 16)")
     _add_utf8(t)
     a = spm_sub.add_parser(
@@ -180,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", action="append", metavar="SPLIT.LANG=FILE",
                    help="parallel dev/test data, SPLIT in valid|test, two languages per split")
     p.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
+    p.add_argument("--on-bad-utf8", choices=BAD_UTF8_POLICIES, default="skip",
+                   help="a line with invalid UTF-8 (in a --parallel pair: on either side): "
+                        "skip it (the pair on both sides), replace the bytes with U+FFFD, or "
+                        "fail; parallel sides are read in lockstep, never shifted; the count is "
+                        "reported")
 
     p = sub.add_parser(
         "pipeline", formatter_class=_Formatter, help="all steps for a language pair, resumable",
@@ -224,7 +234,8 @@ def _run(args) -> int:
             train_spm(args.inputs, out, vocab_size=args.vocab_size, model_type=args.model_type,
                       character_coverage=args.character_coverage,
                       max_sentences=args.max_sentences, seed=args.seed,
-                      threads=args.threads or None, on_bad_utf8=args.on_bad_utf8)
+                      threads=args.threads or None, on_bad_utf8=args.on_bad_utf8,
+                      max_sentence_length=args.max_sentence_length)
         else:
             apply_spm(args.input, args.output, args.model, threads=args.threads or None,
                       on_bad_utf8=args.on_bad_utf8)
@@ -239,7 +250,7 @@ def _run(args) -> int:
             parallel.setdefault(split, {})[lang] = path
         binarize(args.output, args.spm_model, _key_values(args.train, "--train"),
                  valid=_key_values(args.valid, "--valid"), parallel=parallel,
-                 workers=args.workers)
+                 workers=args.workers, on_bad_utf8=args.on_bad_utf8)
     elif args.command == "pipeline":
         from .pipeline import run_pipeline
 

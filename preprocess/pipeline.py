@@ -14,6 +14,12 @@ Parameters that do not change results (``workers``, ``threads``) are not part of
 model is also trained on (sampled, tokenized and encoded to ``WORK/{lang}.{domain}.spm.txt``, not
 binarized): the corpora of a baseline model that has to share this one vocabulary.
 
+Parallel dev/test files (``parallel``) are read in lockstep once, by the first step of each split
+(``align.SPLIT``, :func:`preprocess.binarize.write_aligned`): a pair with invalid UTF-8 on either
+side is dropped on both sides (``on_bad_utf8: skip``, the default) or kept with U+FFFD
+(``replace``), and counted (log + manifest ``parallel``); the later steps (tokenize, spm apply,
+binarize) map line ``i`` to line ``i`` of these clean, aligned copies, so pairs are never shifted.
+
 ``DATA/manifest.json`` (+ ``manifest.md``) records the config, the inputs (size, sha256), the
 seeds, each step (ran/skipped, parameters, counts, seconds) and every output (size, sha256).
 """
@@ -30,7 +36,7 @@ from pathlib import Path
 
 from fairseq_xdomain.common.atomic import read_json, write_json, write_text
 from fairseq_xdomain.common.errors import UserError
-from fairseq_xdomain.common.textio import BAD_UTF8_POLICIES, require_file
+from fairseq_xdomain.common.textio import BAD_UTF8_POLICIES, read_text, require_file
 
 logger = logging.getLogger("xdomain-prep.pipeline")
 
@@ -42,7 +48,7 @@ DEFAULTS: dict = {
     "lemmatize": [],
     "concat": {"mode": "interleave"},
     "spm": {"model_type": "bpe", "vocab_size": 32000, "character_coverage": 1.0,
-            "max_sentences": 2_000_000, "threads": 0},
+            "max_sentences": 2_000_000, "max_sentence_length": 4192, "threads": 0},
     "binarize": {"workers": 1},
 }
 TOP_KEYS = {"output", "work_dir", "corpora", "parallel", "vocab_corpora", *DEFAULTS}
@@ -54,8 +60,7 @@ NOT_IN_KEY = {"workers", "threads"}  # do not change results
 
 def load_config(path) -> dict:
     """Read, check and complete a pipeline config; paths become absolute (relative to it)."""
-    require_file(path, "pipeline config")
-    text = Path(path).read_text(encoding="utf-8")
+    text = read_text(path, what="pipeline config")
     try:
         if str(path).endswith(".json"):
             raw = json.loads(text)
@@ -154,6 +159,10 @@ def load_config(path) -> dict:
     n = cfg["sample"]["n"]
     if not isinstance(n, int) or n <= 0:
         raise UserError(f"{path}: sample.n must be a positive integer, got {n!r}")
+    msl = cfg["spm"]["max_sentence_length"]
+    if not isinstance(msl, int) or isinstance(msl, bool) or msl <= 0:
+        raise UserError(f"{path}: spm.max_sentence_length must be a positive number of bytes, "
+                        f"got {msl!r}")
     return cfg
 
 
@@ -281,6 +290,7 @@ def run_pipeline(config_path, force: bool = False) -> dict:
     cfg = load_config(config_path)
     out_dir, work = Path(cfg["output"]), Path(cfg["work_dir"])
     seed, utf8 = cfg["seed"], cfg["on_bad_utf8"]
+    utf8_hint = f"set on_bad_utf8: skip or replace in {config_path}"
     langs = [c["lang"] for c in cfg["corpora"]]
     for corpus in cfg["corpora"]:
         tokenize_mod.check_lang(corpus["tokenizer"], corpus["train"])
@@ -318,7 +328,7 @@ def run_pipeline(config_path, force: bool = False) -> dict:
                     lambda: ([tok], tokenize_mod.tokenize_file(
                         source, tok, rules, lowercase=tok_params["lowercase"],
                         workers=tok_params["workers"], escape=tok_params["escape"],
-                        on_bad_utf8=utf8)))
+                        on_bad_utf8=utf8, hint=utf8_hint)))
         final = tok
         if lang in cfg["lemmatize"]:
             lem = str(work / f"{name}.lem.txt")
@@ -334,7 +344,7 @@ def run_pipeline(config_path, force: bool = False) -> dict:
                     lambda: ([sampled], sample_mod.sample_file(
                         source, sampled, sample_params["n"], seed=sample_params["seed"],
                         drop_empty=sample_params["drop_empty"], dedup=sample_params["dedup"],
-                        on_bad_utf8=utf8)))
+                        on_bad_utf8=utf8, hint=utf8_hint)))
         return sampled
 
     for corpus in cfg["corpora"]:
@@ -343,8 +353,13 @@ def run_pipeline(config_path, force: bool = False) -> dict:
         if "valid" in corpus:
             text_steps(lang, f"{lang}.valid", corpus["valid"])
     for split, files in sorted(cfg["parallel"].items()):
+        aligned = {lang: str(work / f"{split}.{lang}.aligned.txt") for lang in langs}
+        runner.step(f"align.{split}", [files[lang] for lang in langs], {"on_bad_utf8": utf8},
+                    lambda f=files, a=aligned: (list(a.values()), binarize_mod.write_aligned(
+                        {lang: f[lang] for lang in langs}, a, on_bad_utf8=utf8,
+                        hint=utf8_hint)))
         for lang in langs:
-            text_steps(lang, f"{split}.{lang}", files[lang])
+            text_steps(lang, f"{split}.{lang}", aligned[lang])
     vocab_texts = []
     for corpus in cfg["vocab_corpora"]:
         name = f"{corpus['lang']}.{corpus['domain']}"
@@ -365,7 +380,9 @@ def run_pipeline(config_path, force: bool = False) -> dict:
                     model_type=spm_params["model_type"],
                     character_coverage=spm_params["character_coverage"],
                     max_sentences=spm_params["max_sentences"], seed=spm_params["seed"],
-                    threads=spm_params["threads"] or None)))
+                    threads=spm_params["threads"] or None,
+                    max_sentence_length=spm_params["max_sentence_length"],
+                    length_option=f"spm: {{max_sentence_length: N}} in {config_path}")))
     encoded: dict[str, str] = {}
     for name, text in texts.items():
         enc = str(work / f"{name}.spm.txt")
@@ -384,7 +401,8 @@ def run_pipeline(config_path, force: bool = False) -> dict:
 
     def do_binarize():
         result = binarize_mod.binarize(out_dir, prefix + ".model", train, valid=valid,
-                                       parallel=parallel, workers=cfg["binarize"]["workers"])
+                                       parallel=parallel, workers=cfg["binarize"]["workers"],
+                                       on_bad_utf8=utf8, hint=utf8_hint)
         return [str(out_dir / f) for f in result["files"]], result
 
     runner.step("binarize", bin_inputs, bin_params, do_binarize)
@@ -412,6 +430,8 @@ def _manifest(cfg: dict, config_path, runner: Runner, seconds: float) -> dict:
     for corpus in cfg["vocab_corpora"]:
         inputs.append({"role": f"{corpus['lang']}.{corpus['domain']}.vocab",
                        **sha.describe(corpus["train"])})
+    parallel = {r["step"].split(".", 1)[1]: r["counts"] for r in runner.records
+                if r["step"].startswith("align.")}
     out_dir = Path(cfg["output"])
     binarize = next(r for r in runner.records if r["step"] == "binarize")
     outputs = [{**o, "path": os.path.relpath(o["path"], out_dir)} for o in binarize["outputs"]]
@@ -423,6 +443,7 @@ def _manifest(cfg: dict, config_path, runner: Runner, seconds: float) -> dict:
         "seeds": {"sample": cfg["sample"].get("seed", cfg["seed"]),
                   "spm": cfg["spm"].get("seed", cfg["seed"])},
         "inputs": inputs,
+        "parallel": parallel,
         "steps": [{k: r[k] for k in ("step", "status", "params", "counts", "seconds", "inputs",
                                       "outputs") if k in r} for r in runner.records],
         "outputs": outputs,

@@ -67,8 +67,12 @@ def sample_lines(
     dedup: bool = False,
     on_bad_utf8: str = "skip",
     show_progress: bool = True,
+    hint: str = "use --on-bad-utf8 skip|replace to continue",
 ) -> tuple[list[str], SampleStats]:
-    """Return (lines in file order, stats): N lines of ``path`` chosen uniformly with ``seed``."""
+    """Return (lines in file order, stats): N lines of ``path`` chosen uniformly with ``seed``.
+
+    ``hint`` ends the error of ``on_bad_utf8="fail"``; it names the caller's own option.
+    """
     if n <= 0:
         raise UserError(f"{path}: -n must be a positive number of lines, got {n}")
     stats = SampleStats(requested=n)
@@ -79,7 +83,7 @@ def sample_lines(
     rng = random.Random(seed)
     key = hashlib.sha256(f"xdomain-prep-sample:{seed}".encode()).digest()[:32]
     eligible = 0
-    lines = iter_lines(path, on_bad_utf8=on_bad_utf8, stats=line_stats)
+    lines = iter_lines(path, on_bad_utf8=on_bad_utf8, stats=line_stats, hint=hint)
     for index, line in enumerate(progress(lines, desc=f"sample {path}", unit=" lines",
                                           disable=not show_progress)):
         if drop_empty and not line.strip():
@@ -119,10 +123,11 @@ def sample_lines(
 
 
 def sample_file(input_path, output_path, n: int, seed: int = 0, drop_empty: bool = False,
-                dedup: bool = False, on_bad_utf8: str = "skip", show_progress: bool = True) -> dict:
+                dedup: bool = False, on_bad_utf8: str = "skip", show_progress: bool = True,
+                hint: str = "use --on-bad-utf8 skip|replace to continue") -> dict:
     """Sample ``input_path`` into ``output_path`` (atomically); log and return the counts."""
     lines, stats = sample_lines(input_path, n, seed=seed, drop_empty=drop_empty, dedup=dedup,
-                                on_bad_utf8=on_bad_utf8, show_progress=show_progress)
+                                on_bad_utf8=on_bad_utf8, show_progress=show_progress, hint=hint)
     with atomic_open(output_path) as out:
         for line in lines:
             out.write(line)

@@ -4,6 +4,11 @@ Each line goes through ``MosesPunctNormalizer(lang).normalize`` then
 ``MosesTokenizer(lang).tokenize(escape=False)`` (``&``, ``<``, ``'`` ... stay readable instead of
 becoming ``&amp;`` ...; ``--escape`` restores the Moses default) and optionally ``str.lower``.
 
+Input is read by ``fairseq_xdomain.common.textio`` (a leading BOM and the CR of CRLF dropped,
+invalid UTF-8 per ``--on-bad-utf8``, counted) and, before tokenization, every non-ASCII white-space
+character (U+00A0, U+202F, ...) becomes an ASCII space and a stray U+FEFF is dropped, counted and
+logged: one policy with fastText training and ``.vec`` files (``common/whitespace.py``).
+
 A language is *supported* when sacremoses has a Moses nonbreaking-prefix list for it (the
 prefixes decide where a period ends a sentence or an abbreviation). sacremoses itself silently
 falls back to English for any other code; we refuse it instead (``SUPPORTED_LANGS``).
@@ -24,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from fairseq_xdomain.common.atomic import atomic_open
 from fairseq_xdomain.common.errors import UserError
 from fairseq_xdomain.common.textio import LineStats, iter_lines, require_file
+from fairseq_xdomain.common.whitespace import SpaceStats, normalize_line
 
 from .progress import progress
 
@@ -129,13 +135,19 @@ def tokenize_blocks(lines: Iterable[str], lang: str, lowercase: bool = False, wo
 
 def tokenize_file(input_path, output_path, lang: str, lowercase: bool = False,
                   workers: int | None = None, escape: bool = False,
-                  on_bad_utf8: str = "skip", chunk_size: int = DEFAULT_CHUNK) -> dict:
-    """Tokenize ``input_path`` into ``output_path`` (atomically); return counts."""
+                  on_bad_utf8: str = "skip", chunk_size: int = DEFAULT_CHUNK,
+                  hint: str = "use --on-bad-utf8 skip|replace to continue") -> dict:
+    """Tokenize ``input_path`` into ``output_path`` (atomically); return counts.
+
+    ``hint`` ends the error of ``on_bad_utf8="fail"``: name only flags the caller has.
+    """
     require_file(input_path)
     check_lang(lang, input_path)
     workers = default_workers() if not workers or workers < 1 else workers
     stats = LineStats()
-    lines = iter_lines(input_path, on_bad_utf8=on_bad_utf8, stats=stats)
+    spaces = SpaceStats()
+    lines = (normalize_line(line, spaces) for line in
+             iter_lines(input_path, on_bad_utf8=on_bad_utf8, stats=stats, hint=hint))
     written = 0
     logger.info("%s: tokenizing (%s, lowercase=%s, %d worker(s))", input_path, lang, lowercase,
                 workers)
@@ -155,6 +167,9 @@ def tokenize_file(input_path, output_path, lang: str, lowercase: bool = False,
     if stats.bad_utf8:
         verb = "replaced invalid bytes in" if on_bad_utf8 == "replace" else "skipped"
         logger.warning("%s: %s %d line(s) with invalid UTF-8", input_path, verb, stats.bad_utf8)
+    if spaces.describe():
+        logger.info("%s: %s", input_path, spaces.describe())
     logger.info("%s: %d lines tokenized -> %s", input_path, written, output_path)
     return {"read": stats.read, "bad_utf8": stats.bad_utf8, "written": written,
+            "unicode_spaces": spaces.unicode_spaces, "stray_bom": spaces.stray_bom,
             "lang": lang, "lowercase": lowercase, "workers": workers}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Joint cross-lingual masked-LM pre-training (XLM-style) from binarized data to a checkpoint.
 #
-# usage: recipes/mlm_pretrain.sh [--tiny] [--seed N] [--data-per-lang en=DIR,fr=DIR] DATA LANGS OUT [-- FAIRSEQ_ARGS...]
+# usage: recipes/mlm_pretrain.sh [--tiny] [--seed N] [--nproc N] [--data-per-lang en=DIR,fr=DIR] DATA LANGS OUT [-- FAIRSEQ_ARGS...]
 #
 #   DATA    binarized folder of `xdomain-prep binarize` (DATA/dict.txt, DATA/{lang}/train.bin, ...)
 #   LANGS   comma-separated languages, e.g. en,fr (language ids in this order)
@@ -17,6 +17,8 @@
 # --tiny trains a small model on the CPU in about a minute. Arguments after `--` go to
 # fairseq-train verbatim (e.g. `-- --max-update 50000 --update-freq 2`). A killed run resumes
 # from OUT/checkpoints/checkpoint_last.pt when started again with the same command.
+# --nproc N: N data-parallel processes through xdomain-train (one per GPU; with --tiny or without
+# a GPU, N CPU ranks over gloo); README "Several processes / GPUs".
 set -euo pipefail
 
 usage() { sed -n '4,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -28,11 +30,12 @@ BIN="${XDOMAIN_BIN:-$HERE/.venv/bin}"
 [[ -x "$BIN/fairseq-train" ]] || die "fairseq-train not found (run 'make install' or set XDOMAIN_BIN)"
 PY="$BIN/python"; [[ -x "$PY" ]] || PY="$(command -v python3)"
 
-TINY=0; SEED=1; PER_LANG=""; POS=(); EXTRA=()
+TINY=0; SEED=1; NPROC=1; PER_LANG=""; POS=(); EXTRA=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --tiny) TINY=1; shift ;;
     --seed) [[ $# -ge 2 ]] || usage; SEED="$2"; shift 2 ;;
+    --nproc) [[ $# -ge 2 ]] || usage; NPROC="$2"; shift 2 ;;
     --data-per-lang) [[ $# -ge 2 ]] || usage; PER_LANG="$2"; shift 2 ;;
     -h|--help) usage ;;
     --) shift; EXTRA=("$@"); break ;;
@@ -48,6 +51,7 @@ DATA="${POS[0]}"; LANGS="${POS[1]}"; OUT="${POS[2]}"
 [[ -s "$DATA/dict.txt" ]] || die "$DATA/dict.txt: joint dictionary not found (expected the output of 'xdomain-prep binarize')"
 [[ "$LANGS" =~ ^[A-Za-z_-]+(,[A-Za-z_-]+)*$ ]] || die "LANGS '$LANGS': expected comma-separated language codes, e.g. en,fr"
 [[ "$SEED" =~ ^[0-9]+$ ]] || die "--seed '$SEED': expected a non-negative integer"
+[[ "$NPROC" =~ ^[1-9][0-9]*$ ]] || die "--nproc '$NPROC': expected a positive integer"
 declare -A DIR
 IFS=',' read -r -a LANG_LIST <<< "$LANGS"
 for l in "${LANG_LIST[@]}"; do DIR[$l]="$DATA/$l"; done
@@ -96,6 +100,12 @@ CMD=("$BIN/fairseq-train" "$DATA" --user-dir "$USER_DIR" --task xlm_mlm
      "${SETTINGS[@]}")
 [[ -n "$PER_LANG" ]] && CMD+=(--data-per-lang "$PER_LANG")
 CMD+=("${EXTRA[@]}")
+if [[ "$NPROC" -gt 1 ]]; then  # the same arguments, N processes through the launcher
+  [[ -x "$BIN/xdomain-train" ]] || die "$BIN/xdomain-train not found (run 'make install')"
+  LAUNCH=("$BIN/xdomain-train" --nproc "$NPROC")
+  [[ " ${SETTINGS[*]} " == *" --cpu "* ]] && LAUNCH+=(--cpu)
+  CMD=("${LAUNCH[@]}" -- "${CMD[@]:1}")
+fi
 
 # ---- record the configuration (atomically), then train (resumes from checkpoint_last.pt)
 "$PY" - "$OUT" "$MODE" "$SEED" "$DATA" "$LANGS" "$PER_LANG" "$HAS_GPU" "${CMD[@]}" <<'EOF'

@@ -11,6 +11,8 @@
 #   MLM's embeddings come from the concatenated corpora), or random (XLM's way). Default:
 #   fasttext with --tiny (a CPU-minutes MLM does not align two vocabularies by itself; see
 #   bench/unmt_cipher.py), random at paper scale.
+#   --nproc N: each fairseq-train as N data-parallel processes through xdomain-train (one per GPU,
+#   or N CPU ranks over gloo with --tiny / without a GPU; README "Several processes / GPUs")
 #   --jobs 2: train the baseline and joint variants side by side, JOB_THREADS (default 1) threads
 #   each (default --jobs 1: one after the other)
 #   labels for xdomain-report: [--data-label "En Wiki, Fr UN"] (the UNMT row; default: the run
@@ -28,7 +30,7 @@ set -euo pipefail
 
 RUN="" LANGS="en,fr" MLM_BASE="" MLM_JOINT="" UNMT_DATA="" EPOCHS=10 TINY=0 SEED=1
 RESULTS="results/unmt" GPUS="${GPUS:-}" DATA_LABEL="" BASE_LABEL="" JOINT_LABEL=""
-MLM_UPDATES=100000 EMB_INIT="" JOBS=1
+MLM_UPDATES=100000 EMB_INIT="" JOBS=1 NPROC=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --run) RUN="$2"; shift 2;;
@@ -43,6 +45,7 @@ while [[ $# -gt 0 ]]; do
     --tiny) TINY=1; shift;;
     --emb-init) EMB_INIT="$2"; shift 2;;
     --jobs) JOBS="$2"; shift 2;;
+    --nproc) NPROC="$2"; shift 2;;
     --data-label) DATA_LABEL="$2"; shift 2;;
     --mlm-baseline-label) BASE_LABEL="$2"; shift 2;;
     --mlm-joint-label) JOINT_LABEL="$2"; shift 2;;
@@ -57,6 +60,7 @@ UNMT_DATA="${UNMT_DATA:-$MLM_JOINT}"
 EMB_INIT="${EMB_INIT:-$([[ "$TINY" == 1 ]] && echo fasttext || echo random)}"
 [[ "$EMB_INIT" == fasttext || "$EMB_INIT" == random ]] || { echo "error: --emb-init must be fasttext or random, got $EMB_INIT" >&2; exit 2; }
 [[ "$JOBS" == 1 || "$JOBS" == 2 ]] || { echo "error: --jobs must be 1 or 2, got $JOBS" >&2; exit 2; }
+[[ "$NPROC" =~ ^[1-9][0-9]*$ ]] || { echo "error: --nproc must be a positive integer, got $NPROC" >&2; exit 2; }
 for d in "$MLM_BASE" "$MLM_JOINT" "$UNMT_DATA"; do
   [[ -f "$d/dict.txt" ]] || { echo "error: $d/dict.txt: binarized data folder expected" >&2; exit 2; }
   cmp -s "$d/dict.txt" "$UNMT_DATA/dict.txt" || { echo "error: $d/dict.txt: differs from $UNMT_DATA/dict.txt (one joint vocabulary needed)" >&2; exit 2; }
@@ -84,12 +88,18 @@ else
   UNMT_OPT=(--max-tokens 2000 --lr 1e-4 --warmup-updates 4000 --epoch-sentences 200000
             --lambda-dae "0:1,100000:0.1,300000:0")
 fi
+TRAIN=("$BIN/fairseq-train")  # --nproc N: the same arguments through the launcher
+if [[ "$NPROC" -gt 1 ]]; then
+  [[ -x "$BIN/xdomain-train" ]] || { echo "error: $BIN/xdomain-train not found (run 'make install')" >&2; exit 2; }
+  TRAIN=("$BIN/xdomain-train" --nproc "$NPROC"); [[ " ${DEVICE[*]} " == *" --cpu "* ]] && TRAIN+=(--cpu)
+  TRAIN+=(--)
+fi
 
 cat > "$OUT/config.json.tmp" <<EOF
 {"run": "$RUN", "langs": "$LANGS", "mlm_baseline": "$MLM_BASE", "mlm_joint": "$MLM_JOINT",
  "unmt_data": "$UNMT_DATA", "epochs": $EPOCHS, "tiny": $TINY, "seed": $SEED,
  "mlm_updates": $MLM_UPDATES, "mlm_arch": "$MLM_ARCH", "unmt_arch": "$UNMT_ARCH",
- "mlm_options": "${MLM_OPT[*]}", "unmt_options": "${UNMT_OPT[*]}", "device": "${DEVICE[*]}",
+ "mlm_options": "${MLM_OPT[*]}", "unmt_options": "${UNMT_OPT[*]}", "device": "${DEVICE[*]}", "nproc": $NPROC,
  "emb_init": "$EMB_INIT", "fasttext_options": "--dim $EMB_DIM ${FT_OPT[*]}"}
 EOF
 mv "$OUT/config.json.tmp" "$OUT/config.json"
@@ -114,7 +124,7 @@ run_variant() {  # MLM pre-training then UNMT for one variant (baseline | joint)
   fi
   if [[ ! -f "$MLM_DIR/done" ]]; then
     echo "== [$VARIANT] MLM pre-training on $MDATA ($MLANGS), $MLM_UPDATES updates, embeddings: $EMB_INIT"
-    "$BIN/fairseq-train" "$MDATA" --user-dir "$USER_DIR" --task xlm_mlm --langs "$MLANGS" \
+    "${TRAIN[@]}" "$MDATA" --user-dir "$USER_DIR" --task xlm_mlm --langs "$MLANGS" \
       --arch "$MLM_ARCH" --criterion xlm_mlm_loss "${MLM_OPT[@]}" "${RELOAD[@]}" --optimizer adam \
       --adam-betas "(0.9,0.98)" --lr-scheduler inverse_sqrt --max-update "$MLM_UPDATES" \
       --save-dir "$MLM_DIR" --no-epoch-checkpoints --disable-validation --seed "$SEED" \
@@ -124,7 +134,7 @@ run_variant() {  # MLM pre-training then UNMT for one variant (baseline | joint)
   fi
   if [[ ! -f "$UNMT_DIR/done" ]]; then
     echo "== [$VARIANT] UNMT for $EPOCHS epochs on $UNMT_DATA from $MLM_DIR"
-    "$BIN/fairseq-train" "$UNMT_DATA" --user-dir "$USER_DIR" --task unmt_xdomain --langs "$LANGS" \
+    "${TRAIN[@]}" "$UNMT_DATA" --user-dir "$USER_DIR" --task unmt_xdomain --langs "$LANGS" \
       --arch "$UNMT_ARCH" --init-from-mlm "$MLM_DIR/checkpoint_last.pt" --criterion cross_entropy \
       "${UNMT_OPT[@]}" --optimizer adam --adam-betas "(0.9,0.98)" --lr-scheduler inverse_sqrt \
       --max-epoch "$EPOCHS" --save-dir "$UNMT_DIR" --no-epoch-checkpoints --seed "$SEED" \

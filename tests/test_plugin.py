@@ -63,3 +63,14 @@ def test_without_plugin_fairseq_cannot_reload(tiny_parallel_bin, tmp_path):
         "--path", save / "checkpoint_last.pt", "--gen-subset", "valid", "--cpu",
     ], check=False)
     assert gen.returncode != 0 and "weights_only" in (gen.stderr + gen.stdout).lower().replace(" ", "_")
+
+
+def test_translation_with_batch_buckets_on_numpy2(tiny_parallel_bin, tmp_path):
+    """``--num-batch-buckets`` used ``np.compat.long`` (removed in NumPy 2) in LanguagePairDataset."""
+    out = run([
+        "fairseq-train", tiny_parallel_bin, "--user-dir", USER_DIR, "--task", "translation",
+        *TINY_TRANSFORMER, "--max-update", "2", "--num-batch-buckets", "3", "--no-save",
+        "--save-dir", tmp_path / "ckpt",
+    ])
+    log = out.stdout + out.stderr
+    assert "bucketing source lengths" in log and "done training" in log, log[-3000:]

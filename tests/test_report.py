@@ -7,6 +7,7 @@ import pytest
 from conftest import run
 
 from fairseq_xdomain.common.atomic import write_json
+from fairseq_xdomain.common.errors import UserError
 from fairseq_xdomain.report import build_report, load_paper_numbers
 
 
@@ -220,3 +221,21 @@ def test_unmt_recipe_bleu_json_labels(tmp_path):
     row = unmt[("En Wiki, Fr UN", "en-fr")]
     assert (row["baseline"], row["joint"], row["paper_table"]) == ([1.0, 2.0], [5.0, 7.5], "table4")
     assert unmt[("En Wiki, Fr UN", "fr-en")]["joint"] == [2.5, 3.75]
+
+
+def test_no_result_is_an_error(tmp_path):
+    """Issue 13, kind 3: a folder without any result exits 2 with one line, writes nothing."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run(["xdomain-report", empty, "--no-plots"], check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {empty}: no result to report (no *.json result file)"]
+    assert not (empty / "report.md").exists()
+    other = tmp_path / "other"
+    write_json(other / "a.json", {"hello": 1})
+    write_json(other / "b.json", {"kind": "ubli", "p1": 3.0})  # no pair: not usable
+    with pytest.raises(UserError) as err:
+        build_report(other, plots=False)
+    assert str(err.value) == (f"{other}: no result to report (skipped: 1 × no 'kind' field, "
+                              "1 × ubli record without pair/P@1)")

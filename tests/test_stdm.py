@@ -132,3 +132,40 @@ def test_cli_json_and_errors(tmp_path, family):
     bad = run(["xdomain-stdm", tmp_path / "nope.txt", family["aa.un.txt"]], check=False)
     assert bad.returncode == 2 and "nope.txt: corpus does not exist" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_empty_documents_are_counted_and_too_little_text_is_an_error(tmp_path, caplog):
+    """Issue 13, kind 3: a token-less document is left out and counted; a corpus with no token
+    or fewer than 2 documents is a one-line error, not a score of 0.0."""
+    good = write_lines(tmp_path / "good.txt", [f"a{i % 7} b{i % 5} c{i % 3}" for i in range(40)])
+    # 40 lines in documents of 2: documents 3, 4 and 10 hold only empty or blank lines
+    lines = [f"a{i % 7} b{i % 5}" for i in range(40)]
+    for i in (4, 5, 6, 7, 18, 19):
+        lines[i] = " " if i % 2 else ""
+    gappy = write_lines(tmp_path / "gappy.txt", lines)
+    with caplog.at_level(logging.WARNING):
+        rec = stdm(gappy, good, docs_per_corpus=100, lines_per_doc=2, svd_dim=5)
+    assert rec["empty_documents"] == [3, 0] and rec["documents"] == [17, 20]
+    assert "3 of 20 documents have no token" in caplog.text
+    sample = sample_documents(gappy, 100, 2)
+    assert sample.empty_docs == 3 and all(doc.strip() for doc in sample.docs)
+
+    blank = write_lines(tmp_path / "blank.txt", ["", "  ", "\t", ""])
+    with pytest.raises(UserError) as err:  # was a score of 0.0
+        stdm(blank, good, docs_per_corpus=5, lines_per_doc=1, svd_dim=3)
+    assert str(err.value) == f"{blank}: no token in its 4 readable lines (every line is empty " \
+        "or blank)"
+    one = write_lines(tmp_path / "one.txt", ["a b", "", "c"])
+    with pytest.raises(UserError) as err:  # was a score from a single document
+        stdm(one, good, docs_per_corpus=5, lines_per_doc=3, svd_dim=3)
+    assert str(err.value) == (f"{one}: only 1 document with tokens (3 lines, 3 per document); "
+                              "STDM needs at least 2 documents per corpus (give more text or "
+                              "lower --lines-per-doc)")
+    with pytest.raises(UserError, match="--docs-per-corpus must be at least 2, got 1"):
+        stdm(good, good, docs_per_corpus=1, lines_per_doc=1, svd_dim=3)
+    with pytest.raises(UserError, match="corpus 2: only 1 document with tokens"):
+        stdm_from_documents(["a b", "c d"], ["a", " "], svd_dim=2)
+    proc = run(["xdomain-stdm", blank, good, "--lines-per-doc", "1"], check=False)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"error: {blank}: no token in its 4 readable lines (every line is empty or blank)"]
+    assert "STDM" not in proc.stdout

@@ -258,3 +258,115 @@ def test_dis_and_map_steps_match_an_independent_muse_style_autograd_loop():
     assert (ref - W_before).norm() > 1e-4  # the steps did move W
     torch.testing.assert_close(m.W[0], ref, rtol=1e-4, atol=1e-6)
 
+
+
+# --------------------------------------------------------------------------- issue 13, case 04:
+# --dico-build S2T&T2S / S2T|T2S, and an empty or tiny induced dictionary
+
+
+def _case04_files(root):
+    """The case's inputs: 40 words, random 5-d vectors; the same space as target, and a
+    collapsed source space (every vector equal: S2T&T2S finds at most one mutual pair)."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(40)]
+    save_vec(root / "tgt.vec", words, rng.normal(size=(40, 5)).astype(np.float32))
+    save_vec(root / "collapsed.vec", words,
+             np.tile(rng.normal(size=(1, 5)), (40, 1)).astype(np.float32))
+    write_lines(root / "dico.txt", [f"w{i} w{i}" for i in range(0, 40, 2)])
+    return root
+
+
+def test_build_dictionary_intersection_and_union():
+    from fairseq_xdomain.ubli.dictionary import build_dictionary, combine_pairs
+
+    s2t = torch.tensor([[0, 1], [1, 1], [2, 0]])
+    t2s = torch.tensor([[1, 1], [0, 2], [2, 0]])
+    assert combine_pairs(s2t, t2s, "S2T&T2S").tolist() == [[1, 1], [2, 0]]
+    assert combine_pairs(s2t, t2s, "S2T|T2S").tolist() == [[0, 1], [1, 1], [2, 0], [0, 2]]
+    assert combine_pairs(s2t, t2s[:0], "S2T&T2S").shape == (0, 2)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 6, generator=g)
+    for build in ("S2T", "T2S", "S2T&T2S", "S2T|T2S"):
+        pairs = build_dictionary(x, x, build, max_rank=0, backend="torch")
+        assert pairs.dtype == torch.long and pairs.tolist() == [[i, i] for i in range(30)] \
+            or sorted(pairs.tolist()) == [[i, i] for i in range(30)], build
+    y = torch.randn(30, 6, generator=g)
+    s2t = {tuple(p) for p in build_dictionary(x, y, "S2T", max_rank=0).tolist()}
+    t2s = {tuple(p) for p in build_dictionary(x, y, "T2S", max_rank=0).tolist()}
+    both = {tuple(p) for p in build_dictionary(x, y, "S2T&T2S", max_rank=0).tolist()}
+    either = {tuple(p) for p in build_dictionary(x, y, "S2T|T2S", max_rank=0).tolist()}
+    assert both == s2t & t2s and either == s2t | t2s
+
+
+@pytest.mark.parametrize("build", ["S2T&T2S", "S2T|T2S"])
+def test_case04_self_refinement_every_build(tmp_path, build):
+    from fairseq_xdomain.ubli.cli import main
+
+    d = _case04_files(tmp_path)
+    assert main([str(a) for a in (
+        "baseline", "--method", "identical", "--src-emb", d / "tgt.vec", "--tgt-emb",
+        d / "tgt.vec", "--dico-eval", d / "dico.txt", "--out", d / "out", "--dico-build", build,
+        "--refinement", "2", "--no-progress", "--threads", "1")]) == 0
+    res = json.loads((d / "out/baseline_identical.json").read_text())
+    assert res["evaluation"]["csls_p@1"] == 100.0
+    assert res["config"]["refinement"]["dico_build"] == build
+    assert [r["n_pairs"] for r in res["refinement"]] == [40, 40]
+
+
+def test_case04_tiny_induced_dictionary_keeps_the_map(tmp_path, caplog):
+    from fairseq_xdomain.ubli.cli import main
+
+    d = _case04_files(tmp_path)
+    with caplog.at_level("WARNING"):
+        assert main([str(a) for a in (
+            "baseline", "--method", "identical", "--src-emb", d / "collapsed.vec", "--tgt-emb",
+            d / "tgt.vec", "--dico-eval", d / "dico.txt", "--out", d / "out", "--dico-build",
+            "S2T&T2S", "--refinement", "3", "--no-progress", "--threads", "1")]) == 0
+    res = json.loads((d / "out/baseline_identical.json").read_text())
+    assert res["refinement"] == [] and res["selected_refinement"] == 0
+    assert res["criterion"] == res["procrustes_criterion"]
+    warn = [r.getMessage() for r in caplog.records if "induced dictionary" in r.getMessage()]
+    assert len(warn) == 1 and "has 1 pairs" in warn[0] and "S2T&T2S" in warn[0], warn
+    # the kept map is the pre-refinement (identical-strings Procrustes) one
+    W = np.load(d / "out/W.npy")
+    from fairseq_xdomain.embeddings.vecio import load_vec
+
+    src, tgt = load_vec(d / "collapsed.vec"), load_vec(d / "tgt.vec")
+    W0 = supervised_procrustes(torch.from_numpy(src.vectors), torch.from_numpy(tgt.vectors),
+                               identical_pairs(src.words, tgt.words))
+    np.testing.assert_allclose(W, W0.numpy(), atol=1e-6)
+
+
+def test_case04_align_with_intersection_build_finishes(tmp_path):
+    """Before: TypeError after the adversarial epochs, only checkpoint.pt left behind."""
+    d = _case04_files(tmp_path)
+    proc = run(["xdomain-ubli", "align", "--src-emb", d / "tgt.vec", "--tgt-emb", d / "tgt.vec",
+                "--out", d / "out", "--epochs", "1", "--epoch-size", "64", "--dis-hid-dim", "16",
+                "--dico-build", "S2T&T2S", "--refinement", "1", "--no-progress", "--threads", "1",
+                "--cpu"], env={"OMP_NUM_THREADS": "1"})
+    assert proc.stdout.startswith("criterion 1.0000"), proc.stdout
+    assert {"results.json", "W.npy", "src.mapped.vec"} <= {p.name for p in (d / "out").iterdir()}
+    res = json.loads((d / "out/results.json").read_text())
+    assert res["config"]["refinement"]["dico_build"] == "S2T&T2S"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--csls-k", "0"], "--csls-k 0: must be >= 1"),
+    (["--dico-max-rank", "-5"], "--dico-max-rank -5: must be >= 0"),
+    (["--batch-size", "0"], "--batch-size 0: must be >= 1"),
+    (["--dis-input-dropout", "1"], "--dis-input-dropout 1.0: must be in [0, 1)"),
+    (["--dis-smooth", "0.5"], "--dis-smooth 0.5: must be in [0, 0.5)"),
+])
+def test_option_values_checked_before_any_work(tmp_path, capsys, flags, message):
+    """Values that used to fail only after training (or silently misbehave) are refused before
+    any file is read: the embedding files here do not even exist."""
+    from fairseq_xdomain.ubli.cli import main
+
+    missing = str(tmp_path / "none.vec")
+    for argv in (["align", "--out", str(tmp_path / "a")], ["grid", "--out", str(tmp_path / "g")]):
+        with pytest.raises(SystemExit) as exc:
+            main([*argv, "--src-emb", missing, "--tgt-emb", missing, *flags])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {message}") and "\n" not in err, (argv, err)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "g").exists()

@@ -14,7 +14,9 @@ file is decoded the same way:
   :func:`iter_parallel_lines`: a pair with a bad line on either side is dropped on both sides
   (``skip``), never shifted.
 
-Missing, empty and directory paths are one-line errors too (:func:`require_file`).
+Missing, empty and directory paths are one-line errors too (:func:`require_file`). What happens
+to non-ASCII white space (U+00A0 ...) inside tokens is the one policy of
+:mod:`fairseq_xdomain.common.whitespace`.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ BAD_UTF8_POLICIES = ("skip", "replace", "fail")
 BOM = "\ufeff"
 #: how many leading lines decide whether a file is text at all
 SNIFF_LINES = 200
+#: the ``hint`` of tools that have no ``--on-bad-utf8`` flag (dictionaries, word-similarity pairs)
+FIX_LINE_HINT = "the file must be UTF-8: fix that line"
 
 
 def require_file(path, what: str = "input file") -> None:

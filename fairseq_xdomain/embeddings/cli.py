@@ -7,6 +7,10 @@
         # on the text of a binarized folder (xdomain-prep binarize): joint over the languages
         # given (separate for one), in the folder's own vocabulary (sentencepiece pieces), e.g.
         # to initialise an MLM's token embeddings (fairseq-train ... --reload-emb emb/mlm/en.vec,...)
+
+Corpora are read as UTF-8 text (a BOM and CRLF are ignored, lines with invalid UTF-8 skipped and
+counted) and non-ASCII white space such as U+00A0 separates tokens (counted in the log and in
+the output JSON), before fastText starts: every word learnt can be written to the .vec.
 """
 from __future__ import annotations
 

@@ -6,6 +6,13 @@ corpus's frequency order (ties by first occurrence), with vectors from the joint
 spelled identically in two languages therefore has the same vector in both files. fastText's
 end-of-sentence token ``</s>`` is not a word and is not exported.
 
+Input text: fastText never reads a user's corpus directly. :func:`prepare_corpus` first writes a
+normalised copy (read through ``common/textio.py``: BOM and CR dropped, lines with invalid UTF-8
+skipped, mostly-not-text files refused; non-ASCII white space such as U+00A0 made an ASCII token
+separator by ``common/whitespace.py``), counting and logging every change, so that the words
+fastText learns are exactly :func:`~fairseq_xdomain.common.whitespace.split_tokens` of the text,
+and every one of them can be written to the ``.vec`` (checked before training, not at export).
+
 fastText uses Hogwild threads: only ``thread=1`` gives bit-identical vectors (fastText 0.9.2 has a
 fixed internal seed).
 """
@@ -13,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -23,7 +29,8 @@ import numpy as np
 
 from ..common.atomic import write_json
 from ..common.errors import UserError
-from ..common.textio import require_file
+from ..common.textio import LineStats, iter_lines, require_file
+from ..common.whitespace import SpaceStats, normalize_line, split_tokens
 from .vecio import save_vec
 
 logger = logging.getLogger(__name__)
@@ -48,8 +55,51 @@ class FastTextConfig:
         return asdict(self)
 
 
+def prepare_corpus(corpora, dest, count_words: bool = False):
+    """Write the normalised concatenation of ``corpora`` to ``dest`` (see the module docstring).
+
+    Returns one dict per corpus: ``lines``, ``bad_utf8_skipped``, ``bom``, ``crlf``,
+    ``unicode_spaces``, ``stray_bom`` and, with ``count_words``, ``counts`` (a Counter of its
+    words, in first-occurrence order). Changes are logged with the file name.
+    """
+    report = []
+    any_text = False
+    with open(dest, "w", encoding="utf-8", newline="\n") as out:
+        for corpus in corpora:
+            lines, spaces = LineStats(), SpaceStats()
+            counts: Counter = Counter()
+            for line in iter_lines(corpus, on_bad_utf8="skip", stats=lines, hint="",
+                                   what="corpus"):
+                line = normalize_line(line, spaces)
+                any_text = any_text or bool(line.strip())
+                if count_words:
+                    counts.update(split_tokens(line))
+                out.write(line + "\n")
+            if lines.bad_utf8:
+                logger.warning("%s: skipped %d line(s) with invalid UTF-8", corpus, lines.bad_utf8)
+            if spaces.describe():
+                logger.warning("%s: %s", corpus, spaces.describe())
+            rec = {"corpus": os.fspath(corpus), "lines": lines.read,
+                   "bad_utf8_skipped": lines.bad_utf8, "bom": lines.bom, "crlf": lines.crlf,
+                   "unicode_spaces": spaces.unicode_spaces, "stray_bom": spaces.stray_bom}
+            if count_words:
+                rec["counts"] = counts
+            report.append(rec)
+    if not any_text:
+        names = ", ".join(os.fspath(c) for c in corpora)
+        skipped = sum(rec["bad_utf8_skipped"] for rec in report)
+        raise UserError(f"{names}: no text to train on ({skipped} line(s) with invalid UTF-8 "
+                        "skipped, the others blank)")
+    return report
+
+
+def _public(report):
+    """The JSON-able part of a :func:`prepare_corpus` report (without the word counts)."""
+    return [{k: v for k, v in rec.items() if k != "counts"} for rec in report]
+
+
 def train_fasttext(corpus, cfg: FastTextConfig):
-    """Train a skipgram model on ``corpus`` (a text file, whitespace tokenised)."""
+    """Train a skipgram model on ``corpus``, a text file as written by :func:`prepare_corpus`."""
     require_file(corpus, "corpus")
     import fasttext
 
@@ -74,32 +124,50 @@ def vectors_for(model, words):
     return np.stack([model.get_word_vector(w) for w in words]).astype(np.float32)
 
 
-def corpus_vocab(corpus, min_count):
-    """Words of ``corpus`` with count >= min_count, by decreasing count (ties: first occurrence)."""
-    counts: Counter = Counter()
-    with open(corpus, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            counts.update(line.split())
+def corpus_vocab(corpus, min_count, counts: Counter | None = None):
+    """Words of ``corpus`` with count >= min_count, by decreasing count (ties: first occurrence).
+
+    The words are those fastText sees (:func:`~fairseq_xdomain.common.whitespace.split_tokens`
+    of the text read by ``textio``); ``counts`` (from :func:`prepare_corpus`) saves a re-read.
+    """
+    if counts is None:
+        counts = Counter()
+        for line in iter_lines(corpus, on_bad_utf8="skip", hint="", what="corpus"):
+            counts.update(split_tokens(line))
     # Counter preserves first-insertion order, and sorted() is stable.
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])
     return [w for w, c in ranked if c >= min_count], counts
 
 
+def _train_prepared(corpora, out_dir, cfg, count_words=False):
+    """:func:`prepare_corpus` into a temporary file in ``out_dir``, train, remove the file."""
+    with tempfile.NamedTemporaryFile("wb", prefix=".fasttext-input.", suffix=".txt", dir=out_dir,
+                                     delete=False) as tmp:
+        tmp_path = tmp.name
+    try:
+        report = prepare_corpus(corpora, tmp_path, count_words=count_words)
+        model = train_fasttext(tmp_path, cfg)
+    finally:
+        os.unlink(tmp_path)
+    return model, report
+
+
 def train_separate(corpus, out_prefix, cfg: FastTextConfig, save_bin=True):
     """Train on one corpus; write ``PREFIX.vec`` (+ ``PREFIX.bin``) and ``PREFIX.json``."""
-    model = train_fasttext(corpus, cfg)
+    require_file(corpus, "corpus")
+    out_prefix = Path(out_prefix)
+    out_prefix.parent.mkdir(parents=True, exist_ok=True)
+    model, report = _train_prepared([corpus], out_prefix.parent, cfg)
     words, freqs = model_vocab(model)
     if not words:
         raise UserError(f"{corpus}: no word occurs at least --min-count {cfg.min_count} times")
-    out_prefix = Path(out_prefix)
-    out_prefix.parent.mkdir(parents=True, exist_ok=True)
     save_vec(f"{out_prefix}.vec", words, vectors_for(model, words))
     if save_bin:
         tmp = f"{out_prefix}.bin.tmp"
         model.save_model(tmp)
         os.replace(tmp, f"{out_prefix}.bin")
     info = {"mode": "separate", "corpus": os.fspath(corpus), "n_words": len(words),
-            "config": cfg.to_dict(), "vec": f"{out_prefix}.vec"}
+            "config": cfg.to_dict(), "vec": f"{out_prefix}.vec", "input": _public(report)[0]}
     write_json(f"{out_prefix}.json", info)
     logger.info("wrote %s.vec (%d words)", out_prefix, len(words))
     return info
@@ -115,24 +183,13 @@ def train_joint(corpora, langs, out_dir, cfg: FastTextConfig, save_bin=True):
         require_file(c, "corpus")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("wb", suffix=".txt", dir=out_dir, delete=False) as cat:
-        for c in corpora:
-            with open(c, "rb") as handle:
-                shutil.copyfileobj(handle, cat)
-                handle.seek(0, os.SEEK_END)
-                if handle.tell() and not _ends_with_newline(c):
-                    cat.write(b"\n")
-        cat_path = cat.name
-    try:
-        model = train_fasttext(cat_path, cfg)
-    finally:
-        os.unlink(cat_path)
+    model, report = _train_prepared(corpora, out_dir, cfg, count_words=True)
     joint_words = set(model.get_words())
     info = {"mode": "joint", "corpora": [os.fspath(c) for c in corpora], "langs": list(langs),
             "config": cfg.to_dict(), "joint_vocab_size": len(joint_words) - (EOS in joint_words),
-            "outputs": {}}
-    for corpus, lang in zip(corpora, langs):
-        words, _ = corpus_vocab(corpus, cfg.min_count)
+            "inputs": _public(report), "outputs": {}}
+    for corpus, lang, rec in zip(corpora, langs, report):
+        words, _ = corpus_vocab(corpus, cfg.min_count, rec["counts"])
         missing = [w for w in words if w not in joint_words]
         if missing:  # cannot happen with the same min_count (joint counts >= own counts)
             logger.warning("%s: %d words missing from the joint model", corpus, len(missing))
@@ -192,8 +249,3 @@ def train_on_binarized(data, langs, out_dir, cfg: FastTextConfig, save_bin=True)
     write_json(out_dir / "binarized.json", info)
     return info
 
-
-def _ends_with_newline(path):
-    with open(path, "rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1) == b"\n"

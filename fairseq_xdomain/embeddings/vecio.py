@@ -4,22 +4,33 @@
 i.e. frequency order), ``vectors`` (float32 ``[n, d]``) and ``word2id``. The text parse is
 vectorised (one ``split`` over the whole block of rows, one ``np.array`` conversion), so 200k x 300
 vectors load in seconds. Bad input raises a one-line :class:`UserError` naming the file: header
-disagreeing with the rows, rows of the wrong dimension, NaN/inf values. Duplicate words keep their
+disagreeing with the rows, rows of the wrong dimension, NaN/inf values, a word the format cannot
+hold (``ra de``), a file that is not text (a ``.bin`` named ``.vec``). Duplicate words keep their
 first occurrence; the count of dropped duplicates is in ``n_duplicates`` and logged.
+
+This is the one reader of ``.vec`` files (``xdomain-ubli``, the grid, the ``muse_ubli`` task,
+``xdomain-wordsim``, ``--reload-emb``): a leading BOM and CRLF line ends give the same vectors as
+the plain file. Words with non-ASCII white space (U+00A0 ...) are read and written verbatim:
+the policy is in :mod:`fairseq_xdomain.common.whitespace`.
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..common.atomic import atomic_open
 from ..common.errors import UserError
-from ..common.textio import require_file
+from ..common.textio import check_is_text, require_file
+from ..common.whitespace import ASCII_SPACES, bad_vec_word, has_unicode_space
 
 logger = logging.getLogger(__name__)
+
+_BOM_BYTES = b"\xef\xbb\xbf"
+_ASCII_SPACE_RE = re.compile(f"[{re.escape(ASCII_SPACES)}]")
 
 
 @dataclass
@@ -31,6 +42,8 @@ class WordVectors:
     word2id: dict = field(default_factory=dict)
     path: str = ""
     n_duplicates: int = 0
+    n_bad_utf8: int = 0
+    n_unicode_space_words: int = 0
 
     def __post_init__(self):
         if not self.word2id:
@@ -71,15 +84,26 @@ def _check_finite(path, words, vectors, first_line: int):
 
 
 def load_vec(path, max_vocab: int | None = None) -> WordVectors:
-    """Load a ``.vec`` text file (or a fastText ``.bin``, by extension), first ``max_vocab`` rows."""
+    """Load a ``.vec`` text file (or a fastText ``.bin``, by extension), first ``max_vocab`` rows.
+
+    Text rules (``common/textio.py``, ``common/whitespace.py``): a leading byte-order mark and
+    CR line ends are ignored; a file that is mostly not text is a one-line error; a row whose
+    word has invalid UTF-8 keeps its vector, the bad bytes replaced by U+FFFD (counted, logged);
+    words with non-ASCII white space inside are kept verbatim (counted, logged); a word that the
+    format cannot hold (empty, or with ASCII white space inside such as ``ra de``) is an error
+    here, so that writing the vectors back later cannot fail.
+    """
     path = os.fspath(path)
     if path.endswith(".bin"):
         return load_bin(path, max_vocab)
     require_file(path, "embedding file")
+    check_is_text(path, "embedding file")
     if max_vocab is not None and max_vocab <= 0:
         raise UserError(f"{path}: --max-vocab must be positive, got {max_vocab}")
     with open(path, "rb") as handle:
         header = handle.readline()
+        if header.startswith(_BOM_BYTES):
+            header = header[len(_BOM_BYTES):]
         try:
             n_header, dim = (int(x) for x in header.split())
         except ValueError:
@@ -101,12 +125,9 @@ def load_vec(path, max_vocab: int | None = None) -> WordVectors:
         raise UserError(f"{path}: header says {n_header} words but the file has {len(raw_lines)} rows")
     if rest_nonempty:
         raise UserError(f"{path}: header says {n_header} words but the file has more rows")
-    try:
-        lines = b"".join(raw_lines).decode("utf-8").split("\n")[: len(raw_lines)]
-    except UnicodeDecodeError as err:
-        raise UserError(f"{path}: invalid UTF-8 ({err.reason} at byte {err.start} of the vectors)") from None
-    # One split per row (the word is the first field; fastText writes a trailing space), then
-    # numpy's C text parser over the numeric parts of all rows at once.
+    lines, n_bad_utf8 = _decode_rows(path, raw_lines)
+    # One split per row (the word is the first field; fastText writes a trailing space, and a
+    # CRLF file a CR), then numpy's C text parser over the numeric parts of all rows at once.
     split_rows = [line.rstrip().split(" ", 1) for line in lines]
     words = [r[0] for r in split_rows]
     rests = [r[1] if len(r) == 2 else "" for r in split_rows]
@@ -115,18 +136,78 @@ def load_vec(path, max_vocab: int | None = None) -> WordVectors:
     except ValueError:
         vectors = None
     if vectors is None or vectors.shape != (len(rests), dim):
-        for i, rest in enumerate(rests):
-            values = rest.split(" ") if rest else []
-            if len(values) != dim:
-                raise UserError(
-                    f"{path}: line {i + 2} has {len(values)} values, expected {dim} (from the header)"
-                )
-            try:
-                np.array(values, dtype=np.float32)
-            except ValueError:
-                raise UserError(f"{path}: line {i + 2} has a value that is not a number") from None
-        raise UserError(f"{path}: could not parse the vectors")
-    return _finish(path, words, vectors)
+        _raise_row_error(path, words, rests, dim)
+    _check_words(path, words)
+    wv = _finish(path, words, vectors)
+    wv.n_bad_utf8 = n_bad_utf8
+    wv.n_unicode_space_words = _count_unicode_space_words(path, wv.words)
+    return wv
+
+
+def _decode_rows(path, raw_lines):
+    """Decode the rows at once (fast path), or row by row with U+FFFD for invalid UTF-8."""
+    try:
+        return b"".join(raw_lines).decode("utf-8").split("\n")[: len(raw_lines)], 0
+    except UnicodeDecodeError:
+        pass
+    lines, bad = [], []
+    for i, raw in enumerate(raw_lines):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(raw.decode("utf-8", errors="replace"))
+            bad.append(i + 2)
+    logger.warning("%s: %d rows have invalid UTF-8 (first on line %d): the bad bytes of their words "
+                   "are replaced by U+FFFD, their vectors kept", path, len(bad), bad[0])
+    return lines, len(bad)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _raise_row_error(path, words, rests, dim):
+    """The one-line error for the first row that does not parse as WORD + ``dim`` numbers."""
+    for i, rest in enumerate(rests):
+        values = rest.split(" ") if rest else []
+        if len(values) > dim and not all(_is_number(v) for v in values[: len(values) - dim]):
+            word = " ".join([words[i], *values[: len(values) - dim]])
+            raise UserError(
+                f"{path}: line {i + 2}: the word {word!r} contains a space, which a .vec row cannot "
+                "hold (the word ends at the first space); remove or rename that row"
+            )
+        if len(values) != dim:
+            raise UserError(
+                f"{path}: line {i + 2} has {len(values)} values, expected {dim} (from the header)"
+            )
+        if not all(_is_number(v) for v in values):
+            raise UserError(f"{path}: line {i + 2} has a value that is not a number")
+    raise UserError(f"{path}: could not parse the vectors")
+
+
+def _check_words(path, words):
+    """Refuse, at read time, a word that ``save_vec`` could not write back (see whitespace.py)."""
+    if all(words) and not _ASCII_SPACE_RE.search("".join(words)):
+        return  # the fast path: one regex over all words
+    for i, word in enumerate(words):
+        why = bad_vec_word(word)
+        if why:
+            raise UserError(f"{path}: line {i + 2}: the word {word!r} {why}, which a .vec row "
+                            "cannot hold; remove or rename that row")
+
+
+def _count_unicode_space_words(path, words) -> int:
+    """Count (and log) the words with non-ASCII white space inside, kept verbatim."""
+    if not has_unicode_space("".join(words)):
+        return 0
+    found = [w for w in words if has_unicode_space(w)]
+    logger.info("%s: %d words contain non-ASCII white space (e.g. %r), kept verbatim", path,
+                len(found), found[0])
+    return len(found)
 
 
 def _finish(path, words, vectors) -> WordVectors:
@@ -137,13 +218,19 @@ def _finish(path, words, vectors) -> WordVectors:
 
 
 def save_vec(path, words, vectors) -> None:
-    """Write ``words``/``vectors`` in the ``.vec`` text format, atomically (6 significant digits)."""
+    """Write ``words``/``vectors`` in the ``.vec`` text format, atomically (6 significant digits).
+
+    Words are written verbatim, non-ASCII white space included (lossless for ``load_vec``); an
+    empty word or one with ASCII white space inside is a UserError (``load_vec`` and fastText
+    training never produce one, see ``common/whitespace.py``)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(words) != vectors.shape[0]:
         raise ValueError(f"{len(words)} words but vectors of shape {vectors.shape}")
-    bad = [w for w in words if not w or any(c.isspace() for c in w)]
+    bad = [w for w in words if bad_vec_word(w)] if not all(words) or _ASCII_SPACE_RE.search(
+        "".join(words)) else []
     if bad:
-        raise UserError(f"{path}: {len(bad)} words are empty or contain whitespace (first: {bad[0]!r})")
+        raise UserError(f"{path}: {len(bad)} words cannot be written to a .vec (first: {bad[0]!r} "
+                        f"{bad_vec_word(bad[0])})")
     n, d = vectors.shape
     with atomic_open(path, "w") as handle:
         handle.write(f"{n} {d}\n")

@@ -35,6 +35,11 @@ class MuseMappingModel(BaseFairseqModel):
 
     @classmethod
     def build_model(cls, cfg, task):
+        from ..common.errors import UserError
+
+        if cfg.dis_layers < 0 or cfg.dis_hid_dim < 1:
+            raise UserError(f"--dis-layers {cfg.dis_layers} / --dis-hid-dim {cfg.dis_hid_dim}: "
+                            "need --dis-layers >= 0 and --dis-hid-dim >= 1")
         return cls(cfg, task.dim, task.cfg.muse_seed)
 
     def map(self, x):

@@ -69,7 +69,7 @@ def _init_embeddings(module, embed_tokens: nn.Embedding, max_positions: int, n_l
 
 def _embed(module, tokens: Tensor, positions: Tensor, langs: Tensor | None) -> Tensor:
     if langs is None:
-        raise ValueError("unmt_transformer needs src_lang/tgt_lang in the batch (use --task unmt_xdomain)")
+        raise UserError("unmt_transformer needs src_lang/tgt_lang in the batch (use --task unmt_xdomain)")
     x = module.embed_tokens(tokens) + module.embed_positions(positions) + module.embed_langs(langs)[:, None, :]
     return module.dropout_module(module.layernorm_embedding(x))
 
@@ -186,6 +186,15 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
 
     @classmethod
     def build_model(cls, args, task):
+        from ..tasks.unmt_xdomain import UnmtXdomainTask
+
+        if not isinstance(task, UnmtXdomainTask):
+            from fairseq.tasks import TASK_REGISTRY
+
+            used = next((name for name, cls_ in TASK_REGISTRY.items() if type(task) is cls_),
+                        type(task).__name__)
+            raise UserError(f"the {getattr(args, 'arch', 'unmt_transformer')} model needs --task "
+                            f"unmt_xdomain (this command uses --task {used})")
         unmt_transformer(args)
         dictionary = task.source_dictionary
         dim = args.encoder_embed_dim
@@ -234,20 +243,53 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
 
     def load_mlm(self, path: str, langs: list[str]) -> dict:
         """Initialise from an ``xlm_mlm`` checkpoint (names of docs/design.md); returns a report."""
-        import os
-
-        from ..compat import load_trusted_checkpoint
-
-        if not os.path.isfile(path):
-            raise UserError(f"{path}: --init-from-mlm checkpoint does not exist")
-        ckpt = load_trusted_checkpoint(path)
-        state = ckpt.get("model")
-        if state is None:
-            raise UserError(f"{path}: not a fairseq checkpoint (no 'model' entry)")
+        ckpt = read_checkpoint(path, "--init-from-mlm checkpoint")
+        state = ckpt["model"]
         cfg = ckpt.get("cfg") or {}
         task_cfg = cfg.get("task") if hasattr(cfg, "get") else None
         mlm_langs = _split_langs(getattr(task_cfg, "langs", None) or (task_cfg or {}).get("langs")) if task_cfg else []
         return init_from_mlm_state(self, state, mlm_langs, langs, source=path)
+
+
+def read_checkpoint(path: str, what: str = "checkpoint", loader=None) -> dict:
+    """Read a fairseq checkpoint file, or raise a one-line UserError naming it.
+
+    The one check for "is this file a checkpoint" (``--init-from-mlm``, ``xdomain-eval-bleu``):
+    a missing file, a directory, a text or empty file, a truncated ``.pt`` or a pickle without a
+    ``model`` entry is ``FILE: not a fairseq checkpoint (why)``, never an unpickling traceback
+    (``compat``'s trusted loader already reports unreadable files the same way; its UserError
+    passes through). ``loader(path)`` reads the file (default ``compat.load_trusted_checkpoint``;
+    eval-bleu passes fairseq's ``load_checkpoint_to_cpu``, which also applies its overrides).
+    """
+    import os
+
+    from ..compat import load_trusted_checkpoint
+
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a directory, not a {what} file")
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: {what} does not exist")
+    if os.path.getsize(path) == 0:
+        raise UserError(f"{path}: not a fairseq checkpoint (empty file)")
+    try:
+        state = (loader or load_trusted_checkpoint)(path)
+    except (UserError, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # an unreadable file, or fairseq's upgrade of a foreign pickle
+        if loader is not None:  # say what the file holds instead, if that is the reason
+            _check_checkpoint_state(path, load_trusted_checkpoint(path))
+        why = (str(err).strip().splitlines() or [""])[0][:120]
+        raise UserError(f"{path}: not a fairseq checkpoint ({type(err).__name__}: {why})") from None
+    _check_checkpoint_state(path, state)
+    return state
+
+
+def _check_checkpoint_state(path, state) -> None:
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: not a fairseq checkpoint (holds a {type(state).__name__}, "
+                        "not a dict)")
+    if not isinstance(state.get("model"), dict):
+        raise UserError(f"{path}: not a fairseq checkpoint (no 'model' entry)")
 
 
 def _split_langs(value) -> list[str]:

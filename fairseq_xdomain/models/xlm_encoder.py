@@ -168,7 +168,9 @@ class XLMEncoderModel(FairseqEncoderModel):
         langs = getattr(task, "langs", None) or ["__default__"]
         max_tokens = getattr(getattr(task, "cfg", None), "tokens_per_sample", None)
         if max_tokens is not None and max_tokens > cfg.max_positions:
-            raise ValueError(
+            from ..common.errors import UserError
+
+            raise UserError(
                 f"--tokens-per-sample {max_tokens} exceeds the model's --max-positions "
                 f"{cfg.max_positions}"
             )

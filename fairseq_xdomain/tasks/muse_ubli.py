@@ -25,7 +25,7 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 
 from ..ubli.adversarial import dropout_masks, sample_ids
-from ..ubli.data import clamp_rank, load_pair
+from ..ubli.data import NORMALIZATIONS, clamp_rank, load_pair
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ class MuseUbliConfig(FairseqDataclass):
     src_emb: str = field(default="", metadata={"help": "source .vec"})
     tgt_emb: str = field(default="", metadata={"help": "target .vec"})
     max_vocab: int = field(default=200000, metadata={"help": "words read from each .vec"})
-    normalize_embeddings: str = field(default="", metadata={"help": "'', center, renorm, ..."})
+    normalize_embeddings: str = field(default="", metadata={
+        "help": "MUSE's normalisation: " + ", ".join(repr(n) for n in NORMALIZATIONS)})
     dis_most_frequent: int = field(default=75000, metadata={"help": "discriminator vocabulary"})
     dis_steps: int = field(default=5, metadata={"help": "discriminator steps per mapping step"})
     dis_smooth: float = field(default=0.1, metadata={"help": "label smoothing"})
@@ -43,6 +44,28 @@ class MuseUbliConfig(FairseqDataclass):
     muse_batch_size: int = field(default=32, metadata={"help": "words per side per step"})
     epoch_size: int = field(default=1000000, metadata={"help": "samples per epoch"})
     muse_seed: int = field(default=1, metadata={"help": "seed of the initialisation and sampling"})
+
+
+def check_config(cfg: MuseUbliConfig) -> None:
+    """Refuse flag values that would fail (or divide by zero) only once training runs."""
+    from ..common.errors import UserError
+
+    if cfg.normalize_embeddings not in NORMALIZATIONS:
+        raise UserError(f"--normalize-embeddings {cfg.normalize_embeddings!r}: expected one of "
+                        f"{', '.join(repr(n) for n in NORMALIZATIONS)}")
+    for flag, value, low in (("--muse-batch-size", cfg.muse_batch_size, 1),
+                             ("--dis-steps", cfg.dis_steps, 0),
+                             ("--dis-most-frequent", cfg.dis_most_frequent, 0),
+                             ("--max-vocab", cfg.max_vocab, 1)):
+        if value < low:
+            raise UserError(f"{flag} {value}: must be >= {low}")
+    if cfg.epoch_size < cfg.muse_batch_size:
+        raise UserError(f"--epoch-size {cfg.epoch_size}: must be >= --muse-batch-size "
+                        f"{cfg.muse_batch_size}")
+    if not 0 <= cfg.dis_input_dropout < 1:
+        raise UserError(f"--dis-input-dropout {cfg.dis_input_dropout}: must be in [0, 1)")
+    if not 0 <= cfg.dis_smooth < 0.5:
+        raise UserError(f"--dis-smooth {cfg.dis_smooth}: must be in [0, 0.5)")
 
 
 class _StepDataset(FairseqDataset):
@@ -86,6 +109,7 @@ class MuseUbliTask(FairseqTask):
 
         if not cfg.src_emb or not cfg.tgt_emb:
             raise UserError("--task muse_ubli needs --src-emb and --tgt-emb")
+        check_config(cfg)
         src_wv, tgt_wv, src, tgt = load_pair(cfg.src_emb, cfg.tgt_emb, cfg.max_vocab,
                                              cfg.normalize_embeddings)
         if torch.cuda.is_available():

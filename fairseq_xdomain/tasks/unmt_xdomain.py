@@ -15,9 +15,17 @@ One training batch holds monolingual sentences of all languages (ids in ``--lang
 Both losses go into one backward call, so every DDP rank makes the same calls every step.
 
 Validation: loss and BLEU per direction (sacrebleu on detokenized, de-sentencepieced text),
-logged as ``bleu_{src}_{tgt}`` and their mean ``bleu`` (use ``--best-checkpoint-metric bleu
---maximize-best-checkpoint-metric``). Inference: ``--source-lang/--target-lang`` pick the
-direction for ``fairseq-generate`` and ``fairseq-interactive`` (``build_dataset_for_inference``).
+logged as ``bleu_{src}_{tgt}`` (over ``bleu_sents_{src}_{tgt}`` sentences: all of the set) and
+their mean ``bleu`` (use ``--best-checkpoint-metric bleu --maximize-best-checkpoint-metric``).
+Dev/test sets are never filtered: a source longer than ``--max-source-positions`` or the model's
+positions keeps its first ``limit - 1`` tokens and ``eos``, counted and logged per direction
+(``N of M source sentences truncated to P tokens``), the same way in validation,
+``fairseq-generate``, ``fairseq-interactive`` and ``xdomain-eval-bleu`` (``ParallelLangDataset``,
+``get_batch_iterator``); references are never cut (a reference longer than the decoder's
+positions adds only its first positions to the validation loss, all of it to BLEU).
+
+Inference: ``--source-lang/--target-lang`` pick the direction for ``fairseq-generate`` and
+``fairseq-interactive`` (``build_dataset_for_inference``).
 The decoder always starts from ``eos`` with the target language embedding added at every step.
 """
 import logging
@@ -36,6 +44,7 @@ from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II
 
 from ..common.errors import UserError
+from ..distributed import param_digest, rank_trace, trace_train_step, tracing, unwrap_model
 from ..lambda_schedule import PiecewiseLinear
 from ..noise import NoiseConfig, add_noise, noise_rng, word_start_table
 
@@ -72,9 +81,44 @@ def collate(samples, pad: int, eos: int):
 
 
 def _with_eos(tokens: torch.Tensor, eos: int, max_len: int) -> torch.Tensor:
+    """The sentence ending with one ``eos``, cut to at most ``max_len`` tokens (``eos`` kept).
+
+    THE truncation rule of this task: a source longer than the model's positions keeps its
+    first ``max_len - 1`` tokens and its ``eos`` (training, validation, generate, eval-bleu).
+    """
     body = tokens[:-1] if len(tokens) and tokens[-1] == eos else tokens
     body = body[: max_len - 1]
     return torch.cat([body, body.new_tensor([eos])])
+
+
+def _position_limits(max_positions) -> "tuple[int | None, int | None]":
+    """(source, target) limits from fairseq's resolved ``max_positions`` (int, tuple or None)."""
+    if max_positions is None:
+        return None, None
+    if isinstance(max_positions, (tuple, list)):
+        src, tgt = (list(max_positions) + [None, None])[:2]
+        return src, tgt
+    return max_positions, max_positions
+
+
+def _min_limit(*values):
+    values = [int(v) for v in values if v is not None]
+    return min(values) if values else None
+
+
+def clip_target_for_loss(sample, max_len: int, pad: int):
+    """A copy of a batch whose teacher-forced target fits ``max_len`` decoder positions.
+
+    Used for the validation *loss* only: a reference longer than the decoder's positions is
+    scored on its first ``max_len`` tokens; BLEU always uses the whole reference.
+    """
+    target = sample.get("target")
+    if target is None or target.size(1) <= max_len:
+        return sample
+    target = target[:, :max_len].contiguous()
+    net = dict(sample["net_input"])
+    net["prev_output_tokens"] = net["prev_output_tokens"][:, :max_len].contiguous()
+    return {**sample, "net_input": net, "target": target, "ntokens": int(target.ne(pad).sum())}
 
 
 class _LangBatchDataset(FairseqDataset):
@@ -108,9 +152,25 @@ class MonolingualNoisyDataset(_LangBatchDataset):
         self.noise = noise
         self.seed = seed
         self.epoch_sentences = epoch_sentences
-        self.max_len = max_len
+        self.max_len = self.max_len_option = max_len
+        self._logged_limit = None
         self.epoch = None
         self.set_epoch(1)
+
+    def limit_positions(self, max_positions, name="train"):
+        """Truncate to ``--max-source-positions`` and fairseq's resolved ``max_positions`` (the
+        model's positions: source and target are the same sentence here); count and log."""
+        limit = _min_limit(self.max_len_option, *_position_limits(max_positions))
+        if limit != self.max_len:
+            self.max_len = limit
+            self.sizes = np.minimum(self.sizes, limit)
+        if limit != self._logged_limit:
+            self._logged_limit = limit
+            longer = sum(int((s > limit).sum()) for s in self.sizes_per_lang)
+            if longer:
+                total = sum(len(s) for s in self.sizes_per_lang)
+                logger.warning(f"{name}: {longer} of {total} monolingual sentences truncated to "
+                               f"{limit} tokens")
 
     @property
     def can_reuse_epoch_itr_across_epochs(self):
@@ -167,13 +227,24 @@ class MonolingualNoisyDataset(_LangBatchDataset):
 
 
 class ParallelLangDataset(_LangBatchDataset):
-    """One or more translation directions, each item tagged with (src_lang, tgt_lang)."""
+    """One or more translation directions, each item tagged with (src_lang, tgt_lang).
 
-    def __init__(self, directions, dictionary, max_len: int):
+    Dev/test sets are scored completely, one documented way: no sentence is ever dropped
+    (neither by size nor by fairseq's batch-size multiple); a source longer than the limit
+    (``--max-source-positions`` and the model's positions, whichever is smaller; set by
+    ``UnmtXdomainTask.get_batch_iterator``) keeps its first ``limit - 1`` tokens and ``eos``
+    (``_with_eos``), counted and logged per direction; the reference (``target``) is never cut.
+    Validation, ``fairseq-generate``, ``fairseq-interactive`` and ``xdomain-eval-bleu`` all
+    batch through that method, so they truncate the same sentences.
+    """
+
+    def __init__(self, directions, dictionary, max_len: int, names=None):
         # directions: list of (src_ds, tgt_ds or None, src_lang_id, tgt_lang_id)
         self.directions = directions
         self.dictionary = dictionary
-        self.max_len = max_len
+        self.max_len = self.max_len_option = max_len
+        self.names = list(names) if names else [f"direction {i}" for i in range(len(directions))]
+        self.truncated = {}  # direction name -> number of truncated sources (limit_positions)
         offsets, src_sizes, tgt_sizes = [0], [], []
         for src, tgt, _, _ in directions:
             offsets.append(offsets[-1] + len(src))
@@ -182,7 +253,37 @@ class ParallelLangDataset(_LangBatchDataset):
         self.offsets = offsets
         self.src_sizes = np.concatenate(src_sizes).astype(np.int64)
         self.tgt_sizes = np.concatenate(tgt_sizes).astype(np.int64)
-        self.sizes = np.maximum(self.src_sizes, self.tgt_sizes)
+        self._limits = None
+        self.limit_positions(None)
+
+    def limit_positions(self, max_positions):
+        """Fit the sources to the model's positions: set the limit, count and log truncations.
+
+        ``max_positions`` is fairseq's resolved (source, target) limit of task and model. Batch
+        sizes count the tokens the model sees (truncated source, target up to its positions).
+        """
+        src_max, tgt_max = _position_limits(max_positions)
+        limits = (_min_limit(self.max_len_option, src_max), tgt_max)
+        if limits == self._limits:
+            return
+        self._limits = limits
+        self.max_len, tgt_limit = limits
+        seen_tgt = self.tgt_sizes if tgt_limit is None else np.minimum(self.tgt_sizes, tgt_limit)
+        self.sizes = np.maximum(np.minimum(self.src_sizes, self.max_len), seen_tgt)
+        self.truncated = {}
+        for d, name in enumerate(self.names):
+            part = slice(self.offsets[d], self.offsets[d + 1])
+            n = int((self.src_sizes[part] > self.max_len).sum())
+            self.truncated[name] = n
+            if n and max_positions is not None:
+                logger.warning(f"{name}: {n} of {len(self.src_sizes[part])} source sentences "
+                               f"truncated to {self.max_len} tokens (--max-source-positions and "
+                               "the model's positions; references are kept whole)")
+            if tgt_limit is not None and self.directions[d][1] is not None:
+                k = int((self.tgt_sizes[part] > tgt_limit).sum())
+                if k:
+                    logger.info(f"{name}: {k} references longer than {tgt_limit} tokens: the "
+                                f"validation loss covers their first {tgt_limit}, BLEU all of it")
 
     def __len__(self):
         return self.offsets[-1]
@@ -214,9 +315,9 @@ class ParallelLangDataset(_LangBatchDataset):
         return super().batch_by_size(indices, max_tokens, max_sentences, 1)
 
     def filter_indices_by_size(self, indices, max_sizes):
-        max_tgt = max_sizes[1] if isinstance(max_sizes, tuple) else max_sizes
-        bad = self.tgt_sizes[indices] > max_tgt
-        return indices[~bad], indices[bad].tolist()
+        # never drop a dev/test sentence: sources are truncated (limit_positions), references
+        # are kept whole (fairseq's --skip-invalid-size-inputs-valid-test has nothing to skip)
+        return indices, []
 
 
 @dataclass
@@ -312,10 +413,17 @@ class UnmtXdomainTask(FairseqTask):
     def max_positions(self):
         return (self.cfg.max_source_positions, self.cfg.max_target_positions)
 
-    def _load(self, prefix):
+    def _load(self, prefix, lang=None):
         ds = data_utils.load_indexed_dataset(prefix, self.dictionary)
         if ds is None:
-            raise UserError(f"{prefix}.bin: binarized data does not exist")
+            hint = ""
+            if lang is not None:  # monolingual training data of one of --langs
+                root = os.path.dirname(os.path.dirname(prefix))
+                have = sorted(d for d in os.listdir(root)
+                              if os.path.isfile(os.path.join(root, d, os.path.basename(prefix) + ".bin")))
+                hint = (f" (--langs has '{lang}'; the data has "
+                        f"{', '.join(have) if have else 'no language'})")
+            raise UserError(f"{prefix}.bin: binarized data does not exist{hint}")
         return ds
 
     def _directions(self):
@@ -328,7 +436,8 @@ class UnmtXdomainTask(FairseqTask):
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         data = utils.split_paths(self.cfg.data)[0]
         if split.startswith("train"):
-            parts = [(i, self._load(os.path.join(data, lang, split))) for i, lang in enumerate(self.langs)]
+            parts = [(i, self._load(os.path.join(data, lang, split), lang))
+                     for i, lang in enumerate(self.langs)]
             for (_, ds), lang in zip(parts, self.langs):
                 logger.info(f"{split} {lang}: {len(ds)} monolingual sentences")
             self.datasets[split] = MonolingualNoisyDataset(
@@ -336,7 +445,7 @@ class UnmtXdomainTask(FairseqTask):
                 self.cfg.epoch_sentences, self.cfg.max_source_positions,
             )
             return
-        directions = []
+        directions, names = [], []
         for src, tgt in self._directions():
             a, b = sorted((src, tgt))
             stem = os.path.join(data, f"{split}.{a}-{b}")
@@ -346,10 +455,28 @@ class UnmtXdomainTask(FairseqTask):
                 continue
             directions.append((self._load(f"{stem}.{src}"), self._load(f"{stem}.{tgt}"),
                                self.langs.index(src), self.langs.index(tgt)))
+            names.append(f"{split} {src}-{tgt}")
             logger.info(f"{split} {src}-{tgt}: {len(directions[-1][0])} sentence pairs")
         if not directions:
-            raise UserError(f"{data}: no parallel '{split}' set ({split}.{{a}}-{{b}}.{{lang}}.bin) for {self.langs}")
-        self.datasets[split] = ParallelLangDataset(directions, self.dictionary, self.cfg.max_source_positions)
+            have = sorted(f[:-4] for f in os.listdir(data)
+                          if f.startswith(f"{split}.") and f.endswith(".bin"))
+            raise UserError(f"{data}: no parallel '{split}' set ({split}.{{a}}-{{b}}.{{lang}}.bin) "
+                            f"for --langs {','.join(self.langs)} (the data has "
+                            f"{', '.join(have) if have else 'none'})")
+        self.datasets[split] = ParallelLangDataset(directions, self.dictionary,
+                                                   self.cfg.max_source_positions, names)
+
+    def get_batch_iterator(self, dataset, max_tokens=None, max_sentences=None, max_positions=None,
+                           **kwargs):
+        """fairseq's iterator, after fitting the data to ``max_positions`` (task and model).
+
+        Every batch of the task (training, validation, generate, interactive, eval-bleu) is made
+        here, so every path truncates the same sentences the same way (``_with_eos``).
+        """
+        if isinstance(dataset, (ParallelLangDataset, MonolingualNoisyDataset)):
+            dataset.limit_positions(max_positions)
+        return super().get_batch_iterator(dataset, max_tokens, max_sentences, max_positions,
+                                          **kwargs)
 
     def build_dataset_for_inference(self, src_tokens, src_lengths, constraints=None, **kwargs):
         if not (self.cfg.source_lang and self.cfg.target_lang):
@@ -368,7 +495,8 @@ class UnmtXdomainTask(FairseqTask):
                 return self.items[i]
 
         return ParallelLangDataset([(_Raw(list(src_tokens)), None, sl, tl)], self.dictionary,
-                                   self.cfg.max_source_positions)
+                                   self.cfg.max_source_positions,
+                                   [f"input {self.cfg.source_lang}-{self.cfg.target_lang}"])
 
     # ------------------------------------------------------------------ model
     def build_model(self, cfg, from_checkpoint=False):
@@ -435,7 +563,9 @@ class UnmtXdomainTask(FairseqTask):
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         model.train()
         model.set_num_updates(update_num)
-        unwrapped = getattr(model, "module", model)
+        unwrapped = unwrap_model(model)  # generation on the bare model, outside DDP's hooks
+        trace_train_step(sample, model, update_num, ignore_grad)
+        self._last_update = update_num
         w_dae, w_bt = self.lambda_dae(update_num), self.lambda_bt(update_num)
         if w_dae <= 0 and w_bt <= 0:
             w_dae = 0.0  # still one forward/backward: every rank makes the same calls
@@ -487,7 +617,10 @@ class UnmtXdomainTask(FairseqTask):
         return text
 
     def valid_step(self, sample, model, criterion):
-        loss, sample_size, log = super().valid_step(sample, model, criterion)
+        unwrapped = unwrap_model(model)
+        limit = _min_limit(self.cfg.max_target_positions, unwrapped.max_decoder_positions())
+        scored = clip_target_for_loss(sample, limit, self.dictionary.pad()) if sample else sample
+        loss, sample_size, log = super().valid_step(scored, model, criterion)
         if self.cfg.eval_bleu and sample:
             self._add_bleu(sample, model, log)
         return loss, sample_size, log
@@ -496,7 +629,8 @@ class UnmtXdomainTask(FairseqTask):
         import sacrebleu
         from fairseq.dataclass.configs import GenerationConfig
 
-        if self._eval_generator is None:
+        model = unwrap_model(model)  # generate on the bare model (no DDP hooks)
+        if self._eval_generator is None or self._eval_generator.model.models[0] is not model:
             gen_cfg = GenerationConfig(beam=self.cfg.eval_beam, max_len_a=self.cfg.bt_max_len_a,
                                        max_len_b=self.cfg.bt_max_len_b)
             self._eval_generator = self.build_generator([model], gen_cfg)
@@ -510,17 +644,28 @@ class UnmtXdomainTask(FairseqTask):
             ref = self._decode(utils.strip_pad(sample["target"][i], pad), escape_unk=True)
             by_dir[(sl, tl)][0].append(hyp)
             by_dir[(sl, tl)][1].append(ref)
-        for (sl, tl), (h, r) in by_dir.items():
-            key = f"_bleu_{self.langs[sl]}_{self.langs[tl]}"
-            stats = sacrebleu.corpus_bleu(h, [r], tokenize="13a")
-            log[f"{key}_sys_len"] = stats.sys_len
-            log[f"{key}_ref_len"] = stats.ref_len
+        # Every direction's keys, in one order, zeros where this batch has none of it: fairseq
+        # sums the logging outputs of all ranks key by key (a rank's batch may hold other
+        # directions, and its dummy batch none), so every rank must log the same keys.
+        for src, tgt in self._directions():
+            key = f"_bleu_{src}_{tgt}"
+            h, r = by_dir.get((self.langs.index(src), self.langs.index(tgt)), ([], []))
+            stats = sacrebleu.corpus_bleu(h, [r], tokenize="13a") if h else None
+            log[f"{key}_sents"] = len(h)
+            log[f"{key}_sys_len"] = stats.sys_len if stats else 0
+            log[f"{key}_ref_len"] = stats.ref_len if stats else 0
             for n in range(BLEU_ORDER):
-                log[f"{key}_counts_{n}"] = stats.counts[n]
-                log[f"{key}_totals_{n}"] = stats.totals[n]
+                log[f"{key}_counts_{n}"] = stats.counts[n] if stats else 0
+                log[f"{key}_totals_{n}"] = stats.totals[n] if stats else 0
         if self.cfg.eval_bleu_print_samples and by_dir:
             (sl, tl), (h, r) = next(iter(by_dir.items()))
             logger.info(f"{self.langs[sl]}->{self.langs[tl]} hyp: {h[0]!r} ref: {r[0]!r}")
+
+    def begin_valid_epoch(self, epoch, model):
+        super().begin_valid_epoch(epoch, model)
+        if tracing():
+            rank_trace("valid", epoch=int(epoch), params=param_digest(model),
+                       after_update=getattr(self, "_last_update", -1) + 1)
 
     def reduce_metrics(self, logging_outputs, criterion):
         super().reduce_metrics(logging_outputs, criterion)
@@ -550,6 +695,7 @@ class UnmtXdomainTask(FairseqTask):
             metrics.log_scalar(f"{key}_totals", np.array(totals))
             metrics.log_scalar(f"{key}_sys_len", total(f"{key}_sys_len"))
             metrics.log_scalar(f"{key}_ref_len", total(f"{key}_ref_len"))
+            metrics.log_scalar_sum(f"bleu_sents_{direction}", total(f"{key}_sents"))
             metrics.log_derived(f"bleu_{direction}", _bleu_fn(key))
             names.append(key)
         if names:

@@ -10,7 +10,8 @@ embeddings in ``--langs`` order) and samples languages with probabilities ``p_l 
 (``--sample-alpha``, XLM's 0.5) so that a small corpus is not drowned by a large one.
 
 Validation concatenates every language's ``valid`` split without resampling and with the same
-masks every time (so validation losses are comparable across epochs); the criterion
+masks every time (so validation losses are comparable across epochs) and scores every block,
+whatever ``--required-batch-size-multiple`` (``EvalBlocksDataset``); the criterion
 ``xlm_mlm_loss`` logs the loss, perplexity and masked-token accuracy of each language.
 
 "Wiki only" vs "Wiki + UN" is the same command with other data: point ``DATA`` (or
@@ -46,6 +47,7 @@ from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING
 
 from ..common.errors import UserError
+from ..distributed import param_digest, rank_trace, trace_train_step, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +134,20 @@ class ShuffledBySizeDataset(BaseWrapperDataset):
 
     def size(self, index):
         return self.dataset.size(index)
+
+
+class EvalBlocksDataset(ShuffledBySizeDataset):
+    """The validation/test blocks: every block is scored, whatever the batch-size multiple.
+
+    fairseq 0.12.3's ``batch_by_size`` drops the last batch when its size is not a multiple of
+    ``--required-batch-size-multiple`` (default 8): 12 blocks were validated as 8, and fewer
+    than 8 left no batch at all ("The dataset is empty"). Evaluation batches need no multiple.
+    """
+
+    def batch_by_size(self, indices, max_tokens=None, max_sentences=None,
+                      required_batch_size_multiple=1):
+        return super().batch_by_size(indices, max_tokens=max_tokens, max_sentences=max_sentences,
+                                     required_batch_size_multiple=1)
 
 
 # ---------------------------------------------------------------- task
@@ -306,17 +322,23 @@ class XLMMLMTask(FairseqTask):
             blocks = self._load_lang_blocks(split, lang, combine)
             if blocks is None:
                 if train:
+                    root = self.cfg.data.split(os.pathsep)[0]
+                    have = sorted(d for d in os.listdir(root)
+                                  if os.path.isfile(os.path.join(root, d, f"{split}.bin")))
                     raise UserError(f"{os.path.join(self.lang_dirs[lang], split)}.bin: not found "
-                                    f"(training data of language '{lang}')")
+                                    f"(training data of --langs '{lang}'; {root} has "
+                                    f"{', '.join(have) if have else 'no language'})")
                 logger.warning("no %s data for '%s' (%s.bin): not evaluated", split, lang,
                                os.path.join(self.lang_dirs[lang], split))
                 continue
             per_lang.append(self._mask_and_tag(blocks, lang_id, train))
             names.append(lang)
         if not per_lang:
-            raise FileNotFoundError(
-                f"no '{split}' data for any of {self.langs} under "
-                f"{sorted(set(self.lang_dirs.values()))}"
+            raise UserError(
+                f"{os.path.join(self.lang_dirs[self.langs[0]], split)}.bin: no '{split}' data for "
+                f"any of --langs {','.join(self.langs)} (looked in "
+                f"{', '.join(sorted(set(self.lang_dirs.values())))}; without a valid split use "
+                "--disable-validation)"
             )
         if train and len(per_lang) > 1 and self.cfg.sample_alpha != 1.0:
             sizes = [len(d) for d in per_lang]
@@ -333,7 +355,8 @@ class XLMMLMTask(FairseqTask):
                 ))
             per_lang = resampled
         dataset = per_lang[0] if len(per_lang) == 1 else ConcatDataset(per_lang)
-        self.datasets[split] = ShuffledBySizeDataset(dataset)
+        wrapper = ShuffledBySizeDataset if train else EvalBlocksDataset
+        self.datasets[split] = wrapper(dataset)
         logger.info("%s: %d blocks of %s", split, len(dataset), ",".join(names))
 
     def build_dataset_for_inference(self, src_tokens, src_lengths, lang=None, sort=True):
@@ -356,6 +379,18 @@ class XLMMLMTask(FairseqTask):
             },
             sizes=[src.sizes],
         )
+
+    # ---- training (fairseq's own steps; traced per rank with XDOMAIN_RANK_TRACE, see distributed.py)
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        trace_train_step(sample, model, update_num, ignore_grad)
+        self._last_update = update_num
+        return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
+
+    def begin_valid_epoch(self, epoch, model):
+        super().begin_valid_epoch(epoch, model)
+        if tracing():
+            rank_trace("valid", epoch=int(epoch), params=param_digest(model),
+                       after_update=getattr(self, "_last_update", -1) + 1)
 
     @property
     def source_dictionary(self):

@@ -22,12 +22,36 @@ import numpy as np
 import torch
 
 from ..common.atomic import atomic_open
-from .adversarial import AdversarialConfig, BatchedAdversarial
+from ..common.errors import UserError
+from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
 from .criterion import mean_cosine_criterion
 from .procrustes import procrustes
 from .refinement import RefinementConfig, refine
 
 logger = logging.getLogger(__name__)
+
+
+def check_adversarial_config(cfg: AdversarialConfig) -> AdversarialConfig:
+    """Refuse flag values that would only fail (or silently do nothing) once training runs."""
+    if cfg.precision not in PRECISIONS:
+        raise UserError(f"--precision {cfg.precision!r}: expected one of {', '.join(PRECISIONS)}")
+    for flag, value, low in (("--epochs", cfg.n_epochs, 1), ("--batch-size", cfg.batch_size, 1),
+                             ("--dis-hid-dim", cfg.dis_hid_dim, 1),
+                             ("--dis-layers", cfg.dis_layers, 0), ("--dis-steps", cfg.dis_steps, 0),
+                             ("--dis-most-frequent", cfg.dis_most_frequent, 0)):
+        if value < low:
+            raise UserError(f"{flag} {value}: must be >= {low}")
+    if cfg.epoch_size < cfg.batch_size:
+        raise UserError(f"--epoch-size {cfg.epoch_size}: must be >= --batch-size {cfg.batch_size}")
+    if not 0 <= cfg.dis_input_dropout < 1:
+        raise UserError(f"--dis-input-dropout {cfg.dis_input_dropout}: must be in [0, 1)")
+    if not 0 <= cfg.dis_smooth < 0.5:
+        raise UserError(f"--dis-smooth {cfg.dis_smooth}: must be in [0, 0.5)")
+    for flag, value in (("--dis-lr", cfg.dis_lr), ("--map-lr", cfg.map_lr),
+                        ("--lr-decay", cfg.lr_decay), ("--lr-shrink", cfg.lr_shrink)):
+        if value <= 0:
+            raise UserError(f"{flag} {value}: must be > 0")
+    return cfg
 
 
 def _tqdm(total, desc, enabled):

@@ -12,6 +12,11 @@ DIR/tgt.vec, DIR/results.json (configuration, seed, criterion per epoch, selecte
 refinement, evaluation) and DIR/results.md; it checkpoints after every adversarial epoch and
 resumes from DIR/checkpoint.pt when restarted with the same configuration.
 
+Refinement (both subcommands) induces its dictionary with ``--dico-build``: ``S2T``, ``T2S``,
+their intersection ``S2T&T2S`` (mutual pairs) or union ``S2T|T2S``. When the induced dictionary
+has fewer pairs than the embedding dimension, refinement stops with a warning giving the count and
+the map from before that iteration is kept. Flag values are checked before any file is read.
+
 ``baseline`` writes DIR/baseline_{METHOD}.json labelled for ``xdomain-report`` (``"kind": "ubli"``,
 ``"method"``, and ``"pair"``/``"domains"``/``"init"`` from the flags, null when not given) and
 DIR/baseline_{METHOD}.md.
@@ -31,6 +36,7 @@ from ..common.errors import UserError, cli_entry
 from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
 from .align import (
     adversarial_train,
+    check_adversarial_config,
     identical_pairs,
     lr_stop,
     refine_and_select,
@@ -39,7 +45,7 @@ from .align import (
 )
 from .criterion import mean_cosine_criterion
 from .data import NORMALIZATIONS, clamp_rank, load_pair
-from .dictionary import DICO_BUILDS
+from .dictionary import DICO_BUILDS, DICO_METHODS
 from .evaluation import copy_baseline, evaluate_translation, load_dictionary, require_coverage
 from .knn import BACKENDS
 from .refinement import RefinementConfig
@@ -61,7 +67,7 @@ def _common(p):
     r = RefinementConfig()
     p.add_argument("--refinement", type=int, default=r.n_refinement, help="Procrustes iterations")
     p.add_argument("--dico-build", default=r.dico_build, choices=DICO_BUILDS)
-    p.add_argument("--dico-method", default=r.dico_method, choices=("csls", "nn"))
+    p.add_argument("--dico-method", default=r.dico_method, choices=DICO_METHODS)
     p.add_argument("--dico-max-rank", type=int, default=r.dico_max_rank)
     p.add_argument("--criterion-max-rank", type=int, default=r.criterion_max_rank)
     p.add_argument("--csls-k", type=int, default=r.k_csls)
@@ -121,29 +127,58 @@ def _setup(args):
     return device
 
 
-def _ref_cfg(args, n_src, n_tgt):
+def _clamp(name, value, n_src, n_tgt):
+    return value if n_src is None else clamp_rank(name, value, n_src, n_tgt)
+
+
+def _ref_cfg(args, n_src=None, n_tgt=None):
+    """The refinement configuration of the flags, checked; ranks clamped to the vocabularies
+    when their sizes are given (called once without them to check before loading anything)."""
     return RefinementConfig(
         n_refinement=args.refinement, dico_build=args.dico_build, dico_method=args.dico_method,
-        dico_max_rank=clamp_rank("--dico-max-rank", args.dico_max_rank, n_src, n_tgt),
+        dico_max_rank=_clamp("--dico-max-rank", args.dico_max_rank, n_src, n_tgt),
         k_csls=args.csls_k,
-        criterion_max_rank=clamp_rank("--criterion-max-rank", args.criterion_max_rank, n_src, n_tgt),
-    )
+        criterion_max_rank=_clamp("--criterion-max-rank", args.criterion_max_rank, n_src, n_tgt),
+    ).check()
+
+
+def _adv_cfg(args, n_src=None, n_tgt=None):
+    """The adversarial configuration of the ``align`` flags, checked (see ``_ref_cfg``)."""
+    return check_adversarial_config(AdversarialConfig(
+        dis_layers=args.dis_layers, dis_hid_dim=args.dis_hid_dim,
+        dis_input_dropout=args.dis_input_dropout, dis_steps=args.dis_steps,
+        dis_lambda=args.dis_lambda,
+        dis_most_frequent=_clamp("--dis-most-frequent", args.dis_most_frequent, n_src, n_tgt),
+        dis_smooth=args.dis_smooth, dis_lr=args.dis_lr, map_lr=args.map_lr,
+        map_beta=args.map_beta, batch_size=args.batch_size, lr_decay=args.lr_decay,
+        lr_shrink=args.lr_shrink, min_lr=args.min_lr, epoch_size=args.epoch_size,
+        n_epochs=args.epochs, precision=args.precision,
+    ))
+
+
+def _check_common(args):
+    """Checks of the flags both subcommands share, before any file is read."""
+    for flag, value, low in (("--max-vocab", args.max_vocab, 1), ("--threads", args.threads, 0)):
+        if value < low:
+            raise UserError(f"{flag} {value}: must be >= {low}")
+    _ref_cfg(args)
 
 
 def _export(args, out, src_wv, tgt_wv, src, tgt, W):
     from ..embeddings.vecio import save_vec
 
-    torch.save(W.cpu(), out / "W.pt")
+    with atomic_open(out / "W.pt", "wb") as handle:
+        torch.save(W.cpu(), handle)
     save_mapping(out / "W.npy", W)
     if not args.no_export:
         save_vec(out / "src.mapped.vec", src_wv.words, (src @ W).cpu().numpy())
         save_vec(out / "tgt.vec", tgt_wv.words, tgt.cpu().numpy())
 
 
-def _evaluate(args, src_wv, tgt_wv, src, tgt, W):
+def _evaluate(args, src_wv, tgt_wv, src, tgt, W, dico=None):
     if not args.dico_eval:
         return None
-    dico = load_dictionary(args.dico_eval)
+    dico = load_dictionary(args.dico_eval) if dico is None else dico
     return evaluate_translation(src @ W, tgt, src_wv.word2id, tgt_wv.word2id, dico,
                                 k_csls=args.csls_k, backend=args.knn_backend)
 
@@ -167,6 +202,8 @@ def _summary_rows(result):
 
 
 def cmd_align(args):
+    _check_common(args)
+    _adv_cfg(args)
     device = _setup(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,19 +212,7 @@ def cmd_align(args):
     if args.dico_eval:  # fail early on a bad dictionary, not after training
         require_coverage(load_dictionary(args.dico_eval), src_wv.word2id, tgt_wv.word2id)
     src, tgt = src.to(device), tgt.to(device)
-    if args.epochs < 1 or args.epoch_size < args.batch_size:
-        raise UserError("--epochs must be >= 1 and --epoch-size >= --batch-size")
-    adv = AdversarialConfig(
-        dis_layers=args.dis_layers, dis_hid_dim=args.dis_hid_dim,
-        dis_input_dropout=args.dis_input_dropout, dis_steps=args.dis_steps,
-        dis_lambda=args.dis_lambda,
-        dis_most_frequent=clamp_rank("--dis-most-frequent", args.dis_most_frequent,
-                                     len(src_wv), len(tgt_wv)),
-        dis_smooth=args.dis_smooth, dis_lr=args.dis_lr, map_lr=args.map_lr,
-        map_beta=args.map_beta, batch_size=args.batch_size, lr_decay=args.lr_decay,
-        lr_shrink=args.lr_shrink, min_lr=args.min_lr, epoch_size=args.epoch_size,
-        n_epochs=args.epochs, precision=args.precision,
-    )
+    adv = _adv_cfg(args, len(src_wv), len(tgt_wv))
     ref = _ref_cfg(args, len(src_wv), len(tgt_wv))
     config = {"command": "align", "src_emb": os.fspath(args.src_emb),
               "tgt_emb": os.fspath(args.tgt_emb), "max_vocab": args.max_vocab,
@@ -262,6 +287,7 @@ def _print_result(result):
 
 def cmd_baseline(args):
     labels = _labels(args)
+    _check_common(args)
     device = _setup(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -284,6 +310,10 @@ def cmd_baseline(args):
         if not pairs:
             raise UserError(f"{args.tgt_emb}: no word is spelled identically in both vocabularies "
                             f"({args.src_emb})")
+        dico = None
+        if args.dico_eval:  # fail early on a bad dictionary, not after refinement
+            dico = load_dictionary(args.dico_eval)
+            require_coverage(dico, src_wv.word2id, tgt_wv.word2id)
         ref = _ref_cfg(args, len(src_wv), len(tgt_wv))
         config["refinement"] = ref.to_dict()
         W0 = supervised_procrustes(src, tgt, pairs)
@@ -292,7 +322,7 @@ def cmd_baseline(args):
         W, crit, ref_it, ref_records = refine_and_select(src, tgt, W0, crit0, ref,
                                                          backend=args.knn_backend,
                                                          progress=not args.no_progress)
-        evaluation = _evaluate(args, src_wv, tgt_wv, src, tgt, W)
+        evaluation = _evaluate(args, src_wv, tgt_wv, src, tgt, W, dico)
         _export(args, out, src_wv, tgt_wv, src, tgt, W)
         result = {**labels, "config": config, "n_seed_pairs": len(pairs), "procrustes_criterion": crit0,
                   "refinement": ref_records, "selected_refinement": ref_it, "criterion": crit,

@@ -14,6 +14,7 @@ import torch
 from .knn import csls_topk, normalize, topk
 
 DICO_BUILDS = ("S2T", "T2S", "S2T&T2S", "S2T|T2S")
+DICO_METHODS = ("csls", "nn")
 
 
 def _candidates(q_emb, t_emb, max_rank, method, k_csls, backend):
@@ -34,7 +35,9 @@ def build_dictionary(src, tgt, build="S2T", max_rank=15000, method="csls", k_csl
                      backend="auto"):
     """Pairs (source id, target id) ``LongTensor [n, 2]`` from mapped source / target embeddings."""
     if build not in DICO_BUILDS:
-        raise ValueError(f"dico build must be one of {DICO_BUILDS}")
+        raise ValueError(f"dico build must be one of {DICO_BUILDS}, got {build!r}")
+    if method not in DICO_METHODS:
+        raise ValueError(f"dico method must be one of {DICO_METHODS}, got {method!r}")
     src, tgt = normalize(src), normalize(tgt)
     s2t = t2s = None
     if "S2T" in build:
@@ -45,12 +48,24 @@ def build_dictionary(src, tgt, build="S2T", max_rank=15000, method="csls", k_csl
         return s2t
     if build == "T2S":
         return t2s
-    a = {tuple(p) for p in s2t.tolist()}
-    b = {tuple(p) for p in t2s.tolist()}
-    keep = a & b if build == "S2T&T2S" else a | b
-    ordered = [p for p in s2t.tolist() if p in keep]
-    if build == "S2T|T2S":
-        ordered += [p for p in t2s.tolist() if p not in a]
+    return combine_pairs(s2t, t2s, build)
+
+
+def combine_pairs(s2t, t2s, build):
+    """Intersection (``S2T&T2S``) or union (``S2T|T2S``) of two ``[n, 2]`` pair tensors.
+
+    Pairs keep the order of ``s2t`` (best margin first); the union appends the pairs found only
+    by ``t2s`` in their order. Always a ``LongTensor [n, 2]``, ``n`` possibly 0.
+    """
+    s2t_pairs = [tuple(p) for p in s2t.tolist()]
+    t2s_pairs = [tuple(p) for p in t2s.tolist()]
+    in_s2t, in_t2s = set(s2t_pairs), set(t2s_pairs)
+    if build == "S2T&T2S":
+        ordered = [p for p in s2t_pairs if p in in_t2s]
+    elif build == "S2T|T2S":
+        ordered = s2t_pairs + [p for p in t2s_pairs if p not in in_s2t]
+    else:
+        raise ValueError(f"cannot combine pairs for dico build {build!r}")
     if not ordered:
         return torch.zeros(0, 2, dtype=torch.long)
     return torch.tensor(ordered, dtype=torch.long)

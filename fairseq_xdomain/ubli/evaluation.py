@@ -5,6 +5,12 @@ its translations counts as correct). A source word is *covered* when it is in th
 and at least one of its translations is in the target vocabulary. P@1/5/10 are over the covered
 source words (what MUSE reports, since it drops OOV pairs); every score comes with the coverage
 (covered / all source words) and the counts, and ``p@k_all`` counts uncovered words as wrong.
+
+Dictionary files are read by ``common/textio.py`` (BOM and CRLF ignored, invalid UTF-8 is a
+one-line error). Columns are separated by ASCII white space, so a word with a no-break space
+inside (``new<U+00A0>york``) is looked up verbatim in the ``.vec``; a line that only has two
+columns when non-ASCII white space separates too is read that way and counted
+(``n_unicode_separated``). See ``common/whitespace.py``.
 """
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from ..common.errors import UserError
-from ..common.textio import iter_lines
+from ..common.textio import FIX_LINE_HINT, iter_lines
+from ..common.whitespace import split_fields
 from .knn import csls_topk, normalize, topk
 
 logger = logging.getLogger(__name__)
@@ -30,16 +37,21 @@ class Dictionary:
     gold: dict
     n_lines: int = 0
     n_bad_lines: int = 0
+    n_unicode_separated: int = 0
 
 
 def load_dictionary(path) -> Dictionary:
+    """Read a ``src tgt`` per line dictionary (see the module docstring); bad lines are counted."""
     gold: dict = {}
-    n = bad = 0
-    for line in iter_lines(path, on_bad_utf8="fail"):
+    n = bad = uni = 0
+    for line in iter_lines(path, on_bad_utf8="fail", hint=FIX_LINE_HINT, what="dictionary"):
         if not line.strip():
             continue
         n += 1
-        parts = line.split()
+        parts = split_fields(line)
+        if len(parts) != 2 and len(line.split()) == 2:
+            parts = line.split()
+            uni += 1
         if len(parts) != 2:
             bad += 1
             continue
@@ -48,9 +60,12 @@ def load_dictionary(path) -> Dictionary:
             gold[parts[0]].append(parts[1])
     if bad:
         logger.warning("%s: %d lines are not 'src tgt' pairs and were skipped", path, bad)
+    if uni:
+        logger.warning("%s: %d lines have their two columns separated by non-ASCII white space "
+                       "(e.g. U+00A0), read as pairs", path, uni)
     if not gold:
         raise UserError(f"{path}: no 'src tgt' pairs in the dictionary")
-    return Dictionary(str(path), gold, n, bad)
+    return Dictionary(str(path), gold, n, bad, uni)
 
 
 def coverage(dico: Dictionary, src_word2id, tgt_word2id):

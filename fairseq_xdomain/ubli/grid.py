@@ -48,8 +48,15 @@ import torch
 from ..common.atomic import atomic_open, read_json, write_json, write_text
 from ..common.errors import UserError, cli_entry
 from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
-from .align import adversarial_train, lr_stop, refine_and_select, save_mapping
+from .align import (
+    adversarial_train,
+    check_adversarial_config,
+    lr_stop,
+    refine_and_select,
+    save_mapping,
+)
 from .data import NORMALIZATIONS, clamp_rank, load_pair
+from .dictionary import DICO_BUILDS, DICO_METHODS
 from .evaluation import evaluate_translation, load_dictionary
 from .knn import BACKENDS
 from .refinement import RefinementConfig, refine
@@ -426,8 +433,8 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     g.add_argument("--min-lr", type=float, default=d.min_lr)
     g.add_argument("--precision", default=d.precision, choices=PRECISIONS)
     g = p.add_argument_group("refinement and criterion")
-    g.add_argument("--dico-build", default=rd.dico_build)
-    g.add_argument("--dico-method", default=rd.dico_method, choices=["csls", "nn"])
+    g.add_argument("--dico-build", default=rd.dico_build, choices=DICO_BUILDS)
+    g.add_argument("--dico-method", default=rd.dico_method, choices=DICO_METHODS)
     g.add_argument("--dico-max-rank", type=int, default=rd.dico_max_rank)
     g.add_argument("--csls-k", type=int, default=rd.k_csls)
     g.add_argument("--criterion-max-rank", type=int, default=rd.criterion_max_rank)
@@ -462,7 +469,7 @@ def _configs(args, n_src=None, n_tgt=None):
         dico_method=args.dico_method, dico_max_rank=clamp("--dico-max-rank", args.dico_max_rank),
         k_csls=args.csls_k,
         criterion_max_rank=clamp("--criterion-max-rank", args.criterion_max_rank))
-    return adv, ref
+    return check_adversarial_config(adv), ref.check()
 
 
 def _file_id(path):
@@ -472,6 +479,9 @@ def _file_id(path):
 
 def run_grid(args):
     """Run (or resume) the grid described by parsed ``args``; return (summary dict, Markdown)."""
+    for flag, value, low in (("--max-vocab", args.max_vocab, 1), ("--threads", args.threads, 0)):
+        if value < low:
+            raise UserError(f"{flag} {value}: must be >= {low}")
     if args.threads:
         torch.set_num_threads(args.threads)
     for name in ("seeds", "epochs", "refinements"):
@@ -480,8 +490,7 @@ def run_grid(args):
             raise UserError(f"--{name}: repeated values {vals}")
     if min(args.epochs) < 1 or min(args.refinements) < 1:
         raise UserError("--epochs and --refinements must be >= 1")
-    if args.epoch_size < args.batch_size:
-        raise UserError("--epoch-size must be >= --batch-size")
+    _configs(args)  # every value checked before anything is loaded or trained
     out = Path(args.out)
     t0 = time.perf_counter()
     src_wv, tgt_wv, src, tgt = load_pair(args.src_emb, args.tgt_emb, args.max_vocab,

@@ -3,14 +3,20 @@
 Each iteration builds the dictionary among the ``max_rank`` (15k) most frequent words from the
 unit-normalised mapped embeddings and solves Procrustes on the embeddings themselves (as MUSE).
 The criterion is recorded after every iteration so callers can select the best iteration.
+
+An induced dictionary with fewer pairs than the embedding dimension (at least 2) cannot determine
+a map: Procrustes on it is underdetermined (MUSE crashes on an empty one, its issue #18). Then
+refinement stops with a warning that names the count, and the maps of the iterations before it
+(the pre-refinement map when it is the first) are what the caller selects from.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
 
+from ..common.errors import UserError
 from .criterion import mean_cosine_criterion
-from .dictionary import build_dictionary
+from .dictionary import DICO_BUILDS, DICO_METHODS, build_dictionary
 from .procrustes import procrustes
 
 logger = logging.getLogger(__name__)
@@ -28,6 +34,28 @@ class RefinementConfig:
     def to_dict(self):
         return asdict(self)
 
+    def check(self) -> RefinementConfig:
+        """Refuse values that would only fail after the expensive work (``UserError``)."""
+        if self.dico_build not in DICO_BUILDS:
+            raise UserError(f"--dico-build {self.dico_build!r}: expected one of "
+                            f"{', '.join(DICO_BUILDS)}")
+        if self.dico_method not in DICO_METHODS:
+            raise UserError(f"--dico-method {self.dico_method!r}: expected one of "
+                            f"{', '.join(DICO_METHODS)}")
+        for flag, value, low in (("--refinement", self.n_refinement, 0),
+                                 ("--dico-max-rank", self.dico_max_rank, 0),
+                                 ("--criterion-max-rank", self.criterion_max_rank, 0),
+                                 ("--csls-k", self.k_csls, 1)):
+            if value < low:
+                raise UserError(f"{flag} {value}: must be >= {low}"
+                                + (" (0: all words)" if "rank" in flag else ""))
+        return self
+
+
+def min_pairs(dim: int) -> int:
+    """Fewest induced pairs a refinement step accepts for embeddings of dimension ``dim``."""
+    return max(2, int(dim))
+
 
 def procrustes_from_pairs(src, tgt, pairs):
     return procrustes(src[pairs[:, 0]], tgt[pairs[:, 1]])
@@ -37,12 +65,16 @@ def refine(src, tgt, W, cfg: RefinementConfig, backend="auto", progress=None):
     """Run ``cfg.n_refinement`` iterations from ``W``; return the list of (W, criterion, n_pairs)
     after each iteration (the criterion of the map it produced)."""
     out = []
+    need = min_pairs(src.shape[1])
     for it in range(cfg.n_refinement):
         pairs = build_dictionary(src @ W, tgt, cfg.dico_build, max_rank=cfg.dico_max_rank,
                                  method=cfg.dico_method, k_csls=cfg.k_csls, backend=backend)
-        if pairs.shape[0] < 2:
-            logger.warning("refinement %d: induced dictionary has %d pairs, stopping", it + 1,
-                           pairs.shape[0])
+        if pairs.shape[0] < need:
+            logger.warning(
+                "refinement %d: the induced dictionary (--dico-build %s) has %d pairs, fewer "
+                "than the %d a map of dimension %d needs: refinement stops, keeping the map "
+                "from before this iteration", it + 1, cfg.dico_build, pairs.shape[0], need,
+                src.shape[1])
             break
         W = procrustes_from_pairs(src, tgt, pairs.to(src.device))
         crit = mean_cosine_criterion(src @ W, tgt, max_rank=cfg.criterion_max_rank,

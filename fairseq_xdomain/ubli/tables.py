@@ -24,7 +24,8 @@ from pathlib import Path
 
 from ..common.atomic import read_json, write_json, write_text
 from ..common.errors import UserError, cli_entry
-from ..common.textio import iter_lines, require_file
+from ..common.textio import LineStats, iter_lines, require_file
+from ..common.whitespace import split_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -186,11 +187,19 @@ def write_tables(out, **kw):
 
 
 def _counts(path):
+    """Word counts of a tokenized corpus: the words fastText sees (``common/whitespace.py``)."""
     require_file(path)
     c = Counter()
-    for line in iter_lines(path):
-        c.update(line.split())
+    stats = LineStats()
+    for line in iter_lines(path, stats=stats, hint="", what="corpus"):
+        c.update(split_tokens(line))
+    _log_skipped(path, stats)
     return c
+
+
+def _log_skipped(path, stats):
+    if stats.bad_utf8:
+        logger.warning("%s: skipped %d line(s) with invalid UTF-8", path, stats.bad_utf8)
 
 
 def frequent_dictionary(pairs_tsv, src_corpus, tgt_corpus, n=1500, min_count=5, lowercase=True):
@@ -201,7 +210,8 @@ def frequent_dictionary(pairs_tsv, src_corpus, tgt_corpus, n=1500, min_count=5, 
     trans: dict = {}
     n_lines = n_multi = 0
     require_file(pairs_tsv)
-    for line in iter_lines(pairs_tsv):
+    stats = LineStats()
+    for line in iter_lines(pairs_tsv, stats=stats, hint="", what="word list"):
         parts = line.rstrip("\n").split("\t")
         if len(parts) < 2:
             continue
@@ -209,13 +219,14 @@ def frequent_dictionary(pairs_tsv, src_corpus, tgt_corpus, n=1500, min_count=5, 
         s, t = parts[0].strip(), parts[1].strip()
         if lowercase:
             s, t = s.lower(), t.lower()
-        if not s or not t or " " in s or " " in t:
+        if len(s.split()) != 1 or len(t.split()) != 1:  # any white space, U+00A0 included
             n_multi += 1
             continue
         if cs.get(s, 0) >= min_count and ct.get(t, 0) >= min_count:
             trans.setdefault(s, [])
             if t not in trans[s]:
                 trans[s].append(t)
+    _log_skipped(pairs_tsv, stats)
     if not trans:
         raise UserError(f"{pairs_tsv}: no pair has both words in the corpora "
                         f"(>= {min_count} times each)")
