@@ -13,7 +13,7 @@ REQS   := requirements.txt requirements-fairseq.txt setup.py
 STAMP  := $(VENV)/.installed-$(TORCH)-$(shell cat $(REQS) | sha256sum | cut -c1-16)
 SYSTEM_SITE := $(if $(filter system,$(TORCH)),--system-site-packages)
 
-.PHONY: install test test-fast demo lint bench clean
+.PHONY: install test demo lint bench clean
 
 install: $(STAMP)
 

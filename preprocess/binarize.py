@@ -73,6 +73,17 @@ def _count_lines(path) -> int:
         return sum(1 for _ in handle)
 
 
+def _write_line(out, line: str) -> int:
+    """Write one line for fairseq, whose reader would split it at a CR inside: CR -> space.
+
+    Returns 1 when a CR was replaced (for the counts), else 0.
+    """
+    had_cr = "\r" in line
+    out.write(line.replace("\r", " ") if had_cr else line)
+    out.write("\n")
+    return int(had_cr)
+
+
 def write_aligned(files: dict, outputs: dict, on_bad_utf8: str = "skip",
                   hint: str = "use --on-bad-utf8 skip|replace to continue") -> dict:
     """Copy parallel ``files`` ({lang: path}) to ``outputs`` ({lang: path}) pair by pair.
@@ -92,11 +103,7 @@ def write_aligned(files: dict, outputs: dict, on_bad_utf8: str = "skip",
         for pair in iter_parallel_lines([files[lang] for lang in langs], on_bad_utf8=on_bad_utf8,
                                         stats=stats, hint=hint):
             for out, line in zip(outs, pair):
-                if "\r" in line:
-                    cr_replaced += 1
-                    line = line.replace("\r", " ")
-                out.write(line)
-                out.write("\n")
+                cr_replaced += _write_line(out, line)
             kept += 1
     counts = {"pairs": stats.pairs, "kept": kept, "dropped_bad_utf8": stats.dropped_bad_utf8,
               "replaced_bad_utf8": stats.replaced_bad_utf8, "cr_replaced": cr_replaced}
@@ -123,11 +130,7 @@ def _copy_text(path, output, on_bad_utf8: str, hint: str) -> int:
     written = cr_replaced = 0
     with atomic_open(output) as out:
         for line in iter_lines(path, on_bad_utf8=on_bad_utf8, stats=stats, hint=hint):
-            if "\r" in line:
-                cr_replaced += 1
-                line = line.replace("\r", " ")
-            out.write(line)
-            out.write("\n")
+            cr_replaced += _write_line(out, line)
             written += 1
     if stats.bad_utf8:
         verb = "replaced invalid bytes in" if on_bad_utf8 == "replace" else "skipped"

@@ -38,3 +38,12 @@ def cli_entry(main):
             sys.exit(130)
 
     return wrapper
+
+
+def check_minimums(checks, note: str = "") -> None:
+    """Refuse option values below their minimum before any work: ``checks`` holds
+    ``(flag, value, minimum)`` triples; the first violation is a UserError ``FLAG V: must be >= M``
+    (plus ``note``, e.g. what 0 means for that flag)."""
+    for flag, value, low in checks:
+        if value < low:
+            raise UserError(f"{flag} {value}: must be >= {low}" + (note if "rank" in flag else ""))

@@ -48,17 +48,15 @@ class MuseUbliConfig(FairseqDataclass):
 
 def check_config(cfg: MuseUbliConfig) -> None:
     """Refuse flag values that would fail (or divide by zero) only once training runs."""
-    from ..common.errors import UserError
+    from ..common.errors import UserError, check_minimums
 
     if cfg.normalize_embeddings not in NORMALIZATIONS:
         raise UserError(f"--normalize-embeddings {cfg.normalize_embeddings!r}: expected one of "
                         f"{', '.join(repr(n) for n in NORMALIZATIONS)}")
-    for flag, value, low in (("--muse-batch-size", cfg.muse_batch_size, 1),
-                             ("--dis-steps", cfg.dis_steps, 0),
-                             ("--dis-most-frequent", cfg.dis_most_frequent, 0),
-                             ("--max-vocab", cfg.max_vocab, 1)):
-        if value < low:
-            raise UserError(f"{flag} {value}: must be >= {low}")
+    check_minimums((("--muse-batch-size", cfg.muse_batch_size, 1),
+                    ("--dis-steps", cfg.dis_steps, 0),
+                    ("--dis-most-frequent", cfg.dis_most_frequent, 0),
+                    ("--max-vocab", cfg.max_vocab, 1)))
     if cfg.epoch_size < cfg.muse_batch_size:
         raise UserError(f"--epoch-size {cfg.epoch_size}: must be >= --muse-batch-size "
                         f"{cfg.muse_batch_size}")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..common.atomic import atomic_open
-from ..common.errors import UserError
+from ..common.errors import UserError, check_minimums
 from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
 from .criterion import mean_cosine_criterion
 from .procrustes import procrustes
@@ -35,12 +35,10 @@ def check_adversarial_config(cfg: AdversarialConfig) -> AdversarialConfig:
     """Refuse flag values that would only fail (or silently do nothing) once training runs."""
     if cfg.precision not in PRECISIONS:
         raise UserError(f"--precision {cfg.precision!r}: expected one of {', '.join(PRECISIONS)}")
-    for flag, value, low in (("--epochs", cfg.n_epochs, 1), ("--batch-size", cfg.batch_size, 1),
-                             ("--dis-hid-dim", cfg.dis_hid_dim, 1),
-                             ("--dis-layers", cfg.dis_layers, 0), ("--dis-steps", cfg.dis_steps, 0),
-                             ("--dis-most-frequent", cfg.dis_most_frequent, 0)):
-        if value < low:
-            raise UserError(f"{flag} {value}: must be >= {low}")
+    check_minimums((("--epochs", cfg.n_epochs, 1), ("--batch-size", cfg.batch_size, 1),
+                    ("--dis-hid-dim", cfg.dis_hid_dim, 1),
+                    ("--dis-layers", cfg.dis_layers, 0), ("--dis-steps", cfg.dis_steps, 0),
+                    ("--dis-most-frequent", cfg.dis_most_frequent, 0)))
     if cfg.epoch_size < cfg.batch_size:
         raise UserError(f"--epoch-size {cfg.epoch_size}: must be >= --batch-size {cfg.batch_size}")
     if not 0 <= cfg.dis_input_dropout < 1:

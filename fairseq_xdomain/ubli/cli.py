@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from ..common.atomic import atomic_open, read_json, write_json, write_text
-from ..common.errors import UserError, cli_entry
+from ..common.errors import UserError, check_minimums, cli_entry
 from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
 from .align import (
     adversarial_train,
@@ -158,9 +158,7 @@ def _adv_cfg(args, n_src=None, n_tgt=None):
 
 def _check_common(args):
     """Checks of the flags both subcommands share, before any file is read."""
-    for flag, value, low in (("--max-vocab", args.max_vocab, 1), ("--threads", args.threads, 0)):
-        if value < low:
-            raise UserError(f"{flag} {value}: must be >= {low}")
+    check_minimums((("--max-vocab", args.max_vocab, 1), ("--threads", args.threads, 0)))
     _ref_cfg(args)
 
 

@@ -46,7 +46,7 @@ from pathlib import Path
 import torch
 
 from ..common.atomic import atomic_open, read_json, write_json, write_text
-from ..common.errors import UserError, cli_entry
+from ..common.errors import UserError, check_minimums, cli_entry
 from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
 from .align import (
     adversarial_train,
@@ -479,9 +479,7 @@ def _file_id(path):
 
 def run_grid(args):
     """Run (or resume) the grid described by parsed ``args``; return (summary dict, Markdown)."""
-    for flag, value, low in (("--max-vocab", args.max_vocab, 1), ("--threads", args.threads, 0)):
-        if value < low:
-            raise UserError(f"{flag} {value}: must be >= {low}")
+    check_minimums((("--max-vocab", args.max_vocab, 1), ("--threads", args.threads, 0)))
     if args.threads:
         torch.set_num_threads(args.threads)
     for name in ("seeds", "epochs", "refinements"):

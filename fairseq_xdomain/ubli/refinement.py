@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
-from ..common.errors import UserError
+from ..common.errors import UserError, check_minimums
 from .criterion import mean_cosine_criterion
 from .dictionary import DICO_BUILDS, DICO_METHODS, build_dictionary
 from .procrustes import procrustes
@@ -42,13 +42,10 @@ class RefinementConfig:
         if self.dico_method not in DICO_METHODS:
             raise UserError(f"--dico-method {self.dico_method!r}: expected one of "
                             f"{', '.join(DICO_METHODS)}")
-        for flag, value, low in (("--refinement", self.n_refinement, 0),
-                                 ("--dico-max-rank", self.dico_max_rank, 0),
-                                 ("--criterion-max-rank", self.criterion_max_rank, 0),
-                                 ("--csls-k", self.k_csls, 1)):
-            if value < low:
-                raise UserError(f"{flag} {value}: must be >= {low}"
-                                + (" (0: all words)" if "rank" in flag else ""))
+        check_minimums((("--refinement", self.n_refinement, 0),
+                        ("--dico-max-rank", self.dico_max_rank, 0),
+                        ("--criterion-max-rank", self.criterion_max_rank, 0),
+                        ("--csls-k", self.k_csls, 1)), note=" (0: all words)")
         return self
 
 
