@@ -52,17 +52,10 @@ def _part(out, name, fn):
 
 
 def ubli_grid(tmp: Path, n: int, dim: int, epoch_size: int, dis_hid: int):
-    from fairseq_xdomain.embeddings.vecio import save_vec
     from fairseq_xdomain.ubli.grid import _configs, add_grid_arguments, run_grid
-    from fairseq_xdomain.ubli.synthetic_emb import make_pair, words_for
+    from fairseq_xdomain.ubli.synthetic_emb import write_pair
 
-    src, tgt, perm, _ = make_pair(n=n, dim=dim, seed=0, noise=0.05)
-    tgt_words = [None] * n
-    for i in range(n):
-        tgt_words[perm[i]] = f"w{i}"
-    save_vec(tmp / "src.vec", words_for(n, "w"), src)
-    save_vec(tmp / "tgt.vec", tgt_words, tgt)
-    (tmp / "dico.txt").write_text("".join(f"w{i} w{i}\n" for i in range(min(n, 1500))))
+    write_pair(tmp, n, dim)
     args = add_grid_arguments(argparse.ArgumentParser()).parse_args([
         "--src-emb", str(tmp / "src.vec"), "--tgt-emb", str(tmp / "tgt.vec"),
         "--dico-eval", str(tmp / "dico.txt"), "--out", str(tmp / "grid"),

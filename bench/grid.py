@@ -25,7 +25,6 @@ from pathlib import Path
 
 import torch
 
-from fairseq_xdomain.embeddings.vecio import save_vec
 from fairseq_xdomain.ubli.evaluation import load_dictionary
 from fairseq_xdomain.ubli.grid import (
     PAPER_EPOCHS,
@@ -37,17 +36,11 @@ from fairseq_xdomain.ubli.grid import (
     run_grid,
     select,
 )
-from fairseq_xdomain.ubli.synthetic_emb import make_pair, words_for
+from fairseq_xdomain.ubli.synthetic_emb import write_pair
 
 
 def _inputs(d: Path, n: int, dim: int):
-    src, tgt, perm, _ = make_pair(n=n, dim=dim, seed=0, noise=0.05)
-    tgt_words = [None] * n
-    for i in range(n):
-        tgt_words[perm[i]] = f"w{i}"
-    save_vec(d / "src.vec", words_for(n, "w"), src)
-    save_vec(d / "tgt.vec", tgt_words, tgt)
-    (d / "dico.txt").write_text("".join(f"w{i} w{i}\n" for i in range(0, min(n, 1500))))
+    write_pair(d, n, dim)
 
 
 def main(argv=None) -> int:

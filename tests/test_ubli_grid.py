@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import run
 
-from fairseq_xdomain.embeddings.vecio import load_vec, save_vec
+from fairseq_xdomain.embeddings.vecio import load_vec
 from fairseq_xdomain.ubli.evaluation import load_dictionary
 from fairseq_xdomain.ubli.grid import (
     KILL_ENV,
@@ -22,7 +22,7 @@ from fairseq_xdomain.ubli.grid import (
     run_grid,
     select,
 )
-from fairseq_xdomain.ubli.synthetic_emb import make_pair, words_for
+from fairseq_xdomain.ubli.synthetic_emb import write_pair
 
 N, DIM = 800, 32
 SEEDS, EPOCHS, REFS = [123, 456], [1, 3], [1, 2]
@@ -38,13 +38,9 @@ NUMBERS = ("criterion", "nn_p@1", "nn_p@5", "nn_p@10", "csls_p@1", "csls_p@5", "
 @pytest.fixture(scope="module")
 def emb(tmp_path_factory):
     d = tmp_path_factory.mktemp("grid_emb")
-    src, tgt, perm, _ = make_pair(n=N, dim=DIM, seed=3, noise=0.05)
-    tgt_words = [None] * N
-    for i in range(N):
-        tgt_words[perm[i]] = f"t{i}"
-    save_vec(d / "src.vec", words_for(N, "t"), src)
-    save_vec(d / "tgt.vec", tgt_words, tgt)
-    (d / "dico.txt").write_text("".join(f"t{i} t{i}\n" for i in range(0, 600, 3)) + "zz t1\n")
+    _, _, dico = write_pair(d, N, DIM, seed=3, prefix="t", dico_rows=range(0, 600, 3))
+    with open(dico, "a", encoding="utf-8") as handle:
+        handle.write("zz t1\n")
     return d
 
 

@@ -44,3 +44,27 @@ def make_pair(n=5000, dim=64, n_clusters=30, noise=0.02, seed=0, shuffle_window=
 
 def words_for(n, prefix):
     return [f"{prefix}{i}" for i in range(n)]
+
+
+def write_pair(folder, n: int, dim: int, seed: int = 0, noise: float = 0.05, prefix: str = "w",
+               dico_rows=range(1500)) -> tuple:
+    """Write a :func:`make_pair` pair as ``src.vec``/``tgt.vec`` and its gold ``dico.txt``.
+
+    Source word ``{prefix}i`` translates to the target word of the same name (the target's row
+    order is permuted). ``dico_rows``: the indices listed in the dictionary (those < ``n``).
+    Returns the paths (src, tgt, dico).
+    """
+    from pathlib import Path
+
+    from ..embeddings.vecio import save_vec
+
+    folder = Path(folder)
+    src, tgt, perm, _ = make_pair(n=n, dim=dim, seed=seed, noise=noise)
+    tgt_words = [None] * n
+    for i in range(n):
+        tgt_words[perm[i]] = f"{prefix}{i}"
+    save_vec(folder / "src.vec", words_for(n, prefix), src)
+    save_vec(folder / "tgt.vec", tgt_words, tgt)
+    (folder / "dico.txt").write_text(
+        "".join(f"{prefix}{i} {prefix}{i}\n" for i in dico_rows if i < n), encoding="utf-8")
+    return folder / "src.vec", folder / "tgt.vec", folder / "dico.txt"
