@@ -47,3 +47,9 @@ def check_minimums(checks, note: str = "") -> None:
     for flag, value, low in checks:
         if value < low:
             raise UserError(f"{flag} {value}: must be >= {low}" + (note if "rank" in flag else ""))
+
+
+def check_choice(flag: str, value, choices) -> None:
+    """Refuse a value outside ``choices`` before any work: ``FLAG 'V': expected one of ...``."""
+    if value not in choices:
+        raise UserError(f"{flag} {value!r}: expected one of {', '.join(map(str, choices))}")

@@ -48,11 +48,9 @@ class MuseUbliConfig(FairseqDataclass):
 
 def check_config(cfg: MuseUbliConfig) -> None:
     """Refuse flag values that would fail (or divide by zero) only once training runs."""
-    from ..common.errors import UserError, check_minimums
+    from ..common.errors import UserError, check_choice, check_minimums
 
-    if cfg.normalize_embeddings not in NORMALIZATIONS:
-        raise UserError(f"--normalize-embeddings {cfg.normalize_embeddings!r}: expected one of "
-                        f"{', '.join(repr(n) for n in NORMALIZATIONS)}")
+    check_choice("--normalize-embeddings", cfg.normalize_embeddings, NORMALIZATIONS)
     check_minimums((("--muse-batch-size", cfg.muse_batch_size, 1),
                     ("--dis-steps", cfg.dis_steps, 0),
                     ("--dis-most-frequent", cfg.dis_most_frequent, 0),

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..common.atomic import atomic_open
-from ..common.errors import UserError, check_minimums
+from ..common.errors import UserError, check_choice, check_minimums
 from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
 from .criterion import mean_cosine_criterion
 from .procrustes import procrustes
@@ -33,8 +33,7 @@ logger = logging.getLogger(__name__)
 
 def check_adversarial_config(cfg: AdversarialConfig) -> AdversarialConfig:
     """Refuse flag values that would only fail (or silently do nothing) once training runs."""
-    if cfg.precision not in PRECISIONS:
-        raise UserError(f"--precision {cfg.precision!r}: expected one of {', '.join(PRECISIONS)}")
+    check_choice("--precision", cfg.precision, PRECISIONS)
     check_minimums((("--epochs", cfg.n_epochs, 1), ("--batch-size", cfg.batch_size, 1),
                     ("--dis-hid-dim", cfg.dis_hid_dim, 1),
                     ("--dis-layers", cfg.dis_layers, 0), ("--dis-steps", cfg.dis_steps, 0),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
-from ..common.errors import UserError, check_minimums
+from ..common.errors import check_choice, check_minimums
 from .criterion import mean_cosine_criterion
 from .dictionary import DICO_BUILDS, DICO_METHODS, build_dictionary
 from .procrustes import procrustes
@@ -36,12 +36,8 @@ class RefinementConfig:
 
     def check(self) -> RefinementConfig:
         """Refuse values that would only fail after the expensive work (``UserError``)."""
-        if self.dico_build not in DICO_BUILDS:
-            raise UserError(f"--dico-build {self.dico_build!r}: expected one of "
-                            f"{', '.join(DICO_BUILDS)}")
-        if self.dico_method not in DICO_METHODS:
-            raise UserError(f"--dico-method {self.dico_method!r}: expected one of "
-                            f"{', '.join(DICO_METHODS)}")
+        check_choice("--dico-build", self.dico_build, DICO_BUILDS)
+        check_choice("--dico-method", self.dico_method, DICO_METHODS)
         check_minimums((("--refinement", self.n_refinement, 0),
                         ("--dico-max-rank", self.dico_max_rank, 0),
                         ("--criterion-max-rank", self.criterion_max_rank, 0),
