@@ -73,7 +73,7 @@ def ubli_grid(tmp: Path, n: int, dim: int, epoch_size: int, dis_hid: int):
 
 
 def csls_knn(n: int, dim: int, device: str):
-    from fairseq_xdomain.ubli.knn import csls_topk, normalize
+    from fairseq_xdomain.ubli.csls import csls_topk, normalize
 
     g = torch.Generator().manual_seed(0)
     src = normalize(torch.randn(n, dim, generator=g)).to(device)

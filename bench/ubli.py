@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from fairseq_xdomain.ubli.adversarial import AdversarialConfig, BatchedAdversarial
-from fairseq_xdomain.ubli.knn import csls_topk, normalize
+from fairseq_xdomain.ubli.csls import csls_topk, normalize
 
 
 class ReferenceLoop:

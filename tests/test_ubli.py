@@ -12,9 +12,9 @@ from fairseq_xdomain.common.errors import UserError
 from fairseq_xdomain.embeddings.vecio import save_vec
 from fairseq_xdomain.ubli.adversarial import AdversarialConfig, BatchedAdversarial
 from fairseq_xdomain.ubli.align import identical_pairs, supervised_procrustes
-from fairseq_xdomain.ubli.criterion import mean_cosine_criterion
+from fairseq_xdomain.ubli.csls import csls_topk, normalize, topk
 from fairseq_xdomain.ubli.evaluation import copy_baseline, evaluate_translation, load_dictionary
-from fairseq_xdomain.ubli.knn import csls_topk, normalize, topk
+from fairseq_xdomain.ubli.selection import mean_cosine_criterion
 from fairseq_xdomain.ubli.synthetic_emb import make_pair
 
 torch.set_num_threads(2)
@@ -43,7 +43,7 @@ def test_knn_backends_agree_with_bruteforce():
         assert torch.equal(i, ref.indices), backend
         torch.testing.assert_close(v, ref.values, rtol=1e-5, atol=1e-5)
     # tiled torch search with blocks smaller than the data
-    from fairseq_xdomain.ubli.knn import topk_torch
+    from fairseq_xdomain.ubli.csls import topk_torch
 
     v, i = topk_torch(s, t, 5, q_block=64, k_block=50)
     assert torch.equal(i, ref.indices)
@@ -370,3 +370,14 @@ def test_option_values_checked_before_any_work(tmp_path, capsys, flags, message)
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {message}") and "\n" not in err, (argv, err)
     assert not (tmp_path / "a").exists() and not (tmp_path / "g").exists()
+
+
+def test_help_lists_every_subcommand(capsys):
+    """``xdomain-ubli --help`` names the grid next to align and baseline."""
+    from fairseq_xdomain.ubli.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "{align,baseline,grid}" in out and "the paper's grid search" in out

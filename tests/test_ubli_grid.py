@@ -15,7 +15,6 @@ from conftest import run
 from fairseq_xdomain.embeddings.vecio import load_vec
 from fairseq_xdomain.ubli.evaluation import load_dictionary
 from fairseq_xdomain.ubli.grid import (
-    KILL_ENV,
     _configs,
     add_grid_arguments,
     run_configuration,
@@ -112,18 +111,39 @@ def _computed(stderr):
     return re.findall(r"configuration computed: seed=(\d+) epochs=(\d+) refinement=(\d+)", stderr)
 
 
+# The grid of ``python -m fairseq_xdomain.ubli.grid``, killed by SIGKILL right after the N-th
+# configuration this run computes (argv[1] = N; the grid's flags follow): the test's own driver,
+# through the grid's ``on_config`` callback.
+KILL_DRIVER = """
+import logging, os, signal, sys
+from fairseq_xdomain.ubli import grid
+
+n_kill, computed = int(sys.argv[1]), []
+
+def kill_after_n(seed, epochs, refinement, record):
+    computed.append((seed, epochs, refinement))
+    if len(computed) >= n_kill:
+        sys.stderr.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+logging.basicConfig(level=logging.INFO)
+grid.run_grid(grid.build_parser().parse_args(sys.argv[2:]), on_config=kill_after_n)
+"""
+
+
 def test_grid_resume_after_kill(emb, grid_summary, tmp_path):
     summary, _, _ = grid_summary
     out = tmp_path / "resume"
-    cmd = ["python", "-m", "fairseq_xdomain.ubli.grid", "--src-emb", emb / "src.vec",
-           "--tgt-emb", emb / "tgt.vec", "--dico-eval", emb / "dico.txt", "--out", out, *FLAGS]
+    flags = ["--src-emb", emb / "src.vec", "--tgt-emb", emb / "tgt.vec", "--dico-eval",
+             emb / "dico.txt", "--out", out, *FLAGS]
+    cmd = ["python", "-m", "fairseq_xdomain.ubli.grid", *flags]
     # Killed (SIGKILL) after the 4 configurations of epoch 1: the adversarial state of epoch 1
     # is on disk; the restart trains epochs 2-3 from it.
-    p1 = run(cmd, env={KILL_ENV: "4"}, check=False)
+    p1 = run(["python", "-c", KILL_DRIVER, "4", *flags], check=False)
     assert p1.returncode == -9, p1.stderr[-2000:]
     assert not (out / "summary.json").exists()
     # Killed again after one configuration of epoch 3 (snapshot of epoch 3 on disk).
-    p2 = run(cmd, env={KILL_ENV: "1"}, check=False)
+    p2 = run(["python", "-c", KILL_DRIVER, "1", *flags], check=False)
     assert p2.returncode == -9, p2.stderr[-2000:]
     assert "resuming: adversarial state after epoch 1" in p2.stderr
     p3 = run(cmd)

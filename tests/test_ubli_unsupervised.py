@@ -43,11 +43,11 @@ from fairseq_xdomain.ubli.align import adversarial_train, refine_and_select
 from fairseq_xdomain.ubli.evaluation import evaluate_translation, load_dictionary
 from fairseq_xdomain.ubli.grid import (
     add_grid_arguments,
-    lr_stop,
     run_configuration,
     run_grid,
     select,
 )
+from fairseq_xdomain.ubli.history import SeedHistory
 from fairseq_xdomain.ubli.refinement import RefinementConfig
 from fairseq_xdomain.ubli.synthetic_emb import make_pair, words_for
 
@@ -95,12 +95,12 @@ def test_unsupervised_alignment_recovers_the_rotation(tmp_path, one_thread):
     ref_cfg = RefinementConfig()
     history = adversarial_train(src, tgt, SEEDS, adv_cfg, crit_max_rank=ref_cfg.criterion_max_rank,
                                 k_csls=ref_cfg.k_csls, backend="torch", progress=False)
-    assert [h["seed"] for h in history] == list(SEEDS)
-    assert all(len(h["criterion"]) == 5 and h["stopped_epoch"] is None for h in history)
+    assert [h.seed for h in history] == list(SEEDS)
+    assert all(len(h.criterion) == 5 and h.stopped_epoch is None for h in history)
 
     # Both seeds' adversarial results; P@1 is recorded for the check only, never to select.
-    records = [{"seed": h["seed"], "criterion": h["best_criterion"],
-                "csls_p@1": _csls_p1(src, tgt, h["best_W"], src_words, tgt_words, dico)}
+    records = [{"seed": h.seed, "criterion": h.best_criterion,
+                "csls_p@1": _csls_p1(src, tgt, h.best_W, src_words, tgt_words, dico)}
                for h in history]
     selected, _ = select(records)
     assert selected["criterion"] == max(r["criterion"] for r in records)
@@ -109,9 +109,9 @@ def test_unsupervised_alignment_recovers_the_rotation(tmp_path, one_thread):
     assert select(swapped)[0]["seed"] == selected["seed"]
 
     h = history[SEEDS.index(selected["seed"])]
-    W, crit, _, ref_records = refine_and_select(src, tgt, h["best_W"], h["best_criterion"],
+    W, crit, _, ref_records = refine_and_select(src, tgt, h.best_W, h.best_criterion,
                                                 ref_cfg, backend="torch")
-    assert len(ref_records) == 5 and crit >= h["best_criterion"]
+    assert len(ref_records) == 5 and crit >= h.best_criterion
     p1 = _csls_p1(src, tgt, W, src_words, tgt_words, dico)
     assert p1 >= 95.0, (p1, records, ref_records)
     # W is (close to) the hidden rotation's inverse: an orthogonal map.
@@ -135,18 +135,22 @@ def test_training_stops_when_the_lr_falls_under_min_lr(caplog, one_thread):
     with caplog.at_level(logging.INFO, logger="fairseq_xdomain.ubli.align"):
         hist = adversarial_train(src, tgt, [5], AdversarialConfig(**FLOOR), crit_max_rank=200,
                                  backend="torch", progress=False)[0]
-    assert hist["stopped"] and hist["stopped_epoch"] == 1
-    assert hist["stop_lr"] == pytest.approx(0.098) and len(hist["criterion"]) == 1
-    assert hist["lr"] == [pytest.approx(0.1)]
+    assert hist.stopped and hist.stopped_epoch == 1
+    assert hist.stop_lr == pytest.approx(0.098) and len(hist.criterion) == 1
+    assert hist.lr == [pytest.approx(0.1)]
     assert "is under min_lr 0.099 after epoch 1: adversarial training stops" in caplog.text
-    assert lr_stop(hist, 4) == {"epoch": 1, "lr": hist["stop_lr"]}
+    assert hist.lr_stop(4) == {"epoch": 1, "lr": hist.stop_lr}
     # MUSE's floor 1e-6 (no halving here, lr_shrink 1): every epoch runs, no stop recorded.
     cfg = AdversarialConfig(**{**FLOOR, "min_lr": 1e-6, "lr_shrink": 1.0})
     full = adversarial_train(src, tgt, [5], cfg, crit_max_rank=200, backend="torch",
                              progress=False)[0]
-    assert not full["stopped"] and full["stopped_epoch"] is None and len(full["criterion"]) == 4
-    assert full["lr"] == pytest.approx([0.1 * 0.98 ** e for e in range(4)], rel=1e-6)
-    assert lr_stop(full, 4) is None
+    assert not full.stopped and full.stopped_epoch is None and len(full.criterion) == 4
+    assert full.lr == pytest.approx([0.1 * 0.98 ** e for e in range(4)], rel=1e-6)
+    assert full.lr_stop(4) is None
+    # Checkpoints hold the history as a plain dict: it reads back the same.
+    again = SeedHistory.from_dict(full.to_dict())
+    assert again.lr == full.lr and again.criterion == full.criterion and again.lr_stop(4) is None
+    assert all(torch.equal(a, b) for a, b in zip(again.epoch_W, full.epoch_W))
 
 
 def test_lr_stop_is_in_the_json_records(tmp_path, one_thread):

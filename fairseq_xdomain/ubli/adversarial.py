@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -57,7 +58,7 @@ class AdversarialConfig:
     n_epochs: int = 5
     precision: str = "fp32"
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return asdict(self)
 
 
@@ -81,6 +82,9 @@ def bf16_is_fast(size: int = 1024) -> bool:
 
 
 def resolve_precision(precision: str) -> str:
+    """``"fp32"`` or ``"bf16"`` for one of ``PRECISIONS`` (``auto``: bf16 where it is fast).
+
+    Raises ``ValueError`` for another value."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "auto":
@@ -96,7 +100,8 @@ def _sigmoid(x):
     return torch.sigmoid(x.double()).float()
 
 
-def init_discriminator(d, hid_dim, n_layers, gens):
+def init_discriminator(d: int, hid_dim: int, n_layers: int, gens: Sequence[torch.Generator],
+                       ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per-seed nn.Linear-style uniform init; returns [(weight [S, in, out], bias [S, 1, out])]."""
     dims = [d] + [hid_dim] * n_layers + [1]
     layers = []
@@ -111,7 +116,8 @@ def init_discriminator(d, hid_dim, n_layers, gens):
     return layers
 
 
-def discriminator_logits(layers, x):
+def discriminator_logits(layers: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                         x: torch.Tensor) -> torch.Tensor:
     """Differentiable discriminator forward: ``x [S, B, d]`` -> logits ``[S, B]``."""
     h = x
     for i, (w, b) in enumerate(layers):
@@ -121,25 +127,28 @@ def discriminator_logits(layers, x):
     return h.squeeze(2)
 
 
-def dis_targets(batch_size, smooth, device=None):
-    """Smoothed labels of a discriminator batch: source rows 1 - smooth, target rows smooth."""
+def dis_targets(batch_size: int, smooth: float,
+                device: torch.device | str | None = None) -> torch.Tensor:
+    """Smoothed labels ``[2 * batch_size]`` of a discriminator batch: source rows 1 - smooth,
+    target rows smooth."""
     return torch.cat([torch.full((batch_size,), 1.0 - smooth),
                       torch.full((batch_size,), smooth)]).to(device)
 
 
-def orthogonalize(W, beta):
+def orthogonalize(W: torch.Tensor, beta: float) -> torch.Tensor:
     """W <- (1 + beta) W - beta W W^T W, for ``W [d, d]`` or ``[S, d, d]`` (returns a new tensor)."""
     if beta <= 0:
         return W
     return W * (1 + beta) - beta * (W @ W.transpose(-2, -1) @ W)
 
 
-def sample_ids(gens, n_words, batch_size):
+def sample_ids(gens: Sequence[torch.Generator], n_words: int, batch_size: int) -> torch.Tensor:
     """``[S, batch_size]`` word ids in ``[0, n_words)``, one row per seed generator."""
     return torch.stack([torch.randint(0, n_words, (batch_size,), generator=g) for g in gens])
 
 
-def dropout_masks(gens, rows, dim, keep):
+def dropout_masks(gens: Sequence[torch.Generator], rows: int, dim: int,
+                  keep: float) -> torch.Tensor:
     """Input-dropout masks (scaled by 1/keep), ``[S, rows, dim]``, one per seed generator."""
     m = torch.stack([torch.rand(rows, dim, generator=g) for g in gens])
     return (m < keep).float() / keep
@@ -149,6 +158,7 @@ class BatchedAdversarial:
     """S seeds of MUSE adversarial training as one batched model.
 
     ``src``/``tgt``: float32 ``[n, d]`` embeddings in frequency order (rows already on ``device``).
+    Raises ``ValueError`` when their dimensions differ or for an unknown ``cfg.precision``.
     """
 
     def __init__(self, src: torch.Tensor, tgt: torch.Tensor, seeds, cfg: AdversarialConfig,

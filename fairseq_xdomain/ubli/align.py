@@ -1,10 +1,12 @@
 """The UBLI pipelines: unsupervised (adversarial + criterion + refinement), supervised Procrustes
 (seed dictionary or identical strings) + refinement. Plain functions over torch tensors.
 
-``adversarial_train`` trains S seeds together and records, for every seed, the criterion after
-every epoch, a snapshot of W after every epoch (so callers can branch, e.g. the grid search), the
-selected (best-criterion) epoch, and MUSE's learning-rate schedule (decay 0.98 per epoch; from the
-second drop of the criterion on, also halve; stop under ``min_lr``).
+``adversarial_train`` trains S seeds together and records, for every seed, a
+:class:`~.history.SeedHistory`: the criterion after every epoch, a snapshot of W after every
+epoch (so callers can branch, e.g. the grid search), the selected (best-criterion) epoch, and
+MUSE's learning-rate schedule (decay 0.98 per epoch; from the second drop of the criterion on,
+also halve; stop under ``min_lr``). The best epoch, and the map ``refine_and_select`` keeps, are
+chosen by the one rule of :mod:`.selection`, which the grid applies too.
 
 The stop: after each epoch's update of the mapping lr, a seed whose lr is under ``cfg.min_lr``
 (``--min-lr``, default 1e-6 as in MUSE) trains no further epoch. It is logged and recorded in its
@@ -16,23 +18,29 @@ decay itself at ``min_lr``, so only a halving can stop it; here decay alone stop
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from ..common.atomic import atomic_open
 from ..common.errors import UserError, check_choice, check_minimums
+from ..common.progress import progress as progress_bar
 from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
-from .criterion import mean_cosine_criterion
+from .history import SeedHistory, new_histories
 from .procrustes import procrustes
 from .refinement import RefinementConfig, refine
+from .selection import best_stage, mean_cosine_criterion
 
 logger = logging.getLogger(__name__)
 
 
 def check_adversarial_config(cfg: AdversarialConfig) -> AdversarialConfig:
-    """Refuse flag values that would only fail (or silently do nothing) once training runs."""
+    """Refuse flag values that would only fail (or silently do nothing) once training runs.
+
+    Returns ``cfg``; raises ``UserError`` naming the flag."""
     check_choice("--precision", cfg.precision, PRECISIONS)
     check_minimums((("--epochs", cfg.n_epochs, 1), ("--batch-size", cfg.batch_size, 1),
                     ("--dis-hid-dim", cfg.dis_hid_dim, 1),
@@ -51,121 +59,116 @@ def check_adversarial_config(cfg: AdversarialConfig) -> AdversarialConfig:
     return cfg
 
 
-def _tqdm(total, desc, enabled):
-    if not enabled:
-        return None
-    from tqdm import tqdm
+def adversarial_train(src: torch.Tensor, tgt: torch.Tensor, seeds: Sequence[int],
+                      cfg: AdversarialConfig, crit_max_rank: int = 10000, k_csls: int = 10,
+                      backend: str = "auto", progress: bool = True,
+                      device: torch.device | None = None,
+                      on_epoch: Callable[[int, BatchedAdversarial, list[SeedHistory]], None]
+                      | None = None,
+                      trainer: BatchedAdversarial | None = None, start_epoch: int = 0,
+                      history: list[SeedHistory] | None = None) -> list[SeedHistory]:
+    """Train ``len(seeds)`` adversarial runs together for ``cfg.n_epochs`` epochs; return one
+    :class:`~.history.SeedHistory` per seed (criterion, map and lr of every epoch, the best
+    epoch by ``selection.best_epoch``, the lr stop).
 
-    return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, mininterval=1.0)
-
-
-def adversarial_train(src, tgt, seeds, cfg: AdversarialConfig, crit_max_rank=10000, k_csls=10,
-                      backend="auto", progress=True, device=None, on_epoch=None, trainer=None,
-                      start_epoch=0, history=None):
-    """Train len(seeds) adversarial runs; return one result dict per seed.
-
-    ``on_epoch(epoch, trainer, history)`` is called after each epoch (checkpointing, branching).
-    ``trainer``/``start_epoch``/``history`` resume a run (from ``trainer.state_dict()``).
+    ``src [n_src, d]`` / ``tgt [n_tgt, d]``: embeddings in frequency order; ``crit_max_rank`` /
+    ``k_csls``: of the criterion (``selection.mean_cosine_criterion``); ``progress``: a bar per
+    epoch (``common.progress``). ``on_epoch(epoch, trainer, history)`` is called after each epoch
+    (1-based; checkpointing, branching). ``trainer``/``start_epoch``/``history`` resume a run
+    (from ``trainer.state_dict()`` and ``SeedHistory.from_dict``). Raises ``ValueError`` for an
+    unknown ``backend``.
     """
     trainer = trainer or BatchedAdversarial(src, tgt, seeds, cfg, device=device)
     S = trainer.S
     if history is None:
-        history = [{"seed": s, "criterion": [], "epoch_W": [], "best_criterion": -float("inf"),
-                    "best_epoch": None, "best_W": trainer.W[i].cpu().clone(), "lr": [],
-                    "decrease_lr": False, "stopped": False, "stopped_epoch": None,
-                    "stop_lr": None, "epoch_time_s": []}
-                   for i, s in enumerate(trainer.seeds)]
+        history = new_histories(trainer.seeds, trainer.W)
     src_d, tgt_d = trainer.src, trainer.tgt
     n_iter = trainer.iterations_per_epoch()
     for epoch in range(start_epoch, cfg.n_epochs):
-        if all(h["stopped"] for h in history):
+        if all(h.stopped for h in history):
             break
-        bar = _tqdm(n_iter, f"adversarial epoch {epoch + 1}/{cfg.n_epochs}", progress)
+        bar = (progress_bar(total=n_iter, desc=f"adversarial epoch {epoch + 1}/{cfg.n_epochs}",
+                            unit="it", unit_scale=False) if progress else None)
         t = trainer.run_epoch(bar, n_iter)
         if bar is not None:
             bar.close()
         for i, h in enumerate(history):
-            if h["stopped"]:
+            if h.stopped:
                 continue
             W = trainer.W[i]
             crit = mean_cosine_criterion(src_d @ W, tgt_d, max_rank=crit_max_rank, k_csls=k_csls,
                                          backend=backend)
-            h["criterion"].append(crit)
-            h["epoch_W"].append(W.cpu().clone())
-            h["epoch_time_s"].append(t / S)
-            h["lr"].append(float(trainer.map_lr[i]))
-            logger.info("seed %d epoch %d: criterion %.5f (%.0f samples/s)", h["seed"], epoch + 1,
+            h.add_epoch(crit, W, float(trainer.map_lr[i]), t / S)
+            logger.info("seed %d epoch %d: criterion %.5f (%.0f samples/s)", h.seed, epoch + 1,
                         crit, n_iter * trainer.samples_per_iteration * S / max(t, 1e-9))
-            if crit > h["best_criterion"]:
-                h["best_criterion"], h["best_epoch"], h["best_W"] = crit, epoch + 1, W.cpu().clone()
             # MUSE's schedule: decay each epoch; from the second drop on, shrink too.
             trainer.map_lr[i] *= cfg.lr_decay
-            if cfg.lr_shrink < 1 and crit < h["best_criterion"]:
-                if h["decrease_lr"]:
+            if cfg.lr_shrink < 1 and crit < h.best_criterion:
+                if h.decrease_lr:
                     trainer.map_lr[i] *= cfg.lr_shrink
-                h["decrease_lr"] = True
+                h.decrease_lr = True
             if trainer.map_lr[i] < cfg.min_lr:
-                _stop(h, epoch + 1, float(trainer.map_lr[i]), cfg.min_lr)
+                _stop(h, float(trainer.map_lr[i]), cfg.min_lr)
         if on_epoch is not None:
             on_epoch(epoch + 1, trainer, history)
     return history
 
 
-def _stop(h, epoch, lr, min_lr):
-    """Mark one seed's history as stopped after ``epoch`` (its lr fell under ``min_lr``)."""
+def _stop(h: SeedHistory, lr: float, min_lr: float) -> None:
+    """Stop one seed after its last epoch (its lr ``lr`` fell under ``min_lr``), logged."""
+    h.stop(lr)
     logger.info("seed %d: mapping learning rate %.3g is under min_lr %g after epoch %d: "
-                "adversarial training stops", h["seed"], lr, min_lr, epoch)
-    h["stopped"], h["stopped_epoch"], h["stop_lr"] = True, epoch, lr
+                "adversarial training stops", h.seed, lr, min_lr, h.stopped_epoch)
 
 
-def refine_and_select(src, tgt, W0, crit0, ref_cfg: RefinementConfig, backend="auto",
-                      progress=False):
-    """Refine from ``W0`` (whose criterion is ``crit0``); keep the best W by the criterion.
+def refine_and_select(src: torch.Tensor, tgt: torch.Tensor, W0: torch.Tensor, crit0: float,
+                      ref_cfg: RefinementConfig, backend: str = "auto", progress: bool = False,
+                      ) -> tuple[torch.Tensor, float, int, list[dict]]:
+    """Refine from ``W0 [d, d]`` (whose criterion is ``crit0``); keep the best map by the
+    criterion (``selection.best_stage``).
 
-    Returns (best_W, best_criterion, best_iteration (0 = W0), per-iteration records)."""
-    bar = _tqdm(ref_cfg.n_refinement, "refinement", progress)
+    Returns (best W ``[d, d]``, its criterion, its iteration (0 = ``W0``), one record
+    ``{"iteration", "criterion", "n_pairs"}`` per iteration run). Refinement may stop before
+    ``ref_cfg.n_refinement`` iterations (see ``refinement``). Raises ``ValueError`` for an
+    unknown ``backend``.
+    """
+    bar = (progress_bar(total=ref_cfg.n_refinement, desc="refinement", unit="it",
+                        unit_scale=False) if progress else None)
     steps = refine(src, tgt, W0, ref_cfg, backend=backend, progress=bar)
     if bar is not None:
         bar.close()
-    best = (W0, crit0, 0)
-    records = []
-    for it, (W, crit, n_pairs) in enumerate(steps, 1):
-        records.append({"iteration": it, "criterion": crit, "n_pairs": n_pairs})
-        if crit > best[1]:
-            best = (W, crit, it)
-    return best[0], best[1], best[2], records
+    records = [{"iteration": it, "criterion": crit, "n_pairs": n_pairs}
+               for it, (_, crit, n_pairs) in enumerate(steps, 1)]
+    best_it, best_crit = best_stage(crit0, [crit for _, crit, _ in steps])
+    return (W0 if best_it == 0 else steps[best_it - 1][0]), best_crit, best_it, records
 
 
-def supervised_procrustes(src, tgt, pairs):
-    """W from a seed dictionary of (source id, target id) pairs."""
+def supervised_procrustes(src: torch.Tensor, tgt: torch.Tensor,
+                          pairs: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """W ``[d, d]`` (``src @ W ~ tgt``) from a seed dictionary of (source row, target row) pairs.
+
+    Raises ``ValueError`` when ``pairs`` is empty."""
     if len(pairs) == 0:
         raise ValueError("empty seed dictionary")
     p = torch.as_tensor(pairs, dtype=torch.long, device=src.device)
     return procrustes(src[p[:, 0]], tgt[p[:, 1]])
 
 
-def identical_pairs(src_words, tgt_words):
-    """Seed dictionary of every word present in both vocabularies (Søgaard et al. 2018)."""
+def identical_pairs(src_words: Sequence[str], tgt_words: Sequence[str]) -> list[tuple[int, int]]:
+    """Seed dictionary of every word present in both vocabularies (Søgaard et al. 2018), as
+    (source row, target row) pairs in source order."""
     tgt_w2i = {w: i for i, w in enumerate(tgt_words)}
     return [(i, tgt_w2i[w]) for i, w in enumerate(src_words) if w in tgt_w2i]
 
 
 def timed(fn, *args, **kw):
+    """(``fn(*args, **kw)``, wall seconds it took)."""
     t = time.perf_counter()
     out = fn(*args, **kw)
     return out, time.perf_counter() - t
 
 
-def lr_stop(history, n_epochs):
-    """``{"epoch", "lr"}`` when one seed's adversarial training stopped within its first
-    ``n_epochs`` epochs because the mapping lr fell under ``min_lr`` (see ``align``), else None."""
-    epoch = history.get("stopped_epoch")
-    if epoch is None or epoch > n_epochs:
-        return None
-    return {"epoch": epoch, "lr": history.get("stop_lr")}
-
-
-def save_mapping(path, W) -> None:
-    """Write a mapping W (applied as ``x @ W``) as .npy, atomically."""
+def save_mapping(path: str | os.PathLike, W: torch.Tensor) -> None:
+    """Write a mapping ``W [d, d]`` (applied as ``x @ W``) as float32 .npy, atomically."""
     with atomic_open(path, "wb") as handle:
         np.save(handle, W.detach().cpu().float().numpy())

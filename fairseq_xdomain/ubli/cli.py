@@ -38,17 +38,20 @@ from .align import (
     adversarial_train,
     check_adversarial_config,
     identical_pairs,
-    lr_stop,
     refine_and_select,
     save_mapping,
     supervised_procrustes,
 )
-from .criterion import mean_cosine_criterion
+from .csls import BACKENDS
 from .data import NORMALIZATIONS, clamp_rank, load_pair
 from .dictionary import DICO_BUILDS, DICO_METHODS
 from .evaluation import copy_baseline, evaluate_translation, load_dictionary, require_coverage
-from .knn import BACKENDS
+from .grid import DESCRIPTION as GRID_DESCRIPTION
+from .grid import add_grid_arguments
+from .grid import main as grid_main
+from .history import histories_from_dicts, histories_to_dicts
 from .refinement import RefinementConfig
+from .selection import mean_cosine_criterion
 
 logger = logging.getLogger("xdomain-ubli")
 
@@ -74,7 +77,8 @@ def _common(p):
     p.add_argument("--no-export", action="store_true", help="do not write the mapped .vec files")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``xdomain-ubli`` (``grid`` is listed; :func:`main` hands it its own)."""
     parser = argparse.ArgumentParser(prog="xdomain-ubli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -108,6 +112,9 @@ def build_parser():
     g.add_argument("--pair", help='"src-tgt", e.g. "en-es"')
     g.add_argument("--domains", help='e.g. "Wiki-UN"')
     g.add_argument("--init", help='"separate" | "joint" (how the vectors were trained)')
+    p = sub.add_parser("grid", help="the paper's grid search: seeds x epochs x refinements, "
+                       "selected by the unsupervised criterion", description=GRID_DESCRIPTION)
+    add_grid_arguments(p)
     return parser
 
 
@@ -228,7 +235,7 @@ def cmd_align(args):
         ckpt = load_trusted_checkpoint(ckpt_path)
         if ckpt["config"] == config:
             trainer.load_state_dict(ckpt["trainer"])
-            start_epoch, history = ckpt["epoch"], ckpt["history"]
+            start_epoch, history = ckpt["epoch"], histories_from_dicts(ckpt["history"])
             logger.info("resuming from %s after epoch %d", ckpt_path, start_epoch)
         else:
             logger.warning("%s has another configuration: starting afresh", ckpt_path)
@@ -236,7 +243,7 @@ def cmd_align(args):
     def save_ckpt(epoch, tr, hist):
         with atomic_open(ckpt_path, "wb") as handle:
             torch.save({"config": config, "epoch": epoch, "trainer": tr.state_dict(),
-                        "history": hist}, handle)
+                        "history": histories_to_dicts(hist)}, handle)
 
     history = adversarial_train(src, tgt, [args.seed], adv, crit_max_rank=ref.criterion_max_rank,
                                 k_csls=ref.k_csls, backend=args.knn_backend,
@@ -244,20 +251,20 @@ def cmd_align(args):
                                 start_epoch=start_epoch, history=history, on_epoch=save_ckpt)
     h = history[0]
     t_adv = time.perf_counter() - t0
-    W_adv = h["best_W"].to(device)
-    W, crit, ref_it, ref_records = refine_and_select(src, tgt, W_adv, h["best_criterion"], ref,
+    W_adv = h.best_W.to(device)
+    W, crit, ref_it, ref_records = refine_and_select(src, tgt, W_adv, h.best_criterion, ref,
                                                      backend=args.knn_backend,
                                                      progress=not args.no_progress)
     evaluation = _evaluate(args, src_wv, tgt_wv, src, tgt, W)
     _export(args, out, src_wv, tgt_wv, src, tgt, W)
     result = {
-        "config": config, "seed": args.seed, "criterion_per_epoch": h["criterion"],
-        "map_lr_per_epoch": h["lr"], "selected_epoch": h["best_epoch"],
-        "adversarial_criterion": h["best_criterion"], "refinement": ref_records,
+        "config": config, "seed": args.seed, "criterion_per_epoch": h.criterion,
+        "map_lr_per_epoch": h.lr, "selected_epoch": h.best_epoch,
+        "adversarial_criterion": h.best_criterion, "refinement": ref_records,
         "selected_refinement": ref_it, "criterion": crit, "evaluation": evaluation,
-        "adversarial_epoch_time_s": h["epoch_time_s"], "wall_time_s": time.perf_counter() - t0,
+        "adversarial_epoch_time_s": h.epoch_time_s, "wall_time_s": time.perf_counter() - t0,
         "adversarial_time_s": t_adv,
-        "adversarial_lr_stop": lr_stop(h, args.epochs),
+        "adversarial_lr_stop": h.lr_stop(args.epochs),
         "n_src_words": len(src_wv), "n_tgt_words": len(tgt_wv),
         "n_src_duplicates": src_wv.n_duplicates, "n_tgt_duplicates": tgt_wv.n_duplicates,
         "outputs": {"W": os.fspath(out / "W.pt")},
@@ -339,13 +346,12 @@ def cmd_baseline(args):
 
 
 @cli_entry
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
+    """``xdomain-ubli``; returns 0, exits 2 with a one-line message on a ``UserError``."""
     import sys
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "grid":  # the grid search (issue 4) parses its own arguments
-        from .grid import main as grid_main
-
+    if argv and argv[0] == "grid":  # the grid parses its own flags (its parser is listed above)
         return grid_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

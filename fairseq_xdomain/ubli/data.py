@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import torch
 
@@ -14,7 +15,8 @@ NORMALIZATIONS = ("", "center", "renorm", "center,renorm", "renorm,center,renorm
 
 
 def normalize_embeddings(x: torch.Tensor, how: str) -> torch.Tensor:
-    """MUSE's ``--normalize_embeddings``: comma-separated steps ``center`` / ``renorm``."""
+    """MUSE's ``--normalize_embeddings`` of ``x [n, d]``: comma-separated steps ``center`` (subtract
+    the mean row) / ``renorm`` (unit rows). Raises ``UserError`` for another step."""
     for step in [s for s in how.split(",") if s]:
         if step == "center":
             x = x - x.mean(dim=0, keepdim=True)
@@ -25,8 +27,13 @@ def normalize_embeddings(x: torch.Tensor, how: str) -> torch.Tensor:
     return x
 
 
-def load_pair(src_path, tgt_path, max_vocab=None, normalize=""):
-    """Load both embedding files; check they agree; return (src_wv, tgt_wv, src_t, tgt_t)."""
+def load_pair(src_path: str | os.PathLike, tgt_path: str | os.PathLike,
+              max_vocab: int | None = None, normalize: str = ""):
+    """Load both ``.vec`` files (the first ``max_vocab`` words of each); return (src_wv, tgt_wv,
+    src ``[n_src, d]``, tgt ``[n_tgt, d]``): the word vectors (``embeddings.vecio``) and their
+    float32 tensors, normalised by ``normalize`` (see :func:`normalize_embeddings`).
+
+    Raises ``UserError`` when the dimensions differ or a file cannot be read."""
     src = load_vec(src_path, max_vocab)
     tgt = load_vec(tgt_path, max_vocab)
     if src.dim != tgt.dim:
@@ -40,8 +47,9 @@ def load_pair(src_path, tgt_path, max_vocab=None, normalize=""):
     return src, tgt, src_t, tgt_t
 
 
-def clamp_rank(name, value, n_src, n_tgt):
-    """Shrink a most-frequent-words limit to the vocabulary sizes, with a warning (0 = all)."""
+def clamp_rank(name: str, value: int, n_src: int, n_tgt: int) -> int:
+    """Shrink a most-frequent-words limit (flag ``name``) to the vocabulary sizes, with a
+    warning (0 = all)."""
     limit = min(n_src, n_tgt)
     if value > limit:
         logger.warning("%s=%d but the vocabularies have %d/%d words: using %d", name, value,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .knn import csls_topk, normalize, topk
+from .csls import csls_topk, normalize, topk
 
 DICO_BUILDS = ("S2T", "T2S", "S2T&T2S", "S2T|T2S")
 DICO_METHODS = ("csls", "nn")
@@ -31,9 +31,13 @@ def _candidates(q_emb, t_emb, max_rank, method, k_csls, backend):
     return pairs[order].cpu()
 
 
-def build_dictionary(src, tgt, build="S2T", max_rank=15000, method="csls", k_csls=10,
-                     backend="auto"):
-    """Pairs (source id, target id) ``LongTensor [n, 2]`` from mapped source / target embeddings."""
+def build_dictionary(src: torch.Tensor, tgt: torch.Tensor, build: str = "S2T",
+                     max_rank: int = 15000, method: str = "csls", k_csls: int = 10,
+                     backend: str = "auto") -> torch.Tensor:
+    """Pairs (source row, target row) ``LongTensor [n, 2]`` (CPU, best margin first) from mapped
+    source ``[n_src, d]`` / target ``[n_tgt, d]`` embeddings (normalised here); ``max_rank``:
+    most frequent words on each side (0: all). Raises ``ValueError`` for an unknown ``build``,
+    ``method`` or ``backend``."""
     if build not in DICO_BUILDS:
         raise ValueError(f"dico build must be one of {DICO_BUILDS}, got {build!r}")
     if method not in DICO_METHODS:
@@ -51,11 +55,12 @@ def build_dictionary(src, tgt, build="S2T", max_rank=15000, method="csls", k_csl
     return combine_pairs(s2t, t2s, build)
 
 
-def combine_pairs(s2t, t2s, build):
+def combine_pairs(s2t: torch.Tensor, t2s: torch.Tensor, build: str) -> torch.Tensor:
     """Intersection (``S2T&T2S``) or union (``S2T|T2S``) of two ``[n, 2]`` pair tensors.
 
     Pairs keep the order of ``s2t`` (best margin first); the union appends the pairs found only
-    by ``t2s`` in their order. Always a ``LongTensor [n, 2]``, ``n`` possibly 0.
+    by ``t2s`` in their order. Always a ``LongTensor [n, 2]``, ``n`` possibly 0. Raises
+    ``ValueError`` for another ``build``.
     """
     s2t_pairs = [tuple(p) for p in s2t.tolist()]
     t2s_pairs = [tuple(p) for p in t2s.tolist()]

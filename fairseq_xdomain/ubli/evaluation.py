@@ -15,6 +15,8 @@ columns when non-ASCII white space separates too is read that way and counted
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +24,7 @@ import torch
 from ..common.errors import UserError
 from ..common.textio import FIX_LINE_HINT, iter_lines
 from ..common.whitespace import split_fields
-from .knn import csls_topk, normalize, topk
+from .csls import csls_topk, normalize, topk
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,10 @@ class Dictionary:
     n_unicode_separated: int = 0
 
 
-def load_dictionary(path) -> Dictionary:
-    """Read a ``src tgt`` per line dictionary (see the module docstring); bad lines are counted."""
+def load_dictionary(path: str | os.PathLike) -> Dictionary:
+    """Read a ``src tgt`` per line dictionary (see the module docstring); bad lines are counted.
+
+    Raises ``UserError`` for a missing file, invalid UTF-8, or a file without any pair."""
     gold: dict = {}
     n = bad = uni = 0
     for line in iter_lines(path, on_bad_utf8="fail", hint=FIX_LINE_HINT, what="dictionary"):
@@ -68,8 +72,10 @@ def load_dictionary(path) -> Dictionary:
     return Dictionary(str(path), gold, n, bad, uni)
 
 
-def coverage(dico: Dictionary, src_word2id, tgt_word2id):
-    """Covered (query id, [gold target ids]) and counts."""
+def coverage(dico: Dictionary, src_word2id: dict[str, int], tgt_word2id: dict[str, int],
+             ) -> tuple[list[tuple[int, list[int]]], int]:
+    """(covered source words as (source row, [gold target rows]), number of gold pairs with an
+    out-of-vocabulary side)."""
     covered = []
     n_pairs_oov = 0
     for sw, tws in dico.gold.items():
@@ -80,8 +86,9 @@ def coverage(dico: Dictionary, src_word2id, tgt_word2id):
     return covered, n_pairs_oov
 
 
-def require_coverage(dico: Dictionary, src_word2id, tgt_word2id):
-    """``coverage`` that raises a UserError when no pair is covered."""
+def require_coverage(dico: Dictionary, src_word2id: dict[str, int], tgt_word2id: dict[str, int],
+                     ) -> tuple[list[tuple[int, list[int]]], int]:
+    """:func:`coverage` that raises ``UserError`` when no pair is covered."""
     covered, n_pairs_oov = coverage(dico, src_word2id, tgt_word2id)
     if not covered:
         raise UserError(
@@ -103,9 +110,18 @@ def _scores(hits_topk, gold_lists, n_all):
     return res
 
 
-def evaluate_translation(mapped_src, tgt, src_words, tgt_words, dico: Dictionary,
-                         methods=("nn", "csls"), k_csls=10, backend="auto"):
-    """P@1/5/10 for each method in ``methods``, with coverage and counts (a JSON-able dict)."""
+def evaluate_translation(mapped_src: torch.Tensor, tgt: torch.Tensor,
+                         src_words: Sequence[str] | dict[str, int],
+                         tgt_words: Sequence[str] | dict[str, int], dico: Dictionary,
+                         methods: Sequence[str] = ("nn", "csls"), k_csls: int = 10,
+                         backend: str = "auto") -> dict:
+    """P@1/5/10 for each method in ``methods``, with coverage and counts (a JSON-able dict).
+
+    ``mapped_src [n_src, d]`` (``src @ W``), ``tgt [n_tgt, d]``; the words are the rows' words
+    (a list, or a word -> row dict). Keys: ``{method}_p@{k}`` in % of the covered source words,
+    ``{method}_p@{k}_all`` in % of all, ``coverage`` in [0, 1], ``n_source_words``,
+    ``n_covered``, ``n_pairs_oov``, ``n_bad_lines``, ``dictionary``. Raises ``UserError`` when no
+    pair is covered, ``ValueError`` for an unknown method or backend."""
     src_w2i = src_words if isinstance(src_words, dict) else {w: i for i, w in enumerate(src_words)}
     tgt_w2i = tgt_words if isinstance(tgt_words, dict) else {w: i for i, w in enumerate(tgt_words)}
     covered, n_pairs_oov = require_coverage(dico, src_w2i, tgt_w2i)
@@ -132,8 +148,10 @@ def evaluate_translation(mapped_src, tgt, src_words, tgt_words, dico: Dictionary
     return result
 
 
-def copy_baseline(dico: Dictionary, src_words, tgt_words):
-    """Each source word translated as itself; P@1 over covered words (and over all), coverage."""
+def copy_baseline(dico: Dictionary, src_words: Sequence[str] | dict[str, int],
+                  tgt_words: Sequence[str] | dict[str, int]) -> dict:
+    """Each source word translated as itself: ``copy_p@1`` in % of the covered source words
+    (0.0 when none is covered), ``copy_p@1_all`` in % of all, ``coverage`` in [0, 1], counts."""
     src_w2i = src_words if isinstance(src_words, dict) else {w: i for i, w in enumerate(src_words)}
     tgt_w2i = tgt_words if isinstance(tgt_words, dict) else {w: i for i, w in enumerate(tgt_words)}
     covered, n_pairs_oov = coverage(dico, src_w2i, tgt_w2i)

@@ -15,6 +15,9 @@ unsupervised criterion. Run alone, a configuration does what MUSE's ``unsupervis
   among the adversarial epochs 1..E *and* the refinement iterations 1..R (a refinement iteration
   replaces the adversarial W only when it beats it). Iterations are prefixes too.
 
+Both choices (best epoch, kept stage) are made by the one rule of :mod:`.selection`
+(``best_epoch``, ``best_stage``), which ``align`` applies too: grid and separate runs select alike.
+
 So the grid trains every seed once for max(E) epochs, branches after each E, refines each branch
 max(R) times and scores after each R; and the seeds are trained together as one batched model
 (:class:`~fairseq_xdomain.ubli.adversarial.BatchedAdversarial`, one random generator per seed, so
@@ -26,9 +29,11 @@ the benchmark to check the grid gives the same numbers.
 
 Output folder (everything written atomically; a killed run resumes from it):
 ``grid_config.json`` (the full configuration; a restart with a different one is refused),
-``adv/state.pt`` (batched adversarial state + lr schedule after the last finished epoch),
+``adv/state.pt`` (batched adversarial state + lr schedule after the last finished epoch, and
+each seed's ``history.SeedHistory`` as a dict),
 ``adv/snapshot_e{E}.pt`` (best W per seed over epochs 1..E), ``configs/seed{S}_e{E}_r{R}.json``
-(one record per configuration: criterion, P@1/5/10 nn and CSLS, coverage, timings),
+(one record per configuration: criterion, P@1/5/10 nn and CSLS in %, coverage in [0, 1],
+timings in s),
 ``summary.json`` (``"kind": "ubli"``: the selected configuration, the oracle, all records) and
 ``table.md``. Finished configurations are never recomputed.
 """
@@ -36,11 +41,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
-import signal
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -51,54 +55,33 @@ from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
 from .align import (
     adversarial_train,
     check_adversarial_config,
-    lr_stop,
     refine_and_select,
     save_mapping,
 )
+from .csls import BACKENDS
 from .data import NORMALIZATIONS, clamp_rank, load_pair
 from .dictionary import DICO_BUILDS, DICO_METHODS
-from .evaluation import evaluate_translation, load_dictionary
-from .knn import BACKENDS
+from .evaluation import Dictionary, evaluate_translation, load_dictionary
+from .history import SeedHistory, histories_from_dicts, histories_to_dicts
 from .refinement import RefinementConfig, refine
+from .selection import best_stage, first_maximum, rank_key
 
 logger = logging.getLogger(__name__)
 
 PAPER_SEEDS = (123, 456, 789, 321)
 PAPER_EPOCHS = (1, 3, 5)
 PAPER_REFINEMENTS = (1, 3, 5)
-KILL_ENV = "XDOMAIN_GRID_KILL_AFTER_CONFIGS"  # testing: SIGKILL itself after N configurations
 
 
 # ----------------------------------------------------------------------------- configurations
 
 
-def prefix_best_epoch(history, n_epochs):
-    """(criteria of epochs 1..E actually run, best epoch) of one seed's ``adversarial_train``
-    history; a seed that stopped early (lr < min_lr) has fewer epochs. First maximum wins, as
-    ``adversarial_train`` keeps the best with a strict ``>``."""
-    crits = list(history["criterion"][:n_epochs])
-    best = max(range(len(crits)), key=lambda i: (_num(crits[i]), -i))
-    return crits, best + 1
-
-
-def _num(x):
-    """NaN (a criterion with no induced pair) ranks below every number."""
-    return -math.inf if x is None or math.isnan(x) else x
-
-
-def select_stage(adv_criteria, best_epoch, refinement_steps, n_ref):
-    """The stage a run ends with after ``n_ref`` refinement iterations: ('adv', e) or ('ref', r).
-
-    The rule of ``align.refine_and_select`` on the first ``n_ref`` iterations: start from the best
-    adversarial W and its criterion, and take a refinement iteration only when it is strictly
-    better than the best so far. ``refinement_steps`` are (criterion, n_pairs) per iteration.
-    """
-    best = ("adv", best_epoch)
-    best_c = adv_criteria[best_epoch - 1]
-    for r, (c, _) in enumerate(refinement_steps[:n_ref], start=1):
-        if c > best_c:
-            best, best_c = ("ref", r), c
-    return best, best_c
+def _stage(best_epoch: int, adv_criterion: float, refinement_criteria: Sequence[float],
+           ) -> tuple[tuple[str, int], float]:
+    """(('adv', e) or ('ref', r), criterion): the stage a run ends with, by
+    ``selection.best_stage`` (the rule ``align.refine_and_select`` applies)."""
+    r, crit = best_stage(adv_criterion, refinement_criteria)
+    return (("adv", best_epoch) if r == 0 else ("ref", r)), crit
 
 
 def _eval(mapped, tgt, src_w2i, tgt_w2i, dico, backend, k_csls):
@@ -135,11 +118,18 @@ def _ref_cfg(ref_cfg: RefinementConfig, n):
     return RefinementConfig(**d)
 
 
-def run_configuration(src, tgt, seed, n_epochs, n_ref, adv_cfg, ref_cfg, *, src_w2i=None,
-                      tgt_w2i=None, dico=None, backend="auto", progress=False,
-                      companion_seed=None):
+def run_configuration(src: torch.Tensor, tgt: torch.Tensor, seed: int, n_epochs: int,
+                      n_ref: int, adv_cfg: AdversarialConfig, ref_cfg: RefinementConfig, *,
+                      src_w2i: dict[str, int] | None = None,
+                      tgt_w2i: dict[str, int] | None = None, dico: Dictionary | None = None,
+                      backend: str = "auto", progress: bool = False,
+                      companion_seed: int | None = None) -> tuple[dict, torch.Tensor]:
     """One configuration run alone, as ``xdomain-ubli align --seed S --epochs E --refinement R``
     does it (``align.adversarial_train`` + ``align.refine_and_select``); returns (record, W).
+
+    ``src [n_src, d]`` / ``tgt [n_tgt, d]``: the embeddings; ``dico`` (with the vocabularies'
+    word -> row maps): evaluate the result (P@1/5/10 in %, ``coverage`` in [0, 1] in the
+    record); without it the record has the criterion only. ``W [d, d]`` maps ``src @ W``.
 
     ``companion_seed``: train ``seed`` in a batch of two next to this other seed and use only the
     first one. Seeds in a batch are independent, so the result is that of ``seed`` alone, computed
@@ -152,24 +142,25 @@ def run_configuration(src, tgt, seed, n_epochs, n_ref, adv_cfg, ref_cfg, *, src_
     hist = adversarial_train(src, tgt, seeds, cfg, crit_max_rank=ref_cfg.criterion_max_rank,
                              k_csls=ref_cfg.k_csls, backend=backend, progress=progress)[0]
     t1 = time.perf_counter()
-    W0 = hist["best_W"].to(src.device)
-    W, crit, ref_it, ref_records = refine_and_select(src, tgt, W0, hist["best_criterion"],
+    W0 = hist.best_W.to(src.device)
+    W, crit, ref_it, ref_records = refine_and_select(src, tgt, W0, hist.best_criterion,
                                                      _ref_cfg(ref_cfg, n_ref), backend=backend)
     t2 = time.perf_counter()
-    stage = ("adv", hist["best_epoch"]) if ref_it == 0 else ("ref", ref_it)
+    stage = ("adv", hist.best_epoch) if ref_it == 0 else ("ref", ref_it)
     ref_steps = [(r["criterion"], r["n_pairs"]) for r in ref_records]
     evaluation = _eval(src @ W, tgt, src_w2i, tgt_w2i, dico, backend, ref_cfg.k_csls)
     t3 = time.perf_counter()
     times = {"adversarial_s": round(t1 - t0, 3), "refinement_s": round(t2 - t1, 3),
              "evaluation_s": round(t3 - t2, 3)}
-    return _record(seed, n_epochs, n_ref, stage, crit, hist["criterion"], hist["best_epoch"],
-                   ref_steps, evaluation, times, stop=lr_stop(hist, n_epochs)), W
+    return _record(seed, n_epochs, n_ref, stage, crit, hist.criterion, hist.best_epoch,
+                   ref_steps, evaluation, times, stop=hist.lr_stop(n_epochs)), W
 
 
 # ----------------------------------------------------------------------------- the grid
 
 
-def config_name(seed, n_epochs, n_ref):
+def config_name(seed: int, n_epochs: int, n_ref: int) -> str:
+    """File name of one configuration's record under ``configs/``."""
     return f"seed{seed}_e{n_epochs}_r{n_ref}.json"
 
 
@@ -185,11 +176,19 @@ def _load_pt(path):
 
 
 class Grid:
-    """The shared-prefix batched grid over one output folder (see the module docstring)."""
+    """The shared-prefix batched grid over one output folder (see the module docstring).
 
-    def __init__(self, src, tgt, adv_cfg, ref_cfg, seeds, epochs, refinements, out, *,
-                 src_w2i=None, tgt_w2i=None, dico=None, backend="auto", device=None,
-                 progress=True):
+    ``on_config(seed, epochs, refinement, record)``, when given, is called after each
+    configuration computed in this run, once its record is on disk.
+    """
+
+    def __init__(self, src: torch.Tensor, tgt: torch.Tensor, adv_cfg: AdversarialConfig,
+                 ref_cfg: RefinementConfig, seeds: Sequence[int], epochs: Sequence[int],
+                 refinements: Sequence[int], out: str | os.PathLike, *,
+                 src_w2i: dict[str, int] | None = None, tgt_w2i: dict[str, int] | None = None,
+                 dico: Dictionary | None = None, backend: str = "auto",
+                 device: torch.device | None = None, progress: bool = True,
+                 on_config: Callable[[int, int, int, dict], None] | None = None):
         self.src, self.tgt = src, tgt
         self.adv_cfg, self.ref_cfg = adv_cfg, ref_cfg
         self.seeds = list(seeds)
@@ -199,29 +198,32 @@ class Grid:
         self.src_w2i, self.tgt_w2i, self.dico = src_w2i, tgt_w2i, dico
         self.backend, self.device, self.progress = backend, device, progress
         self.n_computed = 0
-        self.kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
+        self.on_config = on_config
 
     # -- disk --------------------------------------------------------------------------------
-    def path(self, seed, e, r):
+    def path(self, seed: int, e: int, r: int) -> Path:
+        """The JSON record of configuration (seed, E epochs, R refinement iterations)."""
         return self.out / "configs" / config_name(seed, e, r)
 
-    def mapping_path(self, seed, e, r):
+    def mapping_path(self, seed: int, e: int, r: int) -> Path:
         """W of a configuration (``x @ W`` maps source into target space), beside its record."""
         return self.path(seed, e, r).with_suffix(".W.npy")
 
-    def done(self, seed, e, r):
+    def done(self, seed: int, e: int, r: int) -> bool:
         return self.path(seed, e, r).is_file()
 
-    def todo_epochs(self):
+    def todo_epochs(self) -> list[int]:
+        """Epoch counts with at least one configuration not on disk yet."""
         return [e for e in self.epochs
                 if any(not self.done(s, e, r) for s in self.seeds for r in self.refinements)]
 
     @property
-    def n_configs(self):
+    def n_configs(self) -> int:
         return len(self.seeds) * len(self.epochs) * len(self.refinements)
 
     # -- run ---------------------------------------------------------------------------------
-    def run(self):
+    def run(self) -> None:
+        """Compute every configuration not on disk, resuming from ``adv/state.pt``."""
         todo = self.todo_epochs()
         if not todo:
             logger.info("all %d configurations are on disk", self.n_configs)
@@ -232,7 +234,7 @@ class Grid:
         last, history = 0, None
         if state_path.is_file():
             state = _load_pt(state_path)
-            last, history = state["epoch"], state["history"]
+            last, history = state["epoch"], histories_from_dicts(state["history"])
             trainer.load_state_dict(state["trainer"])
             logger.info("resuming: adversarial state after epoch %d found", last)
         for e in [e for e in todo if e <= last]:
@@ -242,7 +244,8 @@ class Grid:
             return
 
         def on_epoch(epoch, tr, hist):
-            _save_pt(state_path, {"epoch": epoch, "trainer": tr.state_dict(), "history": hist})
+            _save_pt(state_path, {"epoch": epoch, "trainer": tr.state_dict(),
+                                  "history": histories_to_dicts(hist)})
             if epoch in remaining:
                 self.branch(epoch, hist)
 
@@ -256,7 +259,7 @@ class Grid:
                                                   for r in self.refinements)]:
             self.branch(e, history)
 
-    def branch(self, n_epochs, history):
+    def branch(self, n_epochs: int, history: list[SeedHistory]) -> None:
         """All configurations with ``n_epochs`` epochs, from the training history so far."""
         src, tgt = self.src, self.tgt
         cache = {}
@@ -265,10 +268,10 @@ class Grid:
             if not missing:
                 continue
             h = history[s]
-            adv_criteria, best_epoch = prefix_best_epoch(h, n_epochs)
-            best_W = h["epoch_W"][best_epoch - 1].to(src.device)
+            adv_criteria, best_epoch = h.prefix(n_epochs)
+            best_W = h.epoch_W[best_epoch - 1].to(src.device)
             # The adversarial time of this seed alone ~ its share of the batched epochs.
-            adv_s = sum(h["epoch_time_s"][:len(adv_criteria)])
+            adv_s = sum(h.epoch_time_s[:len(adv_criteria)])
             key = (seed, best_epoch)
             if key not in cache:  # branches with the same best epoch share their refinement
                 t = time.perf_counter()
@@ -280,7 +283,8 @@ class Grid:
             per_iter = ref_time / max(1, len(steps))
             for r in missing:
                 t = time.perf_counter()
-                stage, crit = select_stage(adv_criteria, best_epoch, ref_steps, r)
+                stage, crit = _stage(best_epoch, adv_criteria[best_epoch - 1],
+                                     [c for c, _ in ref_steps[:r]])
                 W = best_W if stage[0] == "adv" else steps[stage[1] - 1][0]
                 evaluation = _eval(src @ W, tgt, self.src_w2i, self.tgt_w2i, self.dico,
                                    self.backend, self.ref_cfg.k_csls)
@@ -288,7 +292,7 @@ class Grid:
                          "refinement_s": round(per_iter * min(r, len(steps)), 3),
                          "evaluation_s": round(time.perf_counter() - t, 3)}
                 rec = _record(seed, n_epochs, r, stage, crit, adv_criteria, best_epoch,
-                              ref_steps, evaluation, times, stop=lr_stop(h, n_epochs))
+                              ref_steps, evaluation, times, stop=h.lr_stop(n_epochs))
                 # the mapping first, then the record: a record on disk always has its W
                 save_mapping(self.mapping_path(seed, n_epochs, r), W)
                 write_json(self.path(seed, n_epochs, r), rec)
@@ -296,13 +300,11 @@ class Grid:
                 logger.info("configuration computed: seed=%d epochs=%d refinement=%d "
                             "criterion=%.5f%s", seed, n_epochs, r, crit,
                             f" csls P@1={rec['csls_p@1']:.2f}" if "csls_p@1" in rec else "")
-                if self.kill_after and self.n_computed >= self.kill_after:
-                    logger.warning("%s=%d: killing myself (resume test)", KILL_ENV,
-                                   self.kill_after)
-                    sys.stderr.flush()
-                    os.kill(os.getpid(), signal.SIGKILL)
+                if self.on_config is not None:
+                    self.on_config(seed, n_epochs, r, rec)
 
-    def records(self):
+    def records(self) -> list[dict]:
+        """Every configuration's record, read from disk (seed, then epochs, then refinement)."""
         return [read_json(self.path(s, e, r)) for s in self.seeds for e in self.epochs
                 for r in self.refinements]
 
@@ -310,12 +312,15 @@ class Grid:
 # ----------------------------------------------------------------------------- summary
 
 
-def select(records):
-    """(selected, oracle): best unsupervised criterion (first wins ties), best CSLS P@1."""
-    selected = max(records, key=lambda r: _num(r["criterion"]))
+def select(records: Sequence[dict]) -> tuple[dict, dict | None]:
+    """(selected, oracle) among configuration records: the selected one by the unsupervised
+    criterion (``selection.first_maximum``: first wins ties); the oracle, for reference only, by
+    CSLS P@1 (%), then criterion (None when the records are not evaluated). Raises
+    ``ValueError`` when ``records`` is empty."""
+    selected = records[first_maximum([r["criterion"] for r in records])]
     oracle = None
     if records and "csls_p@1" in records[0]:
-        oracle = max(records, key=lambda r: (r["csls_p@1"], _num(r["criterion"])))
+        oracle = max(records, key=lambda r: (r["csls_p@1"], rank_key(r["criterion"])))
     return selected, oracle
 
 
@@ -360,7 +365,11 @@ def to_markdown(summary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summarize(grid: Grid, config: dict, labels: dict, wall_s: float):
+def summarize(grid: Grid, config: dict, labels: dict, wall_s: float) -> tuple[dict, str]:
+    """Write ``summary.json`` (``"kind": "ubli"``: the selected configuration and its record,
+    the oracle, every record; P@k in %, ``coverage`` in [0, 1]), ``selected_W.npy`` and
+    ``table.md`` from the records on disk; return (summary, Markdown). Raises ``ValueError``
+    when no configuration is on disk."""
     recs = grid.records()
     sel, orc = select(recs)
     summary = {
@@ -402,6 +411,7 @@ def _int_list(text):
 
 
 def add_grid_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the grid's flags to ``parser`` (MUSE's defaults, the paper's grid); return it."""
     d, rd = AdversarialConfig(), RefinementConfig()
     p = parser
     p.add_argument("--src-emb", required=True, help="source .vec (frequency order)")
@@ -477,8 +487,14 @@ def _file_id(path):
     return {"path": str(path), "size": st.st_size}
 
 
-def run_grid(args):
-    """Run (or resume) the grid described by parsed ``args``; return (summary dict, Markdown)."""
+def run_grid(args: argparse.Namespace,
+             on_config: Callable[[int, int, int, dict], None] | None = None) -> tuple[dict, str]:
+    """Run (or resume) the grid described by parsed ``args`` (of :func:`add_grid_arguments`);
+    return (summary dict, Markdown table). Writes the output folder of the module docstring.
+
+    ``on_config``: see :class:`Grid`. Raises ``UserError`` for bad flag values (before anything
+    is loaded) and for an output folder that holds a grid with another configuration.
+    """
     check_minimums((("--max-vocab", args.max_vocab, 1), ("--threads", args.threads, 0)))
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -517,7 +533,7 @@ def run_grid(args):
     grid = Grid(src.to(device), tgt.to(device), adv_cfg, ref_cfg, args.seeds, args.epochs,
                 args.refinements, out, src_w2i=src_wv.word2id, tgt_w2i=tgt_wv.word2id,
                 dico=dico, backend=args.knn_backend, device=device,
-                progress=not args.no_progress)
+                progress=not args.no_progress, on_config=on_config)
     logger.info("grid: %d seeds x epochs %s x refinements %s = %d configurations on %s -> %s",
                 len(args.seeds), grid.epochs, grid.refinements, grid.n_configs, device, out)
     grid.run()
@@ -539,15 +555,18 @@ def _print_selection(summary):
         print(f"oracle (best CSLS P@1, reference only): {desc(orc)}")
 
 
-def build_parser():
-    p = argparse.ArgumentParser(
-        prog="xdomain-ubli grid",
-        description="MUSE grid search (seeds x epochs x refinements) with shared prefixes.")
+DESCRIPTION = "MUSE grid search (seeds x epochs x refinements) with shared prefixes."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``xdomain-ubli grid`` (also ``python -m fairseq_xdomain.ubli.grid``)."""
+    p = argparse.ArgumentParser(prog="xdomain-ubli grid", description=DESCRIPTION)
     return add_grid_arguments(p)
 
 
 @cli_entry
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """``xdomain-ubli grid``: run, print the selection and where it wrote."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     summary, _ = run_grid(args)
@@ -560,5 +579,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["Grid", "run_configuration", "select_stage", "add_grid_arguments", "run_grid",
-           "main"]
+__all__ = ["Grid", "run_configuration", "select", "add_grid_arguments", "run_grid", "main"]

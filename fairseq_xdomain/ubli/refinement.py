@@ -14,16 +14,21 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
+import torch
+
 from ..common.errors import check_choice, check_minimums
-from .criterion import mean_cosine_criterion
 from .dictionary import DICO_BUILDS, DICO_METHODS, build_dictionary
 from .procrustes import procrustes
+from .selection import mean_cosine_criterion
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class RefinementConfig:
+    """Procrustes refinement and the criterion (MUSE's defaults): iterations, how the dictionary
+    is induced (build, method, most frequent words), CSLS k, the criterion's most frequent words."""
+
     n_refinement: int = 5
     dico_build: str = "S2T"
     dico_method: str = "csls"
@@ -31,7 +36,7 @@ class RefinementConfig:
     k_csls: int = 10
     criterion_max_rank: int = 10000
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return asdict(self)
 
     def check(self) -> RefinementConfig:
@@ -50,13 +55,19 @@ def min_pairs(dim: int) -> int:
     return max(2, int(dim))
 
 
-def procrustes_from_pairs(src, tgt, pairs):
+def procrustes_from_pairs(src: torch.Tensor, tgt: torch.Tensor, pairs: torch.Tensor,
+                          ) -> torch.Tensor:
+    """Procrustes W ``[d, d]`` on the rows of ``pairs [n, 2]`` (source row, target row)."""
     return procrustes(src[pairs[:, 0]], tgt[pairs[:, 1]])
 
 
-def refine(src, tgt, W, cfg: RefinementConfig, backend="auto", progress=None):
-    """Run ``cfg.n_refinement`` iterations from ``W``; return the list of (W, criterion, n_pairs)
-    after each iteration (the criterion of the map it produced)."""
+def refine(src: torch.Tensor, tgt: torch.Tensor, W: torch.Tensor, cfg: RefinementConfig,
+           backend: str = "auto", progress=None) -> list[tuple[torch.Tensor, float, int]]:
+    """Run ``cfg.n_refinement`` iterations from ``W [d, d]``; return the list of (W ``[d, d]``,
+    criterion, n_pairs) after each iteration (the criterion of the map it produced); shorter
+    when an induced dictionary is too small (see the module docstring). ``progress``: a bar
+    (``common.progress``) updated once per iteration, or None. Raises ``ValueError`` for an
+    unknown ``backend``."""
     out = []
     need = min_pairs(src.shape[1])
     for it in range(cfg.n_refinement):

@@ -10,9 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def make_pair(n=5000, dim=64, n_clusters=30, noise=0.02, seed=0, shuffle_window=0, centre_scale=2.0,
-              spectrum_decay=1.0):
-    """Return (src [n, dim], tgt [n, dim], perm, Q) as float32 / int arrays.
+def make_pair(n: int = 5000, dim: int = 64, n_clusters: int = 30, noise: float = 0.02,
+              seed: int = 0, shuffle_window: int = 0, centre_scale: float = 2.0,
+              spectrum_decay: float = 1.0,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (src [n, dim], tgt [n, dim], perm [n], Q [dim, dim]) as float32 / int arrays:
+    ``tgt[perm[i]] ~ src[i] @ Q``.
 
     ``spectrum_decay``: per-dimension scales are ``exp(-spectrum_decay * i / dim)``. The default
     (1.0) is nearly isotropic (scales 1 .. 0.37): Procrustes with a dictionary recovers Q, but the
@@ -42,7 +45,8 @@ def make_pair(n=5000, dim=64, n_clusters=30, noise=0.02, seed=0, shuffle_window=
     return x.astype(np.float32), tgt.astype(np.float32), perm, q.astype(np.float32)
 
 
-def words_for(n, prefix):
+def words_for(n: int, prefix: str) -> list[str]:
+    """``[prefix0, prefix1, ...]``: ``n`` distinct words."""
     return [f"{prefix}{i}" for i in range(n)]
 
 

@@ -1,4 +1,5 @@
-"""Batched k-nearest-neighbour search by inner product, and CSLS on top of it.
+"""CSLS (cross-domain similarity local scaling, Conneau et al. 2018) and the batched
+k-nearest-neighbour search by inner product it is built on.
 
 Two back ends compute the same thing: faiss (``IndexFlatIP``; a GPU index when faiss has GPUs and
 CUDA is available) and an exact torch fallback that tiles the query x key product so memory stays
@@ -35,6 +36,9 @@ def _faiss():
 
 
 def resolve_backend(backend: str) -> str:
+    """``"faiss"`` or ``"torch"`` for one of ``BACKENDS`` (``auto``: faiss when installed).
+
+    Raises ``ValueError`` for another name."""
     if backend not in BACKENDS:
         raise ValueError(f"knn backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
@@ -49,8 +53,11 @@ def _merge_topk(vals, idx, new_vals, new_idx, k):
     return top, idx.gather(1, pos)
 
 
-def topk_torch(queries, keys, k, key_bias=None, q_block=1024, k_block=65536):
-    """Exact top-k of ``queries @ keys.T (+ key_bias)`` per query row, tiled in both dimensions."""
+def topk_torch(queries: torch.Tensor, keys: torch.Tensor, k: int,
+               key_bias: torch.Tensor | None = None, q_block: int = 1024,
+               k_block: int = 65536) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact top-k of ``queries [nq, d] @ keys[nk, d].T (+ key_bias [nk])`` per query row,
+    tiled in both dimensions; returns (values float32 ``[nq, min(k, nk)]``, indices int64)."""
     nq, nk = queries.shape[0], keys.shape[0]
     k = min(k, nk)
     out_v = torch.empty(nq, k, dtype=torch.float32, device=queries.device)
@@ -82,8 +89,11 @@ def _faiss_index(dim, use_gpu):
     return index
 
 
-def topk_faiss(queries, keys, k, key_bias=None, q_block=65536):
-    """Top-k inner products with faiss; ``key_bias`` is folded in through one extra dimension."""
+def topk_faiss(queries: torch.Tensor, keys: torch.Tensor, k: int,
+               key_bias: torch.Tensor | None = None,
+               q_block: int = 65536) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`topk_torch` with faiss (``IndexFlatIP``, on GPU when there is one); ``key_bias``
+    is folded in through one extra dimension. Results are on ``queries``' device."""
     q = queries.detach().float().cpu().numpy()
     kk = keys.detach().float().cpu().numpy()
     if key_bias is not None:
@@ -102,28 +112,36 @@ def topk_faiss(queries, keys, k, key_bias=None, q_block=65536):
             torch.from_numpy(np.concatenate(idx)).long().to(dev))
 
 
-def topk(queries, keys, k, key_bias=None, backend="auto"):
-    """Top-k (values, indices) of ``queries @ keys.T + key_bias`` for every query row."""
+def topk(queries: torch.Tensor, keys: torch.Tensor, k: int, key_bias: torch.Tensor | None = None,
+         backend: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k (values ``[nq, min(k, nk)]``, indices) of ``queries [nq, d] @ keys [nk, d].T +
+    key_bias [nk]`` for every query row, best first. Raises ``ValueError`` for an unknown
+    ``backend``."""
     if resolve_backend(backend) == "faiss":
         return topk_faiss(queries, keys, k, key_bias)
     return topk_torch(queries, keys, k, key_bias)
 
 
-def mean_knn_sim(queries, keys, k=10, backend="auto"):
-    """r(x): mean similarity of each query to its ``k`` nearest keys."""
+def mean_knn_sim(queries: torch.Tensor, keys: torch.Tensor, k: int = 10,
+                 backend: str = "auto") -> torch.Tensor:
+    """r(x) ``[nq]``: mean similarity of each query row to its ``k`` nearest keys."""
     vals, _ = topk(queries, keys, k, backend=backend)
     return vals.mean(dim=1)
 
 
-def csls_topk(src, tgt, k_csls=10, topn=10, queries=None, r_src=None, r_tgt=None,
-              backend="auto", tgt_limit=None):
+def csls_topk(src: torch.Tensor, tgt: torch.Tensor, k_csls: int = 10, topn: int = 10,
+              queries: torch.Tensor | list[int] | None = None, r_src: torch.Tensor | None = None,
+              r_tgt: torch.Tensor | None = None, backend: str = "auto",
+              tgt_limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """CSLS top-``topn`` target indices for ``queries`` (source row indices; default all).
 
-    ``src``/``tgt`` are unit-normalised mapped source and target embeddings. ``r_tgt`` (for each
+    ``src [n_src, d]``/``tgt [n_tgt, d]`` are unit-normalised mapped source and target
+    embeddings. ``r_tgt`` (for each
     target word, mean cosine to its k nearest mapped source words) and ``r_src`` (for each query)
     are computed over the full vocabularies unless given. ``tgt_limit`` restricts the candidate
-    targets to the first ``tgt_limit`` (most frequent) words. Returns (scores, indices) with the
-    full CSLS score ``2 cos - r_T(x) - r_S(y)``.
+    targets to the first ``tgt_limit`` (most frequent) words. Returns (scores, indices), both
+    ``[n_queries, topn]``, best first, with the full CSLS score ``2 cos - r_T(x) - r_S(y)``
+    (in [-4, 4]). Raises ``ValueError`` for an unknown ``backend``.
     """
     qidx = torch.arange(src.shape[0]) if queries is None else torch.as_tensor(queries)
     q = src[qidx.to(src.device)]
