@@ -13,25 +13,23 @@ from __future__ import annotations
 import json
 import random
 import re
-import sys
 from argparse import Namespace
 
 import fairseq  # noqa: F401  (the plugin registers when fairseq is imported first)
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, USER_DIR, run, write_lines
+from conftest import USER_DIR, run, write_lines
 
 import fairseq_xdomain
 from fairseq_xdomain.common.errors import UserError
 
 fairseq_xdomain.register()
 
+from fairseq_xdomain.preprocess.binarize import binarize_folder  # noqa: E402
+
 from fairseq_xdomain.tasks.unmt_xdomain import UnmtXdomainConfig, UnmtXdomainTask  # noqa: E402
 from fairseq_xdomain.tasks.xlm_mlm import XLMMLMConfig, XLMMLMTask  # noqa: E402
-
-sys.path.insert(0, str(REPO / "bench"))
-from unmt_cipher import binarize_layout  # noqa: E402
 
 torch.set_num_threads(1)
 THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -66,7 +64,7 @@ def unmt_data(tmp_path_factory):
         pairs.insert(5, (long_src, to_bb(long_src) + to_bb(long_src[:20])))
         write_lines(raw / f"{split}.aa-bb.aa", [" ".join(a) for a, _ in pairs])
         write_lines(raw / f"{split}.aa-bb.bb", [" ".join(b) for _, b in pairs])
-    return binarize_layout(raw, root / "DATA")
+    return binarize_folder(raw, root / "DATA")
 
 
 def _mlm_data(root, n_valid_blocks):
@@ -301,3 +299,67 @@ def test_mlm_tokens_per_sample_beyond_positions_is_user_error(unmt_data):
     with pytest.raises(UserError, match="--tokens-per-sample 32 exceeds the model's "
                                         "--max-positions 16"):
         XLMEncoderModel.build_model(cfg, mlm)
+
+
+# ---------------------------------------------------------------- documented commands as written
+
+
+def test_mlm_without_monolingual_valid_split_trains_without_validation(unmt_data, tmp_path):
+    """This layout has parallel dev sets only: xlm_mlm turns validation off, says so, trains."""
+    proc = run(["fairseq-train", unmt_data, "--user-dir", USER_DIR, "--task", "xlm_mlm",
+                "--langs", "aa,bb", "--arch", "xlm_encoder_tiny", "--criterion", "xlm_mlm_loss",
+                "--tokens-per-sample", "32", "--max-tokens", "1024", "--optimizer", "adam",
+                "--lr", "1e-3", "--max-update", "2", "--cpu", "--save-dir", tmp_path / "save",
+                "--no-save", "--log-format", "simple", "--seed", "1", "--num-workers", "0"],
+               env=THREADS)
+    log = proc.stdout + proc.stderr
+    assert re.search(r"no monolingual valid split \(\S+aa/valid\.bin, \S+bb/valid\.bin\): "
+                     r"validation disabled", log), log[-3000:]
+    assert "done training" in log and "valid on 'valid' subset" not in log, log[-3000:]
+
+
+def _tiny_mlm_checkpoint(data, path, max_positions):
+    """An untrained xlm_encoder_tiny-sized MLM with ``max_positions`` rows, saved with its config."""
+    from fairseq_xdomain.models.xlm_encoder import XLMEncoderConfig, XLMEncoderModel
+
+    mlm = XLMMLMTask.setup_task(XLMMLMConfig(data=str(data), langs="aa,bb", seed=1,
+                                             tokens_per_sample=max_positions))
+    cfg = XLMEncoderConfig(encoder_embed_dim=64, encoder_ffn_embed_dim=128, encoder_layers=2,
+                           encoder_attention_heads=4, max_positions=max_positions)
+    model = XLMEncoderModel.build_model(cfg, mlm)
+    torch.save({"model": model.state_dict(),
+                "cfg": {"task": {"langs": "aa,bb"}, "model": {"max_positions": max_positions}}},
+               path)
+    return path
+
+
+def _unmt_model_cfg(data, *extra):
+    from fairseq import options
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    args = options.parse_args_and_arch(options.get_training_parser(), [
+        str(data), "--user-dir", USER_DIR, "--task", "unmt_xdomain", "--langs", "aa,bb",
+        "--arch", "unmt_transformer_tiny", "--criterion", "cross_entropy", "--cpu", *extra])
+    return convert_namespace_to_omegaconf(args)
+
+
+def test_unmt_takes_max_positions_from_the_mlm(unmt_data, tmp_path, caplog):
+    """--init-from-mlm without --max-positions: the MLM's positions (logged, kept in the model
+    config that checkpoints save); a bigger --max-positions than the MLM's is a one-line error."""
+    mlm = _tiny_mlm_checkpoint(unmt_data, tmp_path / "mlm.pt", 24)
+    task = UnmtXdomainTask.setup_task(UnmtXdomainConfig(data=str(unmt_data), langs="aa,bb", seed=1))
+    cfg = _unmt_model_cfg(unmt_data, "--init-from-mlm", str(mlm))
+    with caplog.at_level("INFO"):
+        model = task.build_model(cfg.model)
+    assert model.encoder.embed_positions.weight.shape[0] == 24
+    assert model.decoder.max_positions() == 24 and cfg.model.max_positions == 24
+    assert f"--max-positions 24: from the --init-from-mlm checkpoint {mlm}" in caplog.text
+    smaller = task.build_model(_unmt_model_cfg(unmt_data, "--init-from-mlm", str(mlm),
+                                               "--max-positions", "16").model)
+    assert smaller.encoder.embed_positions.weight.shape[0] == 16
+    assert task.build_model(_unmt_model_cfg(unmt_data).model).decoder.max_positions() == 256
+    bigger = _unmt_model_cfg(unmt_data, "--init-from-mlm", str(mlm), "--max-positions", "32")
+    with pytest.raises(UserError, match=r"^--max-positions 32 exceeds the 24 positions of the "
+                                        r"--init-from-mlm checkpoint \S+mlm\.pt \(leave "
+                                        r"--max-positions out to take the MLM's\)$"):
+        task.build_model(bigger.model)

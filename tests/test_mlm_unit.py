@@ -14,13 +14,10 @@ from fairseq_xdomain.common.errors import UserError
 
 fairseq_xdomain.register()
 
+from fairseq_xdomain.datasets.mlm_blocks import language_sampling_probs  # noqa: E402
 from fairseq_xdomain.models.xlm_encoder import XLMEncoderConfig, XLMEncoderModel  # noqa: E402
-from fairseq_xdomain.tasks.xlm_mlm import (  # noqa: E402
-    XLMMLMConfig,
-    XLMMLMTask,
-    language_sampling_probs,
-    sentencepiece_word_starts,
-)
+from fairseq_xdomain.noise import word_start_table  # noqa: E402
+from fairseq_xdomain.tasks.xlm_mlm import XLMMLMConfig, XLMMLMTask  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -157,7 +154,7 @@ def test_whole_word_masking(tmp_path):
     for lang in ("en", "fr"):
         for split in ("train", "valid"):
             write_bin(root / lang / split, dictionary, sents)
-    ws = sentencepiece_word_starts(dictionary.symbols, dictionary.nspecial)
+    ws = word_start_table(dictionary.symbols, dictionary.nspecial, sentencepiece=True).numpy()
     assert ws[dictionary.index(starts[0])] and not ws[dictionary.index("c0")] and ws[dictionary.eos()]
 
     task = make_task(root, mask_whole_words=True, sample_alpha=1.0, tps=64)

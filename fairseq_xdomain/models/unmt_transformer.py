@@ -5,14 +5,15 @@ Archs: ``unmt_transformer`` (6 + 6 layers, 1024-d, 8 heads, GELU: the XLM/paper 
 ``TransformerEncoderLayerBase``/``TransformerDecoderLayerBase``, so parameter names match the
 ``xlm_encoder`` MLM checkpoint (docs/design.md) and ``init_from_mlm`` is a renaming.
 
-Languages: every batch carries ``src_lang`` and ``tgt_lang`` (LongTensor [B], ids in the task's
-``--langs`` order). The encoder adds the source language embedding to every source token and
-passes ``tgt_lang`` on in its output, so the decoder adds the *target* language embedding at
-every step: training, validation, back-translation, ``fairseq-generate`` and
+Languages: every batch carries ``src_langs`` and ``tgt_langs`` (LongTensor [B], ids in the task's
+``--langs`` order; ``src_langs`` is the key of the ``xlm_mlm`` batches too). The encoder adds the
+source language embedding to every source token and passes ``tgt_langs`` on in its output,
+so the decoder adds the *target* language embedding at every step: training, validation, back-translation, ``fairseq-generate`` and
 ``fairseq-interactive`` all start decoding from ``eos`` with the target language embedding.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from argparse import Namespace
 
@@ -69,7 +70,7 @@ def _init_embeddings(module, embed_tokens: nn.Embedding, max_positions: int, n_l
 
 def _embed(module, tokens: Tensor, positions: Tensor, langs: Tensor | None) -> Tensor:
     if langs is None:
-        raise UserError("unmt_transformer needs src_lang/tgt_lang in the batch (use --task unmt_xdomain)")
+        raise UserError("unmt_transformer needs src_langs/tgt_langs in the batch (use --task unmt_xdomain)")
     x = module.embed_tokens(tokens) + module.embed_positions(positions) + module.embed_langs(langs)[:, None, :]
     return module.dropout_module(module.layernorm_embedding(x))
 
@@ -83,9 +84,9 @@ class UnmtEncoder(FairseqEncoder):
         _init_embeddings(self, embed_tokens, args.max_positions, n_langs, args.dropout)
         self.layers = nn.ModuleList([TransformerEncoderLayerBase(cfg) for _ in range(args.encoder_layers)])
 
-    def forward(self, src_tokens, src_lengths=None, src_lang=None, tgt_lang=None, **unused):
+    def forward(self, src_tokens, src_lengths=None, src_langs=None, tgt_langs=None, **unused):
         pad_mask = src_tokens.eq(self.padding_idx)
-        x = _embed(self, src_tokens, _positions(src_tokens, self.padding_idx), src_lang)
+        x = _embed(self, src_tokens, _positions(src_tokens, self.padding_idx), src_langs)
         x = x * (1 - pad_mask.unsqueeze(-1).type_as(x))
         x = x.transpose(0, 1)
         mask = pad_mask if pad_mask.any() else None
@@ -94,8 +95,8 @@ class UnmtEncoder(FairseqEncoder):
         return {
             "encoder_out": [x],  # T x B x C
             "encoder_padding_mask": [pad_mask],
-            "tgt_lang": [tgt_lang if tgt_lang is not None else src_lang],
-            "src_lang": [src_lang],
+            "tgt_langs": [tgt_langs if tgt_langs is not None else src_langs],
+            "src_langs": [src_langs],
         }
 
     @torch.jit.export
@@ -133,7 +134,7 @@ class UnmtDecoder(FairseqIncrementalDecoder):
         tokens = prev_output_tokens
         if incremental_state is not None:
             tokens, positions = tokens[:, -1:], positions[:, -1:]
-        x = _embed(self, tokens, positions, encoder_out["tgt_lang"][0]).transpose(0, 1)
+        x = _embed(self, tokens, positions, encoder_out["tgt_langs"][0]).transpose(0, 1)
         self_mask, self_pad = None, None
         if incremental_state is None:
             self_mask = self.buffered_future_mask(x)
@@ -177,7 +178,9 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
         parser.add_argument("--dropout", type=float)
         parser.add_argument("--attention-dropout", type=float)
         parser.add_argument("--activation-dropout", type=float)
-        parser.add_argument("--max-positions", type=int, help="learned positions (source and target)")
+        parser.add_argument("--max-positions", type=int,
+                            help="learned positions (source and target); default: the arch's "
+                            "(512, tiny 256), with --init-from-mlm the MLM checkpoint's")
         parser.add_argument(
             "--init-from-mlm", type=str, metavar="PATH",
             help="initialise encoder and decoder from an xlm_mlm checkpoint (skipped when a trained "
@@ -196,6 +199,10 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
             raise UserError(f"the {getattr(args, 'arch', 'unmt_transformer')} model needs --task "
                             f"unmt_xdomain (this command uses --task {used})")
         unmt_transformer(args)
+        if args.max_positions is None:  # --init-from-mlm without --max-positions (see the task)
+            max_positions_from_mlm(args, read_checkpoint(args.init_from_mlm,
+                                                         "--init-from-mlm checkpoint"),
+                                   args.init_from_mlm)
         dictionary = task.source_dictionary
         dim = args.encoder_embed_dim
         embed_tokens = nn.Embedding(len(dictionary), dim, padding_idx=dictionary.pad())
@@ -208,17 +215,19 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
         model.langs = list(task.langs)
         return model
 
-    def forward(self, src_tokens, src_lengths, prev_output_tokens, src_lang=None, tgt_lang=None, **kwargs):
-        encoder_out = self.encoder(src_tokens, src_lengths, src_lang=src_lang, tgt_lang=tgt_lang)
+    def forward(self, src_tokens, src_lengths, prev_output_tokens, src_langs=None, tgt_langs=None,
+                **kwargs):
+        encoder_out = self.encoder(src_tokens, src_lengths, src_langs=src_langs, tgt_langs=tgt_langs)
         return self.decoder(prev_output_tokens, encoder_out=encoder_out, **kwargs)
 
     @torch.no_grad()
-    def greedy_translate(self, src_tokens, src_lang, tgt_lang, max_len_a=1.3, max_len_b=5, banned=()):
+    def greedy_translate(self, src_tokens, src_langs, tgt_langs, max_len_a=1.3, max_len_b=5, banned=()):
         """Greedy decoding from ``eos`` with incremental states; returns [B, T] right-padded
-        tokens, each row ending with ``eos``. Length limit per sentence: a * len + b."""
+        tokens, each row ending with ``eos``. Length limit per sentence: a * len + b.
+        ``src_tokens`` [B, S] right-padded; ``src_langs``, ``tgt_langs`` [B] language ids."""
         dictionary = self.decoder.dictionary
         pad, eos = dictionary.pad(), dictionary.eos()
-        enc = self.encoder(src_tokens, src_lang=src_lang, tgt_lang=tgt_lang)
+        enc = self.encoder(src_tokens, src_langs=src_langs, tgt_langs=tgt_langs)
         bsz = src_tokens.size(0)
         src_len = src_tokens.ne(pad).sum(1)
         max_lens = (src_len.float() * max_len_a + max_len_b).long().clamp(
@@ -241,14 +250,59 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
                 break
         return tokens[:, 1:]
 
-    def load_mlm(self, path: str, langs: list[str]) -> dict:
-        """Initialise from an ``xlm_mlm`` checkpoint (names of docs/design.md); returns a report."""
-        ckpt = read_checkpoint(path, "--init-from-mlm checkpoint")
+    def load_mlm_checkpoint(self, ckpt: dict, langs: list[str], source: str = "MLM checkpoint") -> dict:
+        """Initialise from a read ``xlm_mlm`` checkpoint (names of docs/design.md); returns a
+        report (``init_from_mlm_state``). ``langs``: this model's languages, in id order."""
         state = ckpt["model"]
-        cfg = ckpt.get("cfg") or {}
-        task_cfg = cfg.get("task") if hasattr(cfg, "get") else None
-        mlm_langs = _split_langs(getattr(task_cfg, "langs", None) or (task_cfg or {}).get("langs")) if task_cfg else []
-        return init_from_mlm_state(self, state, mlm_langs, langs, source=path)
+        task_cfg = _cfg_get(ckpt.get("cfg"), "task")
+        mlm_langs = _split_langs(_cfg_get(task_cfg, "langs")) if task_cfg else []
+        return init_from_mlm_state(self, state, mlm_langs, langs, source=source)
+
+
+def _cfg_get(cfg, key):
+    """``cfg[key]`` of a checkpoint's config (dict, DictConfig or Namespace), None if absent."""
+    if cfg is None:
+        return None
+    if hasattr(cfg, "get"):
+        return cfg.get(key)
+    return getattr(cfg, key, None)
+
+
+def mlm_max_positions(ckpt: dict, source: str = "MLM checkpoint") -> int:
+    """Learned positions of an ``xlm_mlm`` checkpoint: its config's ``model.max_positions``, or
+    the rows of ``encoder.embed_positions.weight`` when the config does not say. Raises
+    UserError naming ``source`` when it has neither (not an xlm_encoder checkpoint)."""
+    value = _cfg_get(_cfg_get(ckpt.get("cfg"), "model"), "max_positions")
+    if value is None:
+        rows = ckpt["model"].get("encoder.embed_positions.weight")
+        if rows is None:
+            raise UserError(f"{source}: no encoder.embed_positions.weight: not an xlm_encoder "
+                            "checkpoint")
+        value = rows.shape[0]
+    return int(value)
+
+
+def max_positions_from_mlm(args, ckpt: dict, source: str) -> int:
+    """Set ``args.max_positions`` from the ``--init-from-mlm`` checkpoint when the user did not.
+
+    ``args``: the model's config (Namespace or DictConfig); ``ckpt``: the read MLM checkpoint.
+    Returns the positions; logs where they come from. Raises UserError when the user's
+    ``--max-positions`` exceeds the MLM's (the MLM has no rows for the extra positions).
+    """
+    mlm_positions = mlm_max_positions(ckpt, source)
+    wanted = getattr(args, "max_positions", None)
+    if wanted is None:
+        from omegaconf import OmegaConf, open_dict
+
+        with open_dict(args) if OmegaConf.is_config(args) else contextlib.nullcontext():
+            args.max_positions = mlm_positions
+        logger.info(f"--max-positions {mlm_positions}: from the --init-from-mlm checkpoint {source}")
+        return mlm_positions
+    if int(wanted) > mlm_positions:
+        raise UserError(f"--max-positions {wanted} exceeds the {mlm_positions} positions of the "
+                        f"--init-from-mlm checkpoint {source} (leave --max-positions out to take "
+                        "the MLM's)")
+    return int(wanted)
 
 
 def read_checkpoint(path: str, what: str = "checkpoint", loader=None) -> dict:
@@ -383,8 +437,8 @@ def unmt_transformer(args):
     for key, default in (("dropout", 0.1), ("attention_dropout", 0.1), ("activation_dropout", 0.0)):
         if getattr(args, key, None) is None:
             setattr(args, key, default)
-    args.max_positions = getattr(args, "max_positions", None) or 512
     args.init_from_mlm = getattr(args, "init_from_mlm", None)
+    _default_positions(args, 512)
 
 
 @register_model_architecture("unmt_transformer", "unmt_transformer_tiny")
@@ -395,5 +449,14 @@ def unmt_transformer_tiny(args):
     args.encoder_attention_heads = getattr(args, "encoder_attention_heads", None) or 4
     args.encoder_layers = getattr(args, "encoder_layers", None) or 2
     args.decoder_layers = getattr(args, "decoder_layers", None) or 2
-    args.max_positions = getattr(args, "max_positions", None) or 256
+    _default_positions(args, 256)
     unmt_transformer(args)
+
+
+def _default_positions(args, default: int) -> None:
+    """``--max-positions`` default of an arch; left unset with ``--init-from-mlm``, where the
+    MLM checkpoint gives it (``max_positions_from_mlm``)."""
+    if getattr(args, "max_positions", None) is None and not getattr(args, "init_from_mlm", None):
+        args.max_positions = default
+    elif not hasattr(args, "max_positions"):
+        args.max_positions = None

@@ -12,7 +12,11 @@ embeddings in ``--langs`` order) and samples languages with probabilities ``p_l 
 Validation concatenates every language's ``valid`` split without resampling and with the same
 masks every time (so validation losses are comparable across epochs) and scores every block,
 whatever ``--required-batch-size-multiple`` (``EvalBlocksDataset``); the criterion
-``xlm_mlm_loss`` logs the loss, perplexity and masked-token accuracy of each language.
+``xlm_mlm_loss`` logs the loss, perplexity and masked-token accuracy of each language. Data
+without a monolingual valid split trains without validation (a warning says so).
+
+A thin fairseq adapter: the block datasets and the language sampling are in
+``datasets/mlm_blocks.py``, the sentencepiece word starts in ``noise.word_start_table``.
 
 "Wiki only" vs "Wiki + UN" is the same command with other data: point ``DATA`` (or
 ``--data-per-lang en=WIKI/en,fr=UN/fr``) at the folders to use.
@@ -23,131 +27,36 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from fairseq.data import (
-    BaseWrapperDataset,
     ConcatDataset,
     Dictionary,
-    IdDataset,
-    MaskTokensDataset,
-    NestedDictionaryDataset,
-    NumelDataset,
-    NumSamplesDataset,
     PrependTokenDataset,
-    RawLabelDataset,
     ResamplingDataset,
-    RightPadDataset,
     TokenBlockDataset,
     TruncateDataset,
     data_utils,
+    indexed_dataset,
 )
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
-from fairseq.tasks import FairseqTask, register_task
-from omegaconf import II, MISSING
+from fairseq.tasks import register_task
+from omegaconf import II, MISSING, OmegaConf, open_dict
 
 from ..common.errors import UserError
-from ..distributed import param_digest, rank_trace, trace_train_step, tracing
+from ..datasets.mlm_blocks import (
+    EvalBlocksDataset,
+    FreshOrFixedMaskTokensDataset,
+    ShuffledBySizeDataset,
+    language_sampling_probs,
+    tagged_blocks,
+)
+from ..distributed import trace_train_step
+from ..noise import SPM_WORD_START, word_start_table
+from .shared import JointDictionaryTask, parse_langs
 
 logger = logging.getLogger(__name__)
 
 BREAK_MODES = ChoiceEnum(["none", "complete", "eos"])
-WORD_START = "\u2581"  # sentencepiece's word-start marker '▁'
-
-
-# ---------------------------------------------------------------- plain numpy helpers
-
-
-def language_sampling_probs(sizes, alpha: float) -> np.ndarray:
-    """XLM's smoothed language sampling: ``p_l = q_l^alpha / sum_k q_k^alpha`` with ``q = sizes/sum``.
-
-    alpha=1 keeps the natural proportions, alpha=0 samples languages uniformly.
-    """
-    sizes = np.asarray(sizes, dtype=np.float64)
-    if sizes.ndim != 1 or len(sizes) == 0 or (sizes <= 0).any():
-        raise ValueError(f"need positive corpus sizes, got {sizes.tolist()}")
-    if alpha < 0:
-        raise ValueError(f"--sample-alpha must be >= 0, got {alpha}")
-    q = sizes / sizes.sum()
-    p = q**alpha
-    return p / p.sum()
-
-
-def sentencepiece_word_starts(symbols, nspecial: int) -> np.ndarray:
-    """Boolean array over the vocabulary: does this piece start a word?
-
-    Special symbols (the first ``nspecial``) and pieces starting with '▁' start a word; every
-    other piece continues the word before it. Symbols like ``<mask>`` count as word starts.
-    """
-    starts = np.array(
-        [i < nspecial or s.startswith(WORD_START) or (s.startswith("<") and s.endswith(">"))
-         for i, s in enumerate(symbols)],
-        dtype=bool,
-    )
-    return starts
-
-
-# ---------------------------------------------------------------- datasets
-
-
-class FreshOrFixedMaskTokensDataset(MaskTokensDataset):
-    """fairseq's MaskTokensDataset (masks seeded by ``(seed, epoch, index)``, fresh each epoch).
-
-    With ``fixed_epoch`` set (validation) the masks do not change between epochs.
-    """
-
-    def __init__(self, *args, fixed_epoch=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fixed_epoch = fixed_epoch
-        if fixed_epoch is not None:
-            self.epoch = fixed_epoch
-
-    def set_epoch(self, epoch, **unused):
-        super().set_epoch(epoch if self.fixed_epoch is None else self.fixed_epoch)
-
-
-class ShuffledBySizeDataset(BaseWrapperDataset):
-    """Orders items by their *current* size, ties broken by a random permutation.
-
-    ``ordered_indices`` is called by fairseq inside ``numpy_seed(seed + epoch)``, so the order is
-    reproducible and changes with the epoch; sizes are read fresh, so they stay right after
-    ``ResamplingDataset`` resamples in ``set_epoch`` (fairseq's SortDataset keeps stale ones).
-    """
-
-    @property
-    def sizes(self):
-        # NestedDictionaryDataset (a single language, no resampling) reports a list of size
-        # arrays; ConcatDataset a flat array. Always give the flat token counts.
-        sizes = self.dataset.sizes
-        if isinstance(sizes, (list, tuple)):
-            if len(sizes) != 1:
-                raise ValueError(f"expected one size array, got {len(sizes)}")
-            sizes = sizes[0]
-        return np.asarray(sizes)
-
-    def ordered_indices(self):
-        sizes = self.sizes
-        return np.lexsort([np.random.permutation(len(sizes)), sizes])
-
-    def num_tokens_vec(self, indices):
-        return self.sizes[indices]
-
-    def size(self, index):
-        return self.dataset.size(index)
-
-
-class EvalBlocksDataset(ShuffledBySizeDataset):
-    """The validation/test blocks: every block is scored, whatever the batch-size multiple.
-
-    fairseq 0.12.3's ``batch_by_size`` drops the last batch when its size is not a multiple of
-    ``--required-batch-size-multiple`` (default 8): 12 blocks were validated as 8, and fewer
-    than 8 left no batch at all ("The dataset is empty"). Evaluation batches need no multiple.
-    """
-
-    def batch_by_size(self, indices, max_tokens=None, max_sentences=None,
-                      required_batch_size_multiple=1):
-        return super().batch_by_size(indices, max_tokens=max_tokens, max_sentences=max_sentences,
-                                     required_batch_size_multiple=1)
 
 
 # ---------------------------------------------------------------- task
@@ -194,7 +103,7 @@ class XLMMLMConfig(FairseqDataclass):
 
 
 @register_task("xlm_mlm", dataclass=XLMMLMConfig)
-class XLMMLMTask(FairseqTask):
+class XLMMLMTask(JointDictionaryTask):
     """Masked-LM pre-training on several languages with language embeddings (XLM)."""
 
     cfg: XLMMLMConfig
@@ -203,7 +112,7 @@ class XLMMLMTask(FairseqTask):
         super().__init__(cfg)
         self.dictionary = dictionary
         self.mask_idx = dictionary.add_symbol("<mask>")
-        self.langs = self.parse_langs(cfg.langs)
+        self.langs = parse_langs(cfg.langs)
         self.lang_dirs = self.parse_lang_dirs(cfg)
         if cfg.tokens_per_sample < 2:
             raise UserError(f"--tokens-per-sample must be >= 2, got {cfg.tokens_per_sample}")
@@ -211,27 +120,17 @@ class XLMMLMTask(FairseqTask):
             raise UserError(f"--mask-prob must be in (0, 1), got {cfg.mask_prob}")
         self.word_starts = None
         if cfg.mask_whole_words:
-            starts = sentencepiece_word_starts(dictionary.symbols, dictionary.nspecial)
-            n_pieces = sum(s.startswith(WORD_START) for s in dictionary.symbols)
-            if n_pieces == 0:
+            if not any(s.startswith(SPM_WORD_START) for s in dictionary.symbols):
                 raise UserError(
                     f"{os.path.join(cfg.data, 'dict.txt')}: no sentencepiece word-start piece "
                     "('▁...'); --mask-whole-words needs a sentencepiece vocabulary"
                 )
-            self.word_starts = torch.from_numpy(starts.astype(np.uint8))
+            starts = word_start_table(dictionary.symbols, dictionary.nspecial, sentencepiece=True)
+            self.word_starts = starts.to(torch.uint8)
             logger.info("whole-word masking: %d of %d pieces start a word", int(starts.sum()),
                         len(starts))
 
     # ---- configuration
-    @staticmethod
-    def parse_langs(langs: str):
-        out = [lang.strip() for lang in str(langs).split(",") if lang.strip()]
-        if not out:
-            raise UserError("--langs: give at least one language, e.g. --langs en,fr")
-        if len(set(out)) != len(out):
-            raise UserError(f"--langs: duplicate language in {langs!r}")
-        return out
-
     def parse_lang_dirs(self, cfg):
         root = cfg.data.split(os.pathsep)[0]
         dirs = {lang: os.path.join(root, lang) for lang in self.langs}
@@ -259,7 +158,32 @@ class XLMMLMTask(FairseqTask):
             if os.path.isfile(copy) and not filecmp.cmp(copy, dict_path, shallow=False):
                 raise UserError(f"{copy}: differs from {dict_path}; the data of '{lang}' was "
                                 "binarized with another dictionary")
+        task._disable_validation_without_valid_data(cfg)
         return task
+
+    def _has_split(self, lang: str, split: str) -> bool:
+        return indexed_dataset.infer_dataset_impl(os.path.join(self.lang_dirs[lang], split)) is not None
+
+    def _disable_validation_without_valid_data(self, cfg) -> None:
+        """``fairseq-train`` on data with no monolingual valid split: validation off, logged.
+
+        fairseq hands the task its part of the run's config; the run's ``dataset`` options are
+        its parent's. When no language has any of ``--valid-subset``, ``--disable-validation``
+        is set there (fairseq reads it before loading the valid data) instead of failing.
+        """
+        run_cfg = cfg._get_parent() if OmegaConf.is_config(cfg) else None
+        dataset = getattr(run_cfg, "dataset", None) if run_cfg is not None else None
+        if dataset is None or dataset.disable_validation:
+            return
+        subsets = [s for s in str(dataset.valid_subset).split(",") if s]
+        if any(self._has_split(lang, s) for lang in self.langs for s in subsets):
+            return
+        with open_dict(dataset):
+            dataset.disable_validation = True
+        looked = ", ".join(os.path.join(self.lang_dirs[lang], f"{s}.bin")
+                           for lang in self.langs for s in subsets)
+        logger.warning("no monolingual valid split (%s): validation disabled, as with "
+                       "--disable-validation", looked)
 
     # ---- data
     def _load_lang_blocks(self, split, lang, combine):
@@ -299,21 +223,7 @@ class XLMMLMTask(FairseqTask):
             mask_whole_words=self.word_starts,
             fixed_epoch=None if train else 1,
         )
-        pad = self.dictionary.pad()
-        return NestedDictionaryDataset(
-            {
-                "id": IdDataset(),
-                "net_input": {
-                    "src_tokens": RightPadDataset(src, pad_idx=pad),
-                    "src_lengths": NumelDataset(src, reduce=False),
-                    "src_langs": RawLabelDataset(np.full(len(src), lang_id, dtype=np.int64)),
-                },
-                "target": RightPadDataset(tgt, pad_idx=pad),
-                "nsentences": NumSamplesDataset(),
-                "ntokens": NumelDataset(src, reduce=True),
-            },
-            sizes=[src.sizes],
-        )
+        return tagged_blocks(src, lang_id, self.dictionary.pad(), target=tgt)
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         train = split == "train"  # resampled, fresh masks; other splits: fixed masks
@@ -368,37 +278,13 @@ class XLMMLMTask(FairseqTask):
                               eos=self.dictionary.eos(), break_mode="eos"),
             self.dictionary.bos(),
         )
-        return NestedDictionaryDataset(
-            {
-                "id": IdDataset(),
-                "net_input": {
-                    "src_tokens": RightPadDataset(src, pad_idx=pad),
-                    "src_lengths": NumelDataset(src, reduce=False),
-                    "src_langs": RawLabelDataset(np.full(len(src), lang_id, dtype=np.int64)),
-                },
-            },
-            sizes=[src.sizes],
-        )
+        return tagged_blocks(src, lang_id, pad)
 
     # ---- training (fairseq's own steps; traced per rank with XDOMAIN_RANK_TRACE, see distributed.py)
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         trace_train_step(sample, model, update_num, ignore_grad)
         self._last_update = update_num
         return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
-
-    def begin_valid_epoch(self, epoch, model):
-        super().begin_valid_epoch(epoch, model)
-        if tracing():
-            rank_trace("valid", epoch=int(epoch), params=param_digest(model),
-                       after_update=getattr(self, "_last_update", -1) + 1)
-
-    @property
-    def source_dictionary(self):
-        return self.dictionary
-
-    @property
-    def target_dictionary(self):
-        return self.dictionary
 
     def max_positions(self):
         return self.cfg.tokens_per_sample
