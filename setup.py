@@ -55,7 +55,7 @@ setup(
         "fairseq_xdomain.preprocess": "preprocess",
         "fairseq_xdomain.recipes": "recipes",
     },
-    package_data={"fairseq_xdomain": ["data/*"], "fairseq_xdomain.recipes": ["*.sh"]},
+    package_data={"fairseq_xdomain": ["data/*"], "fairseq_xdomain.recipes": ["*.sh", "*.yaml"]},
     install_requires=INSTALL_REQUIRES,
     # faiss is optional (CSLS kNN falls back to torch); faiss-gpu users install their own build
     extras_require={"faiss": ["faiss-cpu>=1.7"]},

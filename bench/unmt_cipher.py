@@ -16,8 +16,9 @@ the JSON reports that P@1 for the fastText vectors and for the trained MLM (``em
 
     .venv/bin/python bench/unmt_cipher.py [--out DIR] [--minutes 15] [--emb-init random]
 
-Not part of the test suite (it runs for minutes). ``binarize_layout`` and ``make_cipher_data``
-are also used by tests/test_unmt.py.
+Not part of the test suite (it runs for minutes). The data comes from
+``fairseq_xdomain.synthetic.write_cipher_data`` (``make_cipher_data`` here, for bench/unmt.py
+and bench/gpu_check.py).
 """
 from __future__ import annotations
 
@@ -28,58 +29,14 @@ import re
 import subprocess
 import sys
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from fairseq_xdomain.synthetic import write_cipher_data as make_cipher_data
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 USER_DIR = str(REPO / "fairseq_xdomain")
-
-
-def binarize_layout(raw: Path, out: Path, langs=("aa", "bb"), splits=("valid", "test")) -> Path:
-    """Binarize ``raw/train.{l}`` (monolingual) and ``raw/{split}.{a}-{b}.{l}`` (parallel) into
-    the docs/design.md layout under ``out`` with one joint dictionary (word-level, no spm)."""
-    from fairseq.data import Dictionary, indexed_dataset
-
-    raw, out = Path(raw), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    counts: Counter = Counter()
-    for lang in langs:
-        with open(raw / f"train.{lang}", encoding="utf-8") as handle:
-            for line in handle:
-                counts.update(line.split())
-    dictionary = Dictionary()
-    for word, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        dictionary.add_symbol(word, n)
-    dictionary.save(str(out / "dict.txt"))
-
-    def write(src: Path, prefix: Path):
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-        builder = indexed_dataset.make_builder(f"{prefix}.bin", impl="mmap", vocab_size=len(dictionary))
-        with open(src, encoding="utf-8") as handle:
-            for line in handle:
-                builder.add_item(dictionary.encode_line(line, add_if_not_exist=False, append_eos=True).int())
-        builder.finalize(f"{prefix}.idx")
-
-    a, b = sorted(langs)[:2]
-    for lang in langs:
-        write(raw / f"train.{lang}", out / lang / "train")
-        dictionary.save(str(out / lang / "dict.txt"))
-        for split in splits:
-            if (raw / f"{split}.{a}-{b}.{lang}").exists():
-                write(raw / f"{split}.{a}-{b}.{lang}", out / f"{split}.{a}-{b}.{lang}")
-    return out
-
-
-def make_cipher_data(root: Path, *, n_train: int, n_valid: int, vocab_size: int, seed: int = 0,
-                     n_shared: int = 20, **kwargs) -> Path:
-    from fairseq_xdomain.synthetic import write_cipher_pair
-
-    root = Path(root)
-    write_cipher_pair(root / "raw", langs=("aa", "bb"), n_train=n_train, n_valid=n_valid,
-                      n_test=n_valid, vocab_size=vocab_size, n_shared=n_shared, seed=seed, **kwargs)
-    return binarize_layout(root / "raw", root / "bin")
 
 
 def run(cmd, log_path=None, timeout=None):

@@ -19,6 +19,7 @@ import sys
 
 from .common.atomic import write_json, write_text
 from .common.errors import UserError, cli_entry
+from .common.progress import progress
 
 logger = logging.getLogger("xdomain-eval-bleu")
 
@@ -31,7 +32,6 @@ def translate_subset(checkpoint, direction, data=None, subset="test", beam=1, ma
     positions) and ``max_source_len`` (that limit).
     """
     import torch
-    from tqdm import tqdm
 
     import fairseq_xdomain
 
@@ -68,7 +68,8 @@ def translate_subset(checkpoint, direction, data=None, subset="test", beam=1, ma
     ).next_epoch_itr(shuffle=False)
     generator = task.build_generator(models, GenerationConfig(beam=beam, max_len_a=max_len_a, max_len_b=max_len_b))
     hyps, refs = {}, {}
-    for sample in tqdm(itr, desc=f"translating {subset} {direction}", disable=None):
+    for sample in progress(itr, desc=f"translating {subset} {direction}", unit=" batches",
+                           unit_scale=False):
         if use_cuda:
             sample = utils.move_to_cuda(sample)
         out = task.inference_step(generator, models, sample)

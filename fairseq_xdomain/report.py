@@ -52,6 +52,7 @@ from pathlib import Path
 
 from .common.atomic import write_json, write_text
 from .common.errors import UserError, cli_entry
+from .common.markdown import table
 
 log = logging.getLogger(__name__)
 
@@ -240,13 +241,13 @@ def table2(ubli: dict, paper: dict) -> tuple[list[str], list[dict]]:
         j = joint["_p1"] if joint else None
         ps = p2["rows"].get(dom, {}).get(pair)
         pj = p2["rows"].get(f"{dom} w/ Joint Pre-training", {}).get(pair)
-        rows.append(f"| {pair} | {dom} | {_fmt(s)} | {_fmt(j)} | {_delta(j, s)} | {_fmt(ps)} | "
-                    f"{_fmt(pj)} | {_delta(pj, ps)} |")
+        rows.append([pair, dom, _fmt(s), _fmt(j), _delta(j, s), _fmt(ps), _fmt(pj),
+                     _delta(pj, ps)])
         data.append({"pair": pair, "domains": dom, "separate": s, "joint": j,
                      "paper_separate": ps, "paper_joint": pj})
-    head = ["| pair | domains | separate | joint | Δ | paper separate | paper joint | paper Δ |",
-            "|---|---|---|---|---|---|---|---|"]
-    return (head + rows if rows else []), data
+    head = ["pair", "domains", "separate", "joint", "Δ", "paper separate", "paper joint",
+            "paper Δ"]
+    return (table(head, rows) if rows else []), data
 
 
 def table3(ubli: dict, stdm_recs: list[dict], paper: dict) -> tuple[list[str], list[dict]]:
@@ -271,13 +272,13 @@ def table3(ubli: dict, stdm_recs: list[dict], paper: dict) -> tuple[list[str], l
             pr = paper_rows.get((method, pair))
             paper_txt = (f"{pr['acc1']:.1f} / {pr['copy_baseline']:.1f} / {pr['delta']:+.1f} / "
                          f"{pr['stdm']:.2f}" if pr else "–")
-            rows.append(f"| {label} | {pair} | {dom} | {_fmt(rec['_p1'])} | {_fmt(c)} | "
-                        f"{_delta(rec['_p1'], c)} | {_fmt(st, 2)} | {paper_txt} |")
+            rows.append([label, pair, dom, _fmt(rec["_p1"]), _fmt(c), _delta(rec["_p1"], c),
+                         _fmt(st, 2), paper_txt])
             data.append({"method": method, "pair": pair, "domains": dom, "acc1": rec["_p1"],
                          "copy_baseline": c, "stdm": st, "paper": pr})
-    head = ["| method | pair | domains | Acc@1 | copying baseline | Δ | STDM | "
-            "paper (Acc@1 / copy / Δ / STDM) |", "|---|---|---|---|---|---|---|---|"]
-    return (head + rows if rows else []), data
+    head = ["method", "pair", "domains", "Acc@1", "copying baseline", "Δ", "STDM",
+            "paper (Acc@1 / copy / Δ / STDM)"]
+    return (table(head, rows) if rows else []), data
 
 
 def _bleu_curve(rec: dict) -> list[float] | None:
@@ -351,23 +352,20 @@ def unmt_tables(groups: dict, paper: dict) -> tuple[list[str], list[dict]]:
         n = max(len(c) for c in curves.values())
         base, joint = curves.get("baseline"), curves.get("joint")
         lines.append(f"**{direction}**, monolingual data: {mono}\n")
-        lines.append("| | " + " | ".join(str(e + 1) for e in range(n)) + " |")
-        lines.append("|---" * (n + 1) + "|")
 
         def row(label, curve, n=n):
-            cells = [_fmt(curve[e], 2) if curve and e < len(curve) else "–" for e in range(n)]
-            return f"| {label} | " + " | ".join(cells) + " |"
+            return [label, *(_fmt(curve[e], 2) if curve and e < len(curve) else "–"
+                             for e in range(n))]
 
-        lines.append(row("UNMT baseline", base))
-        lines.append(row("w/ joint pre-training", joint))
+        rows = [row("UNMT baseline", base), row("w/ joint pre-training", joint)]
         if base and joint:
-            cells = [_delta(joint[e], base[e], 2) if e < min(len(base), len(joint)) else "–"
-                     for e in range(n)]
-            lines.append("| Δ | " + " | ".join(cells) + " |")
+            rows.append(["Δ", *(_delta(joint[e], base[e], 2) if e < min(len(base), len(joint))
+                                else "–" for e in range(n))])
         tname, prow = _paper_unmt(paper, mono, direction)
         if prow:
-            lines.append(row(f"paper {tname[-1]} baseline", prow["baseline"]))
-            lines.append(row(f"paper {tname[-1]} joint", prow["joint"]))
+            rows.append(row(f"paper {tname[-1]} baseline", prow["baseline"]))
+            rows.append(row(f"paper {tname[-1]} joint", prow["joint"]))
+        lines.extend(table(["", *(str(e + 1) for e in range(n))], rows))
         lines.append("")
         data.append({"data": mono, "direction": direction, "baseline": base, "joint": joint,
                      "paper_table": tname})
@@ -399,9 +397,7 @@ def table6(records: list[dict], paper: dict) -> tuple[list[str], list[dict], int
     labels = sorted({lab for lab, _ in cells}, key=lambda s: (
         ["Wiki-Wiki", "UN-Wiki w/o Joint PT", "UN-Wiki w/ Joint PT"].index(_setting_canon(s, None)),
         s))
-    lines = ["| setting | " + " | ".join(f"{p} (paper)" for p in pairs) + " |",
-             "|---" * (len(pairs) + 1) + "|"]
-    data = []
+    rows, data = [], []
     for lab in labels:
         canon = _setting_canon(lab, None)
         out = []
@@ -414,8 +410,8 @@ def table6(records: list[dict], paper: dict) -> tuple[list[str], list[dict], int
             out.append(f"{_fmt(ours, 3)}{cov} ({_fmt(pv, 2)})")
             data.append({"setting": lab, "canonical": canon, "pair": p, "harmonic_mean": ours,
                          "paper": pv})
-        lines.append(f"| {lab} | " + " | ".join(out) + " |")
-    return lines, data, bad
+        rows.append([lab, *out])
+    return table(["setting", *(f"{p} (paper)" for p in pairs)], rows), data, bad
 
 
 def stdm_table(records: list[dict]) -> tuple[list[str], int]:
@@ -425,10 +421,10 @@ def stdm_table(records: list[dict]) -> tuple[list[str], int]:
         if v is None:
             bad += 1
             continue
-        rows.append(f"| {rec.get('pair') or '-'} | {rec.get('domains') or '-'} | "
-                    f"{rec.get('corpus1', '?')} | {rec.get('corpus2', '?')} | {v:.3f} |")
-    head = ["| pair | domains | corpus 1 | corpus 2 | STDM |", "|---|---|---|---|---|"]
-    return (head + rows if rows else []), bad
+        rows.append([rec.get("pair") or "-", rec.get("domains") or "-",
+                     rec.get("corpus1", "?"), rec.get("corpus2", "?"), f"{v:.3f}"])
+    head = ["pair", "domains", "corpus 1", "corpus 2", "STDM"]
+    return (table(head, rows) if rows else []), bad
 
 
 def plot_unmt(groups: dict, out_dir: Path) -> list[Path]:
@@ -465,11 +461,11 @@ def plot_unmt(groups: dict, out_dir: Path) -> list[Path]:
 
 def headline(t2: list[dict], t6: list[dict], unmt: list[dict]) -> list[str]:
     """Joint vs separate/baseline in one small table (what the demo prints)."""
-    rows = ["| experiment | pair | separate / baseline | joint | Δ |", "|---|---|---|---|---|"]
+    rows = []
     for r in t2:
         if r["separate"] is not None and r["joint"] is not None:
-            rows.append(f"| UBLI P@1 ({r['domains']}) | {r['pair']} | {r['separate']:.1f} | "
-                        f"{r['joint']:.1f} | {r['joint'] - r['separate']:+.1f} |")
+            rows.append([f"UBLI P@1 ({r['domains']})", r["pair"], f"{r['separate']:.1f}",
+                         f"{r['joint']:.1f}", f"{r['joint'] - r['separate']:+.1f}"])
     by_pair = defaultdict(dict)
     for r in t6:
         if r["harmonic_mean"] is not None:
@@ -477,13 +473,14 @@ def headline(t2: list[dict], t6: list[dict], unmt: list[dict]) -> list[str]:
     for pair, vals in sorted(by_pair.items()):
         s, j = vals.get("UN-Wiki w/o Joint PT"), vals.get("UN-Wiki w/ Joint PT")
         if s is not None and j is not None:
-            rows.append(f"| word similarity (UN-Wiki) | {pair} | {s:.3f} | {j:.3f} | {j - s:+.3f} |")
+            rows.append(["word similarity (UN-Wiki)", pair, f"{s:.3f}", f"{j:.3f}", f"{j - s:+.3f}"])
     for r in unmt:
         if r["baseline"] and r["joint"]:
             b, j = max(r["baseline"]), max(r["joint"])
-            rows.append(f"| UNMT best BLEU ({r['data']}) | {r['direction']} | {b:.2f} | {j:.2f} | "
-                        f"{j - b:+.2f} |")
-    return rows if len(rows) > 2 else []
+            rows.append([f"UNMT best BLEU ({r['data']})", r["direction"], f"{b:.2f}", f"{j:.2f}",
+                         f"{j - b:+.2f}"])
+    head = ["experiment", "pair", "separate / baseline", "joint", "Δ"]
+    return table(head, rows) if rows else []
 
 
 def build_report(results_dir, out=None, plots: bool = True) -> dict:

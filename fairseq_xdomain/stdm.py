@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import random
 import re
 import sys
 import time
@@ -42,11 +43,13 @@ import numpy as np
 
 from .common.atomic import write_json, write_text
 from .common.errors import UserError, cli_entry
+from .common.markdown import table
+from .common.progress import progress
 from .common.textio import LineStats, iter_lines, require_file
+from .preprocess.sample import BottomK
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 1 << 16
 #: a token, as the TF-IDF vectorizer reads them (``token_pattern``)
 TOKEN_PATTERN = r"(?u)\S+"
 _HAS_TOKEN = re.compile(TOKEN_PATTERN)
@@ -67,11 +70,13 @@ class DocumentSample:
 
 
 def sample_documents(path, n_docs: int, lines_per_doc: int, seed: int = 0,
-                     on_bad_utf8: str = "skip", progress: bool = False) -> DocumentSample:
+                     on_bad_utf8: str = "skip", show_progress: bool = False) -> DocumentSample:
     """Reservoir-sample ``n_docs`` documents of ``lines_per_doc`` consecutive lines.
 
-    One pass, memory bounded by the sample. The random stream depends only on ``seed`` (not on
-    the file), so two identical files give the identical sample. Documents keep file order.
+    One pass, memory bounded by the sample (the reservoir of ``xdomain-prep sample``:
+    :class:`~fairseq_xdomain.preprocess.sample.BottomK`, one priority from ``random.Random(seed)``
+    per document). The random stream depends only on ``seed`` (not on the file), so two
+    identical files give the identical sample. Documents keep file order.
     Documents without a token are left out and counted (``empty_docs``); a corpus with fewer
     than :data:`MIN_DOCUMENTS` documents that have tokens is a UserError.
     """
@@ -80,36 +85,23 @@ def sample_documents(path, n_docs: int, lines_per_doc: int, seed: int = 0,
     if lines_per_doc < 1:
         raise UserError(f"--lines-per-doc must be at least 1, got {lines_per_doc}")
     require_file(path, "corpus")
-    rng = np.random.default_rng(seed)
-    reservoir: list[tuple[int, str]] = []
+    rng = random.Random(seed)
+    reservoir = BottomK(n_docs)
     stats = LineStats()
-    draws = np.empty(0)
     n_doc = 0
     n_empty = 0
     buf: list[str] = []
 
     def offer(text: str) -> None:
-        nonlocal n_doc, n_empty, draws
+        nonlocal n_doc, n_empty
         if not _HAS_TOKEN.search(text):
             n_empty += 1
             return
-        if n_doc < n_docs:
-            reservoir.append((n_doc, text))
-        else:
-            k = (n_doc - n_docs) % _CHUNK
-            if k == 0:
-                draws = rng.random(_CHUNK)
-            j = int(draws[k] * (n_doc + 1))
-            if j < n_docs:
-                reservoir[j] = (n_doc, text)
+        reservoir.offer(rng.random(), n_doc, text)
         n_doc += 1
 
-    lines = iter_lines(path, on_bad_utf8=on_bad_utf8, stats=stats)
-    if progress:
-        from tqdm import tqdm
-
-        lines = tqdm(lines, desc=f"reading {os.path.basename(os.fspath(path))}", unit=" lines",
-                     mininterval=2.0, disable=None)
+    lines = progress(iter_lines(path, on_bad_utf8=on_bad_utf8, stats=stats),
+                     desc=f"reading {os.path.basename(os.fspath(path))}", disable=not show_progress)
     for line in lines:
         buf.append(line)
         if len(buf) == lines_per_doc:
@@ -136,8 +128,7 @@ def sample_documents(path, n_docs: int, lines_per_doc: int, seed: int = 0,
     if n_doc < n_docs:
         log.warning("%s: only %d documents of %d lines (%d lines); using all of them instead of "
                     "%d", path, n_doc, lines_per_doc, n_lines, n_docs)
-    reservoir.sort()
-    return DocumentSample(os.fspath(path), [text for _, text in reservoir], n_doc, n_lines,
+    return DocumentSample(os.fspath(path), reservoir.in_order(), n_doc, n_lines,
                           stats.bad_utf8, n_empty)
 
 
@@ -223,13 +214,12 @@ def stdm(corpus1, corpus2, *, docs_per_corpus: int, lines_per_doc: int, svd_dim:
 
 
 def to_markdown(rec: dict) -> str:
-    rows = [
-        "| corpus 1 | corpus 2 | STDM | s11 | s22 | s12 | docs | SVD dim |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| {rec['corpus1']} | {rec['corpus2']} | {rec['stdm']:.4f} | {rec['s11']:.4g} | "
-        f"{rec['s22']:.4g} | {rec['s12']:.4g} | {rec['documents'][0]} + {rec['documents'][1]} | "
-        f"{rec['svd_dim_used']} |",
-    ]
+    """The Markdown page of one :func:`stdm` record (a one-row table and its settings)."""
+    rows = table(
+        ["corpus 1", "corpus 2", "STDM", "s11", "s22", "s12", "docs", "SVD dim"],
+        [[rec["corpus1"], rec["corpus2"], f"{rec['stdm']:.4f}", f"{rec['s11']:.4g}",
+          f"{rec['s22']:.4g}", f"{rec['s12']:.4g}",
+          f"{rec['documents'][0]} + {rec['documents'][1]}", rec["svd_dim_used"]]])
     cfg = rec["config"]
     return ("# STDM\n\n" + "\n".join(rows) + "\n\n"
             f"{cfg['lines_per_doc']} lines per document, up to {cfg['docs_per_corpus']} documents "

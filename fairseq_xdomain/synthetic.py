@@ -39,7 +39,7 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -313,6 +313,8 @@ def _rng(seed: int, *path: int) -> np.random.Generator:
 
 @dataclass
 class CipherConfig:
+    """Settings of :func:`write_cipher_pair` (sizes in lines/concepts; lengths in words)."""
+
     langs: tuple = ("aa", "bb")
     n_train: int = 20000
     n_valid: int = 500
@@ -327,30 +329,30 @@ class CipherConfig:
     p_follow: float = 0.45
     seed: int = 0
 
+    def check(self) -> CipherConfig:
+        """Normalise ``langs`` to a tuple and check the values; UserError naming the flag."""
+        self.langs = _check_langs(self.langs)
+        for name in ("n_train", "n_valid", "n_test"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+        if not 1 <= self.min_len <= self.max_len:
+            raise UserError("need 1 <= min_len <= max_len")
+        return self
 
-def write_cipher_pair(out_dir, *, langs=("aa", "bb"), n_train: int = 20000, n_valid: int = 500,
-                      n_test: int = 500, vocab_size: int = 1000, n_shared: int = 20,
-                      seed: int = 0, **kwargs) -> dict[str, Path]:
+
+def write_cipher_pair(out_dir, config: CipherConfig | None = None, **fields) -> dict[str, Path]:
     """Write a word-for-word substitution-cipher language pair; return {name: path}.
 
-    Files: ``train.{l1}``, ``train.{l2}`` (monolingual, from disjoint latent sentences),
-    ``{valid,test}.{l1}-{l2}.{l1|l2}`` (parallel), ``dict.{l1}-{l2}.txt`` (MUSE ``src tgt``,
-    every non-shared concept, frequency order) and ``synthetic.json`` (config, seed, counts).
-    Extra keyword arguments set the other :class:`CipherConfig` fields (min_len, max_len, ...).
+    ``config`` (default :class:`CipherConfig`'s defaults) with ``fields`` (names of its fields,
+    e.g. ``n_train=2000``) replacing some of its values; an unknown name is a TypeError, a bad
+    value a UserError. Files: ``train.{l1}``, ``train.{l2}`` (monolingual, from disjoint latent
+    sentences), ``{valid,test}.{l1}-{l2}.{l1|l2}`` (parallel), ``dict.{l1}-{l2}.txt`` (MUSE
+    ``src tgt``, every non-shared concept, frequency order) and ``synthetic.json`` (config,
+    seed, counts).
     """
     t0 = time.time()
-    l1, l2 = _check_langs(langs)
-    cfg = CipherConfig(langs=(l1, l2), n_train=n_train, n_valid=n_valid, n_test=n_test,
-                       vocab_size=vocab_size, n_shared=n_shared, seed=seed)
-    for key, value in kwargs.items():
-        if not hasattr(cfg, key):
-            raise TypeError(f"write_cipher_pair() got an unexpected keyword argument {key!r}")
-        setattr(cfg, key, value)
-    for name in ("n_train", "n_valid", "n_test"):
-        if getattr(cfg, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    if not 1 <= cfg.min_len <= cfg.max_len:
-        raise UserError("need 1 <= min_len <= max_len")
+    cfg = replace(config or CipherConfig(), **fields).check()
+    (l1, l2), seed = cfg.langs, cfg.seed
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = build_latent_model(cfg.vocab_size, cfg.n_topics, cfg.n_func, cfg.n_shared, _rng(seed, 0))
@@ -402,6 +404,20 @@ def write_cipher_pair(out_dir, *, langs=("aa", "bb"), n_train: int = 20000, n_va
     return paths
 
 
+def write_cipher_data(root, config: CipherConfig | None = None, **fields) -> Path:
+    """A cipher pair ready for fairseq: :func:`write_cipher_pair` into ``root/raw``, binarized
+    word-level (one joint dictionary of the train words, no sentencepiece) into ``root/bin`` in
+    the layout of docs/design.md. Returns ``root/bin``. ``config``/``fields``: as
+    :func:`write_cipher_pair` (tests and benchmarks: ``n_train``, ``n_valid``, ``vocab_size``)."""
+    from .preprocess.binarize import binarize_folder
+
+    root = Path(root)
+    fields.setdefault("n_test", fields.get("n_valid", (config or CipherConfig()).n_valid))
+    paths = write_cipher_pair(root / "raw", config, **fields)
+    langs = tuple(name.split(".", 1)[1] for name in paths if name.startswith("train."))
+    return binarize_folder(root / "raw", root / "bin", langs=langs)
+
+
 def _jsonable(obj):
     if isinstance(obj, dict):
         return {k: _jsonable(v) for k, v in obj.items()}
@@ -417,6 +433,8 @@ def _jsonable(obj):
 
 @dataclass
 class MismatchedConfig:
+    """Settings of :func:`write_mismatched_pair` (sizes in lines/concepts, rates in [0, 1])."""
+
     langs: tuple = ("aa", "bb")
     domains: tuple = ("wiki", "un")
     n_lines: int = 100000
@@ -444,51 +462,39 @@ class MismatchedConfig:
     term_leak: float = 0.05       # chance a corpus uses the other domain's term for such a concept
     term_langs: tuple = ()        # languages that have domain terms (default: every language)
     seed: int = 0
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # kept empty (recorded in synthetic.json)
+
+    def check(self) -> MismatchedConfig:
+        """Normalise the tuples and check the values; UserError naming the flag."""
+        self.langs = _check_langs(self.langs)
+        self.domains = tuple(self.domains)
+        if len(self.domains) < 1 or len(set(self.domains)) != len(self.domains):
+            raise UserError(f"--domains: need distinct domain names, got {self.domains!r}")
+        if self.extra:
+            raise TypeError(f"MismatchedConfig.extra is not a setting, got {self.extra!r}")
+        if self.n_lines < 1:
+            raise UserError("--n-lines must be at least 1")
+        self.term_langs = tuple(self.term_langs)
+        if set(self.term_langs) - set(self.langs):
+            raise UserError(f"--term-langs: {self.term_langs!r} are not among the languages "
+                            f"{self.langs!r}")
+        if self.n_topics < len(self.domains):
+            raise UserError("need at least one topic per domain")
+        for name in ("domain_focus", "context_shift", "p_swap", "cognate_rate", "shared_pool",
+                     "p_func", "p_follow", "term_rate", "term_leak"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1], got "
+                                f"{getattr(self, name)}")
+        if self.p_func + self.p_follow > 1.0 or not 1 <= self.min_len <= self.max_len:
+            raise UserError("need p_func + p_follow <= 1 and 1 <= min_len <= max_len")
+        return self
 
 
-def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un"),
-                          n_lines: int = 100000, vocab_size: int = 3000, n_shared: int = 100,
-                          seed: int = 0, **kwargs) -> dict[str, Path]:
-    """Write a two-language, multi-domain corpus family with gold dictionaries; return paths.
-
-    Files (``l1-l2`` in the given order): ``{lang}.{domain}.txt`` for every language and domain
-    (``n_lines`` each, independent latent sentences, never parallel), ``dict.{l1}-{l2}.test.txt``
-    and ``dict.{l1}-{l2}.train.txt`` (MUSE ``src tgt``; disjoint source words, every word occurs
-    at least ``min_count`` times in every corpus), ``{l1}-{l2}.test.data.txt`` (``w1<TAB>w2``) and
-    ``{l1}-{l2}.test.gold.txt`` (one 0-4 score per line; SemEval-2017 Task 2 subtask 2 layout),
-    with ``n_parallel > 0`` parallel ``{valid,test}.{l1}-{l2}.{lang}`` sets of the last domain,
-    and ``synthetic.json`` (config, seed, topic mixtures, counts, file names).
-    Extra keyword arguments set the other :class:`MismatchedConfig` fields.
-    """
-    t0 = time.time()
-    l1, l2 = _check_langs(langs)
-    domains = tuple(domains)
-    if len(domains) < 1 or len(set(domains)) != len(domains):
-        raise UserError(f"--domains: need distinct domain names, got {domains!r}")
-    cfg = MismatchedConfig(langs=(l1, l2), domains=domains, n_lines=n_lines,
-                           vocab_size=vocab_size, n_shared=n_shared, seed=seed)
-    for key, value in kwargs.items():
-        if not hasattr(cfg, key) or key == "extra":
-            raise TypeError(f"write_mismatched_pair() got an unexpected keyword argument {key!r}")
-        setattr(cfg, key, value)
-    if cfg.n_lines < 1:
-        raise UserError("--n-lines must be at least 1")
-    cfg.term_langs = tuple(cfg.term_langs)
-    if set(cfg.term_langs) - {l1, l2}:
-        raise UserError(f"--term-langs: {cfg.term_langs!r} are not among the languages {(l1, l2)!r}")
-    if cfg.n_topics < len(domains):
-        raise UserError("need at least one topic per domain")
-    for name in ("domain_focus", "context_shift", "p_swap", "cognate_rate", "shared_pool",
-                 "p_func", "p_follow", "term_rate", "term_leak"):
-        if not 0.0 <= getattr(cfg, name) <= 1.0:
-            raise UserError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(cfg, name)}")
-    if cfg.p_func + cfg.p_follow > 1.0 or not 1 <= cfg.min_len <= cfg.max_len:
-        raise UserError("need p_func + p_follow <= 1 and 1 <= min_len <= max_len")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model = build_latent_model(cfg.vocab_size, cfg.n_topics, cfg.n_func, cfg.n_shared, _rng(seed, 0),
-                               shared_pool=cfg.shared_pool)
+def _mismatched_lexicons(cfg: MismatchedConfig, model: LatentModel):
+    """(lex, poly, term_c, dom_lex): the two languages' words per concept (the second with
+    ``n_polysemous`` merged pairs ``poly``), the terminology concepts ``term_c`` and the lexicon
+    of every domain (``dom_lex[domain][language][concept]``)."""
+    (l1, l2), domains, seed = cfg.langs, cfg.domains, cfg.seed
     lex = _lexicons(model, 2, _rng(seed, 1), cognate_rate=cfg.cognate_rate)
     # polysemy: in the second language, a few concepts borrow the word of another concept
     prng = _rng(seed, 3)
@@ -508,11 +514,13 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
     for dom in domains[1:]:
         dom_lex[dom] = domain_terms(lex, term_c, trng, [not cfg.term_langs or lang in cfg.term_langs
                                                         for lang in (l1, l2)]) if len(term_c) else lex
+    return lex, poly, term_c, dom_lex
 
-    def realise_in(dom, li, tokens, lengths, rng):
-        """Text of language ``li`` in domain ``dom``: its terms, another domain's w.p. leak."""
-        other = dom_lex[domains[-1] if dom == domains[0] else domains[0]][li]
-        return realise_terms(tokens, lengths, dom_lex[dom][li], other, cfg.term_leak, rng)
+
+def _domain_styles(cfg: MismatchedConfig, model: LatentModel):
+    """(groups, mixes, succs, funcs) per domain: topic groups, topic mixtures, collocation
+    tables and function-word distributions."""
+    domains, seed = cfg.domains, cfg.seed
     # domains: topic groups, mixtures, collocation tables, function-word style
     drng = _rng(seed, 4)
     groups = np.array_split(drng.permutation(cfg.n_topics), len(domains))
@@ -524,21 +532,14 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
         succs[dom] = domain_successors(model, cfg.context_shift, _rng(seed, 5, di))
         f = model.func_p * np.exp(cfg.func_style * _rng(seed, 6, di).standard_normal(cfg.n_func))
         funcs[dom] = f / f.sum()
-    paths: dict[str, Path] = {}
-    counts = np.zeros((2, len(domains), cfg.vocab_size), dtype=np.int64)
-    n_tokens = {}
-    for li, lang in enumerate((l1, l2)):
-        for di, dom in enumerate(domains):
-            rng = _rng(seed, 7, li, di)
-            tokens, lengths, _ = sample_sentences(
-                model, cfg.n_lines, mixes[dom], succs[dom], rng, min_len=cfg.min_len,
-                max_len=cfg.max_len, p_func=cfg.p_func, p_follow=cfg.p_follow, func_p=funcs[dom])
-            counts[li, di] = np.bincount(tokens[tokens >= 0], minlength=cfg.vocab_size)
-            if li == 1:
-                tokens = swap_noise(tokens, lengths, cfg.p_swap, rng)
-            name = f"{lang}.{dom}.txt"
-            paths[name] = _write_lines(out / name, realise_in(dom, li, tokens, lengths, rng))
-            n_tokens[name] = int(lengths.sum())
+    return groups, mixes, succs, funcs
+
+
+def _write_dictionaries(out: Path, cfg: MismatchedConfig, model: LatentModel, lex, counts,
+                        poly, paths: dict):
+    """Write the test/train dictionaries and the word-similarity set into ``out`` (adding them
+    to ``paths``); return (test concepts, train concepts, eligible concepts, word-sim pairs)."""
+    (l1, l2), seed = cfg.langs, cfg.seed
     # dictionaries: concepts frequent enough in every corpus, one entry per source word
     poly_b = set(poly[:, 1].tolist())
     eligible = np.nonzero(counts.min(axis=(0, 1)) >= cfg.min_count)[0]
@@ -563,6 +564,56 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
     paths[data_name] = _write_lines(out / data_name,
                                     [f"{lex[0][a]}\t{lex[1][b]}" for a, b in ws_pairs])
     paths[gold_name] = _write_lines(out / gold_name, [f"{g:.1f}" for g in ws_gold])
+    return test_c, train_c, eligible, ws_pairs
+
+
+def write_mismatched_pair(out_dir, config: MismatchedConfig | None = None,
+                          **fields) -> dict[str, Path]:
+    """Write a two-language, multi-domain corpus family with gold dictionaries; return paths.
+
+    Files (``l1-l2`` in the given order): ``{lang}.{domain}.txt`` for every language and domain
+    (``n_lines`` each, independent latent sentences, never parallel), ``dict.{l1}-{l2}.test.txt``
+    and ``dict.{l1}-{l2}.train.txt`` (MUSE ``src tgt``; disjoint source words, every word occurs
+    at least ``min_count`` times in every corpus), ``{l1}-{l2}.test.data.txt`` (``w1<TAB>w2``) and
+    ``{l1}-{l2}.test.gold.txt`` (one 0-4 score per line; SemEval-2017 Task 2 subtask 2 layout),
+    with ``n_parallel > 0`` parallel ``{valid,test}.{l1}-{l2}.{lang}`` sets of the last domain,
+    and ``synthetic.json`` (config, seed, topic mixtures, counts, file names).
+    ``config`` (default :class:`MismatchedConfig`'s defaults) with ``fields`` (names of its
+    fields, e.g. ``n_lines=4000``) replacing some of its values; an unknown name is a TypeError,
+    a bad value a UserError (:meth:`MismatchedConfig.check`).
+    """
+    t0 = time.time()
+    cfg = replace(config or MismatchedConfig(), **fields).check()
+    (l1, l2), domains, seed = cfg.langs, cfg.domains, cfg.seed
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = build_latent_model(cfg.vocab_size, cfg.n_topics, cfg.n_func, cfg.n_shared, _rng(seed, 0),
+                               shared_pool=cfg.shared_pool)
+    lex, poly, term_c, dom_lex = _mismatched_lexicons(cfg, model)
+
+    def realise_in(dom, li, tokens, lengths, rng):
+        """Text of language ``li`` in domain ``dom``: its terms, another domain's w.p. leak."""
+        other = dom_lex[domains[-1] if dom == domains[0] else domains[0]][li]
+        return realise_terms(tokens, lengths, dom_lex[dom][li], other, cfg.term_leak, rng)
+
+    groups, mixes, succs, funcs = _domain_styles(cfg, model)
+    paths: dict[str, Path] = {}
+    counts = np.zeros((2, len(domains), cfg.vocab_size), dtype=np.int64)
+    n_tokens = {}
+    for li, lang in enumerate((l1, l2)):
+        for di, dom in enumerate(domains):
+            rng = _rng(seed, 7, li, di)
+            tokens, lengths, _ = sample_sentences(
+                model, cfg.n_lines, mixes[dom], succs[dom], rng, min_len=cfg.min_len,
+                max_len=cfg.max_len, p_func=cfg.p_func, p_follow=cfg.p_follow, func_p=funcs[dom])
+            counts[li, di] = np.bincount(tokens[tokens >= 0], minlength=cfg.vocab_size)
+            if li == 1:
+                tokens = swap_noise(tokens, lengths, cfg.p_swap, rng)
+            name = f"{lang}.{dom}.txt"
+            paths[name] = _write_lines(out / name, realise_in(dom, li, tokens, lengths, rng))
+            n_tokens[name] = int(lengths.sum())
+    test_c, train_c, eligible, ws_pairs = _write_dictionaries(out, cfg, model, lex, counts, poly,
+                                                              paths)
     # parallel dev/test sets (for UNMT BLEU), in the last domain (the paper's UN dev sets): the
     # same latent sentences realised in both languages, drawn independently of the training data
     if cfg.n_parallel > 0:
@@ -586,7 +637,7 @@ def write_mismatched_pair(out_dir, *, langs=("aa", "bb"), domains=("wiki", "un")
         "counts": {"tokens": n_tokens, "dict_test": int(len(test_c)),
                    "dict_train": int(len(train_c)), "dict_eligible": int(len(eligible)),
                    "wordsim_pairs": len(ws_pairs)},
-        "shared_tokens": [lex[0][c] for c in sorted(shared)],
+        "shared_tokens": [lex[0][c] for c in sorted(set(model.shared.tolist()))],
         "polysemous_tokens": sorted({lex[1][a] for a, _ in poly.tolist()}),
         # [first-domain word, this domain's term] per concept (a polysemous word can have two)
         "domain_terms": {dom: {lang: [[lex[li][c], dom_lex[dom][li][c]] for c in term_c.tolist()

@@ -9,6 +9,11 @@ docs/design.md::
     DATA/{split}.{src}-{tgt}.{lang}.{bin,idx}   optional parallel valid/test (src-tgt sorted)
     DATA/dict.{lang}.txt                   copies of dict.txt, as fairseq's translation task wants
 
+Without a sentencepiece model (``spm_model=None``: word-level data such as ``xdomain-synth
+cipher``'s) ``dict.txt`` lists every word of the train files, most frequent first (ties in
+string order), with its count, and no ``spm.*`` file is written; :func:`binarize_folder` does
+this for a folder named like ``xdomain-synth cipher``'s output.
+
 ``dict.txt`` lists every sentencepiece piece except the control/unknown ones (``<unk>``, ``<s>``,
 ``</s>``: fairseq adds its own ``<s> <pad> </s> <unk>`` in front), in sentencepiece id order, with
 the count ``N - rank`` (fairseq only uses counts to sort and prune; the order is what matters).
@@ -32,6 +37,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from fairseq_xdomain.common.atomic import atomic_open
@@ -66,6 +72,21 @@ def write_dict_from_spm(model_path, dict_path) -> int:
         for rank, piece in enumerate(pieces):
             out.write(f"{piece} {len(pieces) - rank}\n")
     return len(pieces)
+
+
+def write_dict_from_words(paths, dict_path, on_bad_utf8: str = "skip",
+                          hint: str = "use --on-bad-utf8 skip|replace to continue") -> int:
+    """Write a fairseq dict.txt of every white-space word of ``paths``: ``word count`` lines,
+    most frequent first, ties in string order (what ``fairseq.data.Dictionary.save`` writes).
+    Returns the number of words."""
+    counts: Counter = Counter()
+    for path in paths:
+        for line in iter_lines(path, on_bad_utf8=on_bad_utf8, hint=hint):
+            counts.update(line.split())
+    with atomic_open(dict_path) as out:
+        for word, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            out.write(f"{word} {n}\n")
+    return len(counts)
 
 
 def _count_lines(path) -> int:
@@ -141,6 +162,20 @@ def _copy_text(path, output, on_bad_utf8: str, hint: str) -> int:
     return written
 
 
+def _copy_spm(spm_model, stage: Path) -> None:
+    """``spm.model`` and ``spm.vocab`` (copied, or written from the model) into ``stage``."""
+    shutil.copyfile(spm_model, stage / "spm.model")
+    vocab = Path(str(spm_model)[: -len(".model")] + ".vocab") \
+        if str(spm_model).endswith(".model") else None
+    if vocab is not None and vocab.exists():
+        shutil.copyfile(vocab, stage / "spm.vocab")
+    else:
+        proc = load_model(spm_model)
+        with open(stage / "spm.vocab", "w", encoding="utf-8") as out:
+            for i in range(proc.get_piece_size()):
+                out.write(f"{proc.id_to_piece(i)}\t{proc.get_score(i)}\n")
+
+
 def _run_fairseq_preprocess(argv: list[str]) -> None:
     """fairseq_cli.preprocess.main with its per-call log file handler removed afterwards."""
     from fairseq import options
@@ -160,7 +195,7 @@ def _run_fairseq_preprocess(argv: list[str]) -> None:
 def binarize(data_dir, spm_model, train: dict, valid: dict | None = None,
              parallel: dict | None = None, workers: int = 1, on_bad_utf8: str = "skip",
              hint: str = "use --on-bad-utf8 skip|replace to continue") -> dict:
-    """Build DATA from spm-encoded files.
+    """Build DATA from spm-encoded files (or word-level ones: ``spm_model=None``).
 
     ``train``/``valid``: {lang: path}; ``parallel``: {split: {lang: path}} with split in
     valid|test and exactly two languages per split, read in lockstep (:func:`write_aligned`,
@@ -171,7 +206,8 @@ def binarize(data_dir, spm_model, train: dict, valid: dict | None = None,
     parallel = parallel or {}
     if not train:
         raise UserError("binarize: give at least one --train LANG=FILE")
-    require_file(spm_model, "sentencepiece model")
+    if spm_model is not None:
+        require_file(spm_model, "sentencepiece model")
     for lang, path in [*train.items(), *valid.items()]:
         require_file(path, f"{lang} input file")
     if "," in str(Path(data_dir).resolve()):
@@ -197,17 +233,12 @@ def binarize(data_dir, spm_model, train: dict, valid: dict | None = None,
     data_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".binarize.", suffix=".tmp", dir=data_dir))
     try:
-        n_pieces = write_dict_from_spm(spm_model, stage / "dict.txt")
-        shutil.copyfile(spm_model, stage / "spm.model")
-        vocab = Path(str(spm_model)[: -len(".model")] + ".vocab") \
-            if str(spm_model).endswith(".model") else None
-        if vocab is not None and vocab.exists():
-            shutil.copyfile(vocab, stage / "spm.vocab")
+        if spm_model is None:
+            n_pieces = write_dict_from_words([train[lang] for lang in sorted(train)],
+                                             stage / "dict.txt", on_bad_utf8, hint)
         else:
-            proc = load_model(spm_model)
-            with open(stage / "spm.vocab", "w", encoding="utf-8") as out:
-                for i in range(proc.get_piece_size()):
-                    out.write(f"{proc.id_to_piece(i)}\t{proc.get_score(i)}\n")
+            n_pieces = write_dict_from_spm(spm_model, stage / "dict.txt")
+            _copy_spm(spm_model, stage)
         dict_path = str(stage / "dict.txt")
         lines: dict[str, int] = {}
         # parallel splits first (small, read in lockstep): a bad pair fails before fairseq runs
@@ -268,3 +299,23 @@ def binarize(data_dir, spm_model, train: dict, valid: dict | None = None,
                 ", ".join(f"{k} ({v} lines)" for k, v in lines.items()))
     return {"dict_size": n_pieces, "lines": lines, "files": sorted(written),
             "parallel": aligned_counts}
+
+
+def binarize_folder(raw, data_dir, langs=("aa", "bb"), splits=SPLITS, spm_model=None) -> Path:
+    """Binarize a folder named like ``xdomain-synth cipher``'s output; return ``data_dir``.
+
+    Reads ``raw/train.{lang}`` for every language of ``langs`` and, where they exist,
+    ``raw/{split}.{a}-{b}.{lang}`` (``a``, ``b``: the first two of ``langs`` in sorted order) for
+    ``split`` in ``splits``; word-level (joint dictionary of the train words) unless
+    ``spm_model`` is given. See :func:`binarize` for the layout and the errors.
+    """
+    raw = Path(raw)
+    a, b = sorted(langs)[:2]
+    parallel = {}
+    for split in splits:
+        files = {lang: raw / f"{split}.{a}-{b}.{lang}" for lang in (a, b)}
+        if all(path.exists() for path in files.values()):
+            parallel[split] = files
+    binarize(data_dir, spm_model, {lang: raw / f"train.{lang}" for lang in langs},
+             parallel=parallel)
+    return Path(data_dir)

@@ -197,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
         "pair from one YAML or JSON config (format: README, 'Preprocessing'), writing "
         "DATA/manifest.json (+ manifest.md). A step is skipped when its outputs exist and its "
         "inputs (sha256) and parameters are unchanged; a killed run resumes where it stopped.",
-        epilog="example: xdomain-prep pipeline --config recipes/prep_en_fr.yaml")
+        epilog="example (in a checkout; the paper's en-fr data, raw text in data/raw/): "
+        "xdomain-prep pipeline --config recipes/prep_en_fr.yaml")
     p.add_argument("--config", required=True, metavar="FILE", help="YAML or JSON config")
     p.add_argument("--force", action="store_true", help="rerun every step")
     return parser

@@ -20,6 +20,10 @@ side is dropped on both sides (``on_bad_utf8: skip``, the default) or kept with 
 (``replace``), and counted (log + manifest ``parallel``); the later steps (tokenize, spm apply,
 binarize) map line ``i`` to line ``i`` of these clean, aligned copies, so pairs are never shifted.
 
+The config's schema is :class:`PipelineConfig` (dataclasses, checked by OmegaConf: unknown keys
+and wrong types are one-line errors naming the key); :func:`load_config` returns it as a plain
+dict with paths made absolute.
+
 ``DATA/manifest.json`` (+ ``manifest.md``) records the config, the inputs (size, sha256), the
 seeds, each step (ran/skipped, parameters, counts, seconds) and every output (size, sha256).
 """
@@ -32,34 +36,162 @@ import logging
 import os
 import shutil
 import time
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
+from typing import get_type_hints
+
+from omegaconf import MISSING
 
 from fairseq_xdomain.common.atomic import read_json, write_json, write_text
 from fairseq_xdomain.common.errors import UserError
+from fairseq_xdomain.common.markdown import table
 from fairseq_xdomain.common.textio import BAD_UTF8_POLICIES, read_text, require_file
 
 logger = logging.getLogger("xdomain-prep.pipeline")
 
-DEFAULTS: dict = {
-    "seed": 0,
-    "on_bad_utf8": "skip",
-    "sample": {"n": 5_000_000, "drop_empty": True, "dedup": False},
-    "tokenize": {"lowercase": False, "workers": 0, "escape": False},
-    "lemmatize": [],
-    "concat": {"mode": "interleave"},
-    "spm": {"model_type": "bpe", "vocab_size": 32000, "character_coverage": 1.0,
-            "max_sentences": 2_000_000, "max_sentence_length": 4192, "threads": 0},
-    "binarize": {"workers": 1},
-}
-TOP_KEYS = {"output", "work_dir", "corpora", "parallel", "vocab_corpora", *DEFAULTS}
-CORPUS_KEYS = {"lang", "domain", "train", "valid", "tokenizer"}
 NOT_IN_KEY = {"workers", "threads"}  # do not change results
 
 
 # ----------------------------------------------------------------------------- config
+# The schema of a pipeline config: OmegaConf checks the keys and types (one-line errors naming
+# the key, see _omegaconf_error); load_config checks what a type cannot say and resolves paths.
+# A step's seed (``sample.seed``, ``spm.seed``) defaults to the top-level ``seed``.
+
+_INHERITS_SEED = {"inherits": "seed"}
+
+
+@dataclass
+class SampleConfig:
+    n: int = 5_000_000
+    drop_empty: bool = True
+    dedup: bool = False
+    seed: int | None = field(default=None, metadata=_INHERITS_SEED)
+
+
+@dataclass
+class TokenizeConfig:
+    lowercase: bool = False
+    workers: int = 0
+    escape: bool = False
+
+
+@dataclass
+class ConcatConfig:
+    mode: str = "interleave"
+
+
+@dataclass
+class SpmConfig:
+    model_type: str = "bpe"
+    vocab_size: int = 32000
+    character_coverage: float = 1.0
+    max_sentences: int = 2_000_000
+    max_sentence_length: int = 4192  # bytes
+    threads: int = 0
+    seed: int | None = field(default=None, metadata=_INHERITS_SEED)
+
+
+@dataclass
+class BinarizeConfig:
+    workers: int = 1
+
+
+@dataclass
+class CorpusConfig:
+    lang: str = MISSING
+    domain: str = MISSING
+    train: str = MISSING
+    valid: str | None = None
+    # Moses rules to tokenize with (default: the corpus language); lets a language without
+    # Moses rules (or generated data) be tokenized with another language's rules
+    tokenizer: str | None = None
+
+
+@dataclass
+class VocabCorpusConfig:
+    lang: str = MISSING
+    domain: str = MISSING
+    train: str = MISSING
+
+
+@dataclass
+class PipelineConfig:
+    seed: int = 0
+    on_bad_utf8: str = "skip"
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
+    lemmatize: list[str] = field(default_factory=list)
+    concat: ConcatConfig = field(default_factory=ConcatConfig)
+    spm: SpmConfig = field(default_factory=SpmConfig)
+    binarize: BinarizeConfig = field(default_factory=BinarizeConfig)
+    output: str = MISSING
+    work_dir: str | None = None
+    corpora: list[CorpusConfig] = MISSING
+    # more text the sentencepiece model is trained on (sampled, tokenized and encoded like the
+    # pair, not binarized): e.g. a baseline's corpora that must share this vocabulary
+    vocab_corpora: list[VocabCorpusConfig] = field(default_factory=list)
+    parallel: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _known(schema) -> str:
+    return ", ".join(sorted(f.name for f in fields(schema) if not f.metadata.get("inherits")))
+
+
+def _sections() -> dict:
+    """{section dataclass: (its key in PipelineConfig, True for a list of them)}."""
+    out = {}
+    for name, hint in get_type_hints(PipelineConfig).items():
+        for schema in (hint, *getattr(hint, "__args__", ())):
+            if is_dataclass(schema):
+                out[schema] = (name, schema is not hint)
+    return out
+
+
+def _omegaconf_error(path, err) -> UserError:
+    """One line naming the key, for an OmegaConf error (unknown key, wrong type)."""
+    from omegaconf.errors import ConfigKeyError
+
+    full_key = str(getattr(err, "full_key", "") or "")
+    schema = getattr(err, "object_type", None)
+    if isinstance(err, ConfigKeyError) and full_key:
+        key = full_key.rpartition(".")[2]
+        if schema is PipelineConfig:
+            return UserError(f"{path}: unknown config key(s) {key} (known: "
+                             f"{_known(PipelineConfig)})")
+        section = _sections().get(schema, ("?", False))[0]
+        return UserError(f"{path}: unknown key(s) under '{section}': {key} "
+                         f"(known: {_known(schema)})")
+    msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return UserError(f"{path}: {full_key}: {msg}" if full_key else f"{path}: {msg}")
+
+
+def _structured(path, raw: dict) -> dict:
+    """``raw`` merged onto :class:`PipelineConfig` (checked by OmegaConf) as plain containers;
+    mandatory keys left out stay ``'???'``."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    raw = {key: value for key, value in raw.items() if value is not None}  # null: the default
+    if isinstance(raw.get("lemmatize"), str):
+        raw["lemmatize"] = [raw["lemmatize"]]
+    for name, is_list in _sections().values():  # OmegaConf's own message names no key here
+        values = raw.get(name) if is_list else [raw.get(name, {})]
+        if isinstance(values, list) and not all(isinstance(v, dict) for v in values):
+            what = f"every '{name}' entry" if is_list else f"'{name}'"
+            raise UserError(f"{path}: {what} must be a mapping")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(PipelineConfig), raw)
+        return OmegaConf.to_container(merged, throw_on_missing=False)
+    except OmegaConfBaseException as err:
+        raise _omegaconf_error(path, err) from None
+
 
 def load_config(path) -> dict:
-    """Read, check and complete a pipeline config; paths become absolute (relative to it)."""
+    """Read, check and complete a pipeline config; paths become absolute (relative to it).
+
+    Returns a plain dict with every key of :class:`PipelineConfig` (a step's ``seed`` only
+    where the config gives one). Errors are UserErrors of one line naming the key.
+    """
     text = read_text(path, what="pipeline config")
     try:
         if str(path).endswith(".json"):
@@ -73,94 +205,57 @@ def load_config(path) -> dict:
         raise UserError(f"{path}: cannot parse the config: {msg}") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: the config must be a mapping (YAML or JSON object)")
-    unknown = sorted(set(raw) - TOP_KEYS)
-    if unknown:
-        raise UserError(f"{path}: unknown config key(s) {', '.join(unknown)} "
-                        f"(known: {', '.join(sorted(TOP_KEYS))})")
+    cfg = _structured(path, raw)
     base = Path(path).resolve().parent
 
     def resolve(p) -> str:
-        if not isinstance(p, str) or not p:
-            raise UserError(f"{path}: expected a file path, got {p!r}")
         return str((base / os.path.expanduser(p)).resolve())
 
-    cfg: dict = {}
-    for key, default in DEFAULTS.items():
-        value = raw.get(key, default)
-        if isinstance(default, dict):
-            if not isinstance(value, dict):
-                raise UserError(f"{path}: '{key}' must be a mapping")
-            extra = sorted(set(value) - set(default) - ({"seed"} if key in ("sample", "spm")
-                                                         else set()))
-            if extra:
-                raise UserError(f"{path}: unknown key(s) under '{key}': {', '.join(extra)} "
-                                f"(known: {', '.join(sorted(default))})")
-            value = {**default, **value}
-        cfg[key] = value
+    for key in ("sample", "spm"):
+        if cfg[key]["seed"] is None:
+            del cfg[key]["seed"]  # the top-level seed (and a stamp key as before)
     if cfg["on_bad_utf8"] not in BAD_UTF8_POLICIES:
         raise UserError(f"{path}: on_bad_utf8 must be one of {', '.join(BAD_UTF8_POLICIES)}")
-    if isinstance(cfg["lemmatize"], str):
-        cfg["lemmatize"] = [cfg["lemmatize"]]
-    if "output" not in raw:
+    if cfg["output"] in (MISSING, ""):
         raise UserError(f"{path}: missing 'output' (the binarized data folder)")
-    cfg["output"] = resolve(raw["output"])
-    cfg["work_dir"] = resolve(raw["work_dir"]) if raw.get("work_dir") else cfg["output"] + ".work"
-    corpora = raw.get("corpora")
-    if not isinstance(corpora, list) or len(corpora) != 2:
+    cfg["output"] = resolve(cfg["output"])
+    cfg["work_dir"] = resolve(cfg["work_dir"]) if cfg["work_dir"] else cfg["output"] + ".work"
+    if not isinstance(cfg["corpora"], list) or len(cfg["corpora"]) != 2:
         raise UserError(f"{path}: 'corpora' must list exactly two corpora (a language pair)")
-    cfg["corpora"] = []
-    for corpus in corpora:
-        if not isinstance(corpus, dict) or not {"lang", "domain", "train"} <= set(corpus):
+    for corpus in cfg["corpora"]:
+        if MISSING in (corpus["lang"], corpus["domain"], corpus["train"]):
             raise UserError(f"{path}: each corpus needs lang, domain and train")
-        extra = sorted(set(corpus) - CORPUS_KEYS)
-        if extra:
-            raise UserError(f"{path}: unknown corpus key(s) {', '.join(extra)}")
-        entry = {"lang": str(corpus["lang"]), "domain": str(corpus["domain"]),
-                 "train": resolve(corpus["train"])}
-        if corpus.get("valid"):
-            entry["valid"] = resolve(corpus["valid"])
-        # Moses rules to tokenize with (default: the corpus language); lets a language without
-        # Moses rules (or generated data) be tokenized with another language's rules
-        entry["tokenizer"] = str(corpus.get("tokenizer") or entry["lang"])
-        cfg["corpora"].append(entry)
+        corpus["train"] = resolve(corpus["train"])
+        if corpus["valid"]:
+            corpus["valid"] = resolve(corpus["valid"])
+        else:
+            del corpus["valid"]
+        corpus["tokenizer"] = corpus.pop("tokenizer") or corpus["lang"]
     langs = [c["lang"] for c in cfg["corpora"]]
     if langs[0] == langs[1]:
         raise UserError(f"{path}: the two corpora must have different languages, got {langs}")
-    # more text the sentencepiece model is trained on (sampled, tokenized and encoded like the
-    # pair, not binarized): e.g. a baseline's corpora that must share this vocabulary
-    vocab_corpora = raw.get("vocab_corpora") or []
-    if not isinstance(vocab_corpora, list):
-        raise UserError(f"{path}: 'vocab_corpora' must be a list of {{lang, domain, train}}")
-    cfg["vocab_corpora"] = []
-    for corpus in vocab_corpora:
-        if not isinstance(corpus, dict) or not {"lang", "domain", "train"} <= set(corpus) or \
-                set(corpus) - {"lang", "domain", "train"}:
+    seen = [f"{c['lang']}.{c['domain']}" for c in cfg["corpora"]]
+    for entry in cfg["vocab_corpora"]:
+        if MISSING in entry.values():
             raise UserError(f"{path}: each vocab_corpora entry needs exactly lang, domain and train")
-        entry = {k: str(corpus[k]) for k in ("lang", "domain")}
         if entry["lang"] not in langs:
             raise UserError(f"{path}: vocab_corpora language '{entry['lang']}' is not one of {langs}")
-        if any(f"{c['lang']}.{c['domain']}" == f"{entry['lang']}.{entry['domain']}"
-               for c in cfg["corpora"] + cfg["vocab_corpora"]):
+        if f"{entry['lang']}.{entry['domain']}" in seen:
             raise UserError(f"{path}: vocab_corpora repeats {entry['lang']}.{entry['domain']}")
         if entry["domain"] == "valid":  # {lang}.valid names a corpus' held-out text already
             raise UserError(f"{path}: vocab_corpora domain may not be '{entry['domain']}'")
-        entry["train"] = resolve(corpus["train"])
-        cfg["vocab_corpora"].append(entry)
-    parallel = raw.get("parallel") or {}
-    if not isinstance(parallel, dict):
-        raise UserError(f"{path}: 'parallel' must map valid/test to {{lang: file}}")
-    cfg["parallel"] = {}
-    for split, files in parallel.items():
+        seen.append(f"{entry['lang']}.{entry['domain']}")
+        entry["train"] = resolve(entry["train"])
+    for split, files in cfg["parallel"].items():
         if split not in ("valid", "test"):
             raise UserError(f"{path}: parallel split must be valid or test, got '{split}'")
-        if not isinstance(files, dict) or sorted(files) != sorted(langs):
+        if sorted(files) != sorted(langs):
             raise UserError(f"{path}: parallel {split} must give one file for each of {langs}")
         cfg["parallel"][split] = {lang: resolve(files[lang]) for lang in langs}
-    n = cfg["sample"]["n"]
-    if not isinstance(n, int) or n <= 0:
-        raise UserError(f"{path}: sample.n must be a positive integer, got {n!r}")
+    if cfg["sample"]["n"] <= 0:
+        raise UserError(f"{path}: sample.n must be a positive integer, got {cfg['sample']['n']!r}")
     msl = cfg["spm"]["max_sentence_length"]
-    if not isinstance(msl, int) or isinstance(msl, bool) or msl <= 0:
+    if msl <= 0:
         raise UserError(f"{path}: spm.max_sentence_length must be a positive number of bytes, "
                         f"got {msl!r}")
     return cfg
@@ -456,19 +551,20 @@ def _manifest(cfg: dict, config_path, runner: Runner, seconds: float) -> dict:
 def _manifest_markdown(manifest: dict) -> str:
     lines = [f"# Preprocessing manifest ({manifest['finished_at']})", "",
              f"config: `{manifest['config_file']}`; seeds: sample={manifest['seeds']['sample']}, "
-             f"spm={manifest['seeds']['spm']}", "", "## Inputs", "",
-             "| role | file | size | sha256 |", "|---|---|---:|---|"]
-    for item in manifest["inputs"]:
-        lines.append(f"| {item['role']} | `{item['path']}` | {item['size']} | "
-                     f"`{item['sha256'][:16]}` |")
-    lines += ["", "## Steps", "", "| step | status | seconds | counts |", "|---|---|---:|---|"]
+             f"spm={manifest['seeds']['spm']}", "", "## Inputs", ""]
+    lines += table(["role", "file", "size", "sha256"],
+                   [[item["role"], f"`{item['path']}`", item["size"], f"`{item['sha256'][:16]}`"]
+                    for item in manifest["inputs"]], align="llr")
+    steps = []
     for step in manifest["steps"]:
         counts = step.get("counts") or {}
         short = ", ".join(f"{k}={v}" for k, v in counts.items()
                           if isinstance(v, (int, float, str)) and k != "files")
-        lines.append(f"| {step['step']} | {step['status']} | {step.get('seconds', '')} | "
-                     f"{short} |")
-    lines += ["", "## Outputs", "", "| file | size | sha256 |", "|---|---:|---|"]
-    for item in manifest["outputs"]:
-        lines.append(f"| `{item['path']}` | {item['size']} | `{item['sha256'][:16]}` |")
+        steps.append([step["step"], step["status"], step.get("seconds", ""), short])
+    lines += ["", "## Steps", ""]
+    lines += table(["step", "status", "seconds", "counts"], steps, align="llr")
+    lines += ["", "## Outputs", ""]
+    lines += table(["file", "size", "sha256"],
+                   [[f"`{item['path']}`", item["size"], f"`{item['sha256'][:16]}`"]
+                    for item in manifest["outputs"]], align="lr")
     return "\n".join(lines) + "\n"

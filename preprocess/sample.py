@@ -25,9 +25,8 @@ from dataclasses import asdict, dataclass
 
 from fairseq_xdomain.common.atomic import atomic_open
 from fairseq_xdomain.common.errors import UserError
+from fairseq_xdomain.common.progress import progress
 from fairseq_xdomain.common.textio import LineStats, iter_lines
-
-from .progress import progress
 
 logger = logging.getLogger("xdomain-prep.sample")
 
@@ -59,6 +58,49 @@ def _content_priority(key: bytes, line: str) -> int:
     return int.from_bytes(digest, "little")
 
 
+class BottomK:
+    """The ``n`` items of smallest priority offered so far: the one reservoir of the package.
+
+    With priorities drawn uniformly in [0, 1) (one per offered item, from a stream that depends
+    only on the seed) the kept items are a uniform sample without replacement of everything
+    offered; memory is O(n). Used by :func:`sample_lines` and by ``stdm.sample_documents``.
+    ``index`` is the item's position in the input: :meth:`in_order` returns the kept items in
+    input order. Ties of priority keep the item offered first.
+    """
+
+    def __init__(self, n: int):
+        if n <= 0:
+            raise ValueError(f"BottomK: n must be positive, got {n}")
+        self.n = n
+        # max-heap through negated priorities: heap[0] is the entry with the largest priority
+        self._heap: list[tuple[float, int, object]] = []
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def full(self) -> bool:
+        """True once ``n`` items are kept (later offers replace the largest priority)."""
+        return len(self._heap) >= self.n
+
+    def max_priority(self) -> float:
+        """The largest kept priority (the n-th smallest seen once full); IndexError if empty."""
+        return -self._heap[0][0]
+
+    def offer(self, priority: float, index: int, item) -> tuple[bool, object]:
+        """Offer one item; returns (kept, evicted item or None)."""
+        if len(self._heap) < self.n:
+            heapq.heappush(self._heap, (-priority, index, item))
+            return True, None
+        if priority < -self._heap[0][0]:
+            evicted = heapq.heapreplace(self._heap, (-priority, index, item))
+            return True, evicted[2]
+        return False, None
+
+    def in_order(self) -> list:
+        """The kept items, in input (``index``) order."""
+        return [item for _, _, item in sorted(self._heap, key=lambda entry: entry[1])]
+
+
 def sample_lines(
     path,
     n: int,
@@ -77,8 +119,7 @@ def sample_lines(
         raise UserError(f"{path}: -n must be a positive number of lines, got {n}")
     stats = SampleStats(requested=n)
     line_stats = LineStats()
-    # max-heap through negated priorities: heap[0] is the entry with the largest priority
-    heap: list[tuple[float, int, str]] = []
+    reservoir = BottomK(n)
     in_heap: set[int] = set()
     rng = random.Random(seed)
     key = hashlib.sha256(f"xdomain-prep-sample:{seed}".encode()).digest()[:32]
@@ -98,28 +139,23 @@ def sample_lines(
             prio = prio_int / _HASH_SCALE
         else:
             prio = rng.random()
-        if len(heap) < n:
-            heapq.heappush(heap, (-prio, index, line))
-            if dedup:
-                in_heap.add(prio_int)
-        elif prio < -heap[0][0]:
-            evicted = heapq.heapreplace(heap, (-prio, index, line))
-            if dedup:
-                in_heap.discard(_content_priority(key, evicted[2]))
-                in_heap.add(prio_int)
+        kept, evicted = reservoir.offer(prio, index, line)
+        if dedup and kept:
+            if evicted is not None:
+                in_heap.discard(_content_priority(key, evicted))
+            in_heap.add(prio_int)
     stats.read = line_stats.read
     stats.bad_utf8 = line_stats.bad_utf8
     stats.eligible = eligible
-    stats.kept = len(heap)
+    stats.kept = len(reservoir)
     if dedup:
-        if len(heap) < n:
-            stats.distinct_estimate = len(heap)  # exact: every distinct line is kept
+        if not reservoir.full():
+            stats.distinct_estimate = len(reservoir)  # exact: every distinct line is kept
         else:
             # KMV estimate of the number of distinct lines from the N-th smallest hash
-            stats.distinct_estimate = int(round((n - 1) / max(-heap[0][0], 1e-300)))
-    stats.all_kept = len(heap) < n or eligible <= n
-    kept = [line for _, _, line in sorted(heap, key=lambda item: item[1])]
-    return kept, stats
+            stats.distinct_estimate = int(round((n - 1) / max(reservoir.max_priority(), 1e-300)))
+    stats.all_kept = not reservoir.full() or eligible <= n
+    return reservoir.in_order(), stats
 
 
 def sample_file(input_path, output_path, n: int, seed: int = 0, drop_empty: bool = False,

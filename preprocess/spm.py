@@ -37,9 +37,8 @@ from pathlib import Path
 
 from fairseq_xdomain.common.atomic import atomic_open
 from fairseq_xdomain.common.errors import UserError
+from fairseq_xdomain.common.progress import progress
 from fairseq_xdomain.common.textio import LineStats, iter_lines, require_file
-
-from .progress import progress
 
 logger = logging.getLogger("xdomain-prep.spm")
 

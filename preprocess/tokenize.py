@@ -28,10 +28,9 @@ from collections.abc import Iterable, Iterator
 
 from fairseq_xdomain.common.atomic import atomic_open
 from fairseq_xdomain.common.errors import UserError
+from fairseq_xdomain.common.progress import progress
 from fairseq_xdomain.common.textio import LineStats, iter_lines, require_file
 from fairseq_xdomain.common.whitespace import SpaceStats, normalize_line
-
-from .progress import progress
 
 logger = logging.getLogger("xdomain-prep.tokenize")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,19 @@ def run(cmd, cwd=None, env=None, check=True, timeout=900):
             f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
         )
     return proc
+
+
+def parse_valid(log: str) -> list[dict]:
+    """[{epoch, bleu, bleu_aa_bb, bleu_bb_aa, num_updates, loss}] of every "valid on 'valid'
+    subset" line of a fairseq ``--log-format simple`` log, in log order."""
+    rows = []
+    for line in log.splitlines():
+        if "valid on 'valid' subset" not in line:
+            continue
+        fields = dict(re.findall(r"\| (\w+) ([-\d.]+)", line))
+        rows.append({k: float(v) for k, v in fields.items()
+                     if k in ("epoch", "bleu", "bleu_aa_bb", "bleu_bb_aa", "num_updates", "loss")})
+    return rows
 
 
 def write_lines(path, lines):

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, USER_DIR, run, write_lines
+from conftest import USER_DIR, run, write_lines
 
 from fairseq_xdomain.embeddings.vecio import load_vec, save_vec
 from fairseq_xdomain.ubli.adversarial import PRECISIONS
+from fairseq_xdomain.ubli.csls import BACKENDS
 from fairseq_xdomain.ubli.data import NORMALIZATIONS
 from fairseq_xdomain.ubli.dictionary import DICO_BUILDS, DICO_METHODS
-from fairseq_xdomain.ubli.knn import BACKENDS
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 COVERED: set[tuple] = set()  # (tool, subcommands, flag, value) exercised by a case below
@@ -89,9 +88,9 @@ def corpora(root):
 
 @pytest.fixture(scope="module")
 def cipher(root):
-    """Binarized word-level cipher pair (bench/unmt_cipher.py) and a 1-update UNMT checkpoint."""
-    sys.path.insert(0, str(REPO / "bench"))
-    from unmt_cipher import make_cipher_data
+    """Binarized word-level cipher pair (synthetic.write_cipher_data) and a 1-update UNMT
+    checkpoint."""
+    from fairseq_xdomain.synthetic import write_cipher_data as make_cipher_data
 
     data = make_cipher_data(root / "cipher", n_train=200, n_valid=8, vocab_size=60, seed=1)
     save = root / "cipher" / "ckpt"

@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, USER_DIR, run
+from conftest import USER_DIR, run
 
-sys.path.insert(0, str(REPO / "bench"))
-from unmt_cipher import make_cipher_data  # noqa: E402
+from fairseq_xdomain.synthetic import write_cipher_data as make_cipher_data
 
 THREADS = {"OMP_NUM_THREADS": "1"}
 BACKENDS = ["legacy_ddp", "no_c10d", "pytorch_ddp"]

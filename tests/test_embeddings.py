@@ -109,18 +109,13 @@ def test_fasttext_on_binarized_folder(tmp_path):
     """``xdomain-embed binarized``: the folder's text read back from .bin/.idx through its
     dict.txt gives the same joint vocabularies (same frequency order) as the raw corpora, and a
     shared string has one vector; a language without data is a one-line error."""
-    import sys
-
-    from conftest import REPO
-
-    sys.path.insert(0, str(REPO / "bench"))
-    from unmt_cipher import binarize_layout
+    from fairseq_xdomain.preprocess.binarize import binarize_folder
 
     raw = tmp_path / "raw"
     raw.mkdir()
     _corpus(raw / "train.aa", [f"a{i}" for i in range(40)], 400, 1, shared=["42"])
     _corpus(raw / "train.bb", [f"b{i}" for i in range(50)], 400, 2, shared=["42"])
-    data = binarize_layout(raw, tmp_path / "bin", splits=())
+    data = binarize_folder(raw, tmp_path / "bin", splits=())
     out = run(["xdomain-embed", "binarized", data, "--langs", "aa,bb", "--output-dir",
                tmp_path / "emb", *FT_FLAGS])
     assert out.stdout.strip() == f"{tmp_path / 'emb' / 'aa.vec'},{tmp_path / 'emb' / 'bb.vec'}"

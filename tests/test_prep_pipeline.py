@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 from conftest import BIN, run, write_lines
 
 
@@ -186,3 +187,22 @@ spm: {model_type: bpe, vocab_size: 150}
         (tmp_path / "bad.yaml").write_text(base + "vocab_corpora:\n" + bad + "\n")
         proc = run(["xdomain-prep", "pipeline", "--config", tmp_path / "bad.yaml"], check=False)
         assert proc.returncode == 2 and proc.stderr.strip() == f"error: {tmp_path / 'bad.yaml'}: {msg}"
+
+
+def test_example_config_named_by_help_exists_and_loads(capsys):
+    """`xdomain-prep pipeline --help` names recipes/prep_en_fr.yaml: it exists, loads and is the
+    en-fr Wiki/UN pair with its UN dev/test sets."""
+    import re
+
+    from conftest import REPO
+    from fairseq_xdomain.preprocess.cli import main
+    from fairseq_xdomain.preprocess.pipeline import load_config
+
+    with pytest.raises(SystemExit):
+        main(["pipeline", "--help"])
+    named = re.findall(r"--config (\S+\.yaml)", capsys.readouterr().out)
+    assert named == ["recipes/prep_en_fr.yaml"]
+    cfg = load_config(REPO / named[0])
+    assert [(c["lang"], c["domain"]) for c in cfg["corpora"]] == [("en", "wiki"), ("fr", "un")]
+    assert sorted(cfg["parallel"]) == ["test", "valid"]
+    assert cfg["output"] == str((REPO / "data" / "en-fr").resolve())

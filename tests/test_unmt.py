@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sacrebleu
 import torch
-from conftest import REPO, USER_DIR, run
+from conftest import USER_DIR, parse_valid, run
 
-sys.path.insert(0, str(REPO / "bench"))
-from unmt_cipher import make_cipher_data, parse_valid  # noqa: E402
+from fairseq_xdomain.synthetic import write_cipher_data as make_cipher_data
 
 THREADS = {"OMP_NUM_THREADS": "1"}  # the two UNMT runs go side by side on the 2 cores
 N_VALID = 300

@@ -7,6 +7,8 @@
         # on the text of a binarized folder (xdomain-prep binarize): joint over the languages
         # given (separate for one), in the folder's own vocabulary (sentencepiece pieces), e.g.
         # to initialise an MLM's token embeddings (fairseq-train ... --reload-emb emb/mlm/en.vec,...)
+        # Its pieces are subwords already: no character n-grams by default (--minn 0 --maxn 0,
+        # so fastText allocates no hash buckets) and no .bin unless --save-bin.
 
 Corpora are read as UTF-8 text (a BOM and CRLF are ignored, lines with invalid UTF-8 skipped and
 counted) and non-ASCII white space such as U+00A0 separates tokens (counted in the log and in
@@ -22,21 +24,31 @@ from .fasttext_train import FastTextConfig, train_joint, train_on_binarized, tra
 from .vecio import load_bin, save_vec
 
 
-def _add_fasttext_flags(p):
-    d = FastTextConfig()
+def _add_fasttext_flags(p, subwords: bool = True):
+    """fastText flags; ``subwords=False``: character n-grams off by default (``binarized``:
+    its symbols are sentencepiece pieces) and the .bin written only with ``--save-bin``."""
+    d = FastTextConfig() if subwords else FastTextConfig(minn=0, maxn=0)
     p.add_argument("--dim", type=int, default=d.dim, help="vector size (paper: 300)")
     p.add_argument("--min-count", type=int, default=d.min_count)
     p.add_argument("--epoch", type=int, default=d.epoch)
     p.add_argument("--thread", type=int, default=d.thread,
                    help="fastText threads (1 = bit-reproducible)")
-    p.add_argument("--minn", type=int, default=d.minn)
-    p.add_argument("--maxn", type=int, default=d.maxn)
+    p.add_argument("--minn", type=int, default=d.minn, help="shortest character n-gram")
+    p.add_argument("--maxn", type=int, default=d.maxn,
+                   help="longest character n-gram (0: no subwords, and no hash buckets)")
     p.add_argument("--bucket", type=int, default=d.bucket,
-                   help="subword hash buckets (2M = 800 MB models at dim 300; lower for small runs)")
+                   help="subword hash buckets, used when --maxn > 0 (2M = 800 MB models at dim "
+                        "300; lower for small runs)")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--ws", type=int, default=d.ws)
     p.add_argument("--neg", type=int, default=d.neg)
-    p.add_argument("--no-bin", action="store_true", help="do not write the fastText .bin model")
+    if subwords:
+        p.add_argument("--no-bin", action="store_true",
+                       help="do not write the fastText .bin model")
+    else:
+        p.add_argument("--save-bin", action="store_true",
+                       help="also write the fastText .bin model (joint.bin or LANG.bin)")
+        p.add_argument("--no-bin", action="store_true", help="the default (kept for old calls)")
 
 
 def _config(args) -> FastTextConfig:
@@ -67,7 +79,7 @@ def build_parser():
     p.add_argument("data", help="folder in the xdomain-prep binarize layout ({lang}/train.bin)")
     p.add_argument("--langs", required=True, help="comma-separated languages")
     p.add_argument("--output-dir", required=True)
-    _add_fasttext_flags(p)
+    _add_fasttext_flags(p, subwords=False)
     p = sub.add_parser("export", help="write the .vec of a fastText .bin model")
     p.add_argument("--bin", required=True)
     p.add_argument("--output", required=True)
@@ -89,7 +101,7 @@ def main(argv=None):
             print(f"{lang}: {out['vec']}: {out['n_words']} words")
     elif args.cmd == "binarized":
         info = train_on_binarized(args.data, args.langs.split(","), args.output_dir,
-                                  _config(args), save_bin=not args.no_bin)
+                                  _config(args), save_bin=args.save_bin and not args.no_bin)
         print(",".join(out["vec"] for out in info["outputs"].values()))
     else:
         wv = load_bin(args.bin, args.max_vocab)

@@ -40,6 +40,9 @@ EOS = "</s>"
 
 @dataclass
 class FastTextConfig:
+    """fastText skipgram settings (fastText's names; ``bucket`` only counts when ``maxn`` > 0:
+    without character n-grams no hash bucket is allocated, see :func:`train_fasttext`)."""
+
     dim: int = 300
     min_count: int = 5
     epoch: int = 5
@@ -103,10 +106,13 @@ def train_fasttext(corpus, cfg: FastTextConfig):
     require_file(corpus, "corpus")
     import fasttext
 
+    # no character n-grams: no hash bucket either (fastText's command line does the same; the
+    # vectors do not change, the model and a saved .bin shrink from (words + bucket) x dim)
+    bucket = cfg.bucket if cfg.maxn > 0 else 0
     logger.info("training fastText skipgram on %s (%s)", corpus, cfg.to_dict())
     return fasttext.train_unsupervised(
         os.fspath(corpus), model="skipgram", dim=cfg.dim, minCount=cfg.min_count,
-        epoch=cfg.epoch, thread=cfg.thread, minn=cfg.minn, maxn=cfg.maxn, bucket=cfg.bucket,
+        epoch=cfg.epoch, thread=cfg.thread, minn=cfg.minn, maxn=cfg.maxn, bucket=bucket,
         lr=cfg.lr, ws=cfg.ws, neg=cfg.neg, verbose=0,
     )
 
@@ -207,7 +213,7 @@ def train_joint(corpora, langs, out_dir, cfg: FastTextConfig, save_bin=True):
     return info
 
 
-def train_on_binarized(data, langs, out_dir, cfg: FastTextConfig, save_bin=True):
+def train_on_binarized(data, langs, out_dir, cfg: FastTextConfig, save_bin=False):
     """fastText on the training text of a binarized folder (``DATA/{lang}/train.{bin,idx}`` +
     ``DATA/dict.txt``, the xdomain-prep binarize layout), written back as symbols of the
     folder's dictionary (sentencepiece pieces) one sentence per line, streamed. Joint over
