@@ -34,7 +34,7 @@ L1, L2 = "aa", "bb"
 #: vs 5 show to matter. The Wiki-only baseline MLM has never seen those words; the joint one has.
 #: Topics and collocations differ less than in the UBLI world (focus 0.5, shift 0.1): here the
 #: mismatch is the vocabulary. (Measured: with half the concepts as terms and the UBLI world's
-#: focus 0.7 / shift 0.15 the baseline caught up within 24 epochs; see the README.)
+#: focus 0.7 / shift 0.15 the baseline caught up within 24 epochs; see docs/lab-notes.md.)
 UNMT_WORLD = {"n-lines": 20000, "vocab-size": 300, "n-shared": 40, "min-len": 5, "max-len": 12,
               "n-parallel": 300, "n-polysemous": 5, "domain-focus": 0.5, "context-shift": 0.1,
               "term-rate": 0.7, "term-leak": 0.0, "term-langs": L2, "seed": 0}

@@ -14,7 +14,7 @@ Threads: ``OMP_NUM_THREADS`` if set, else the CPU count divided by N.
 
 GPUs (no ``--cpu``): fairseq's own launch, one process per GPU of this machine
 (``fairseq-train ... --distributed-world-size N``, nccl, DDP backend as given, fairseq's default
-``pytorch_ddp`` otherwise). Several machines: see README, "Several processes / GPUs".
+``pytorch_ddp`` otherwise). Several machines: see docs/distributed.md.
 """
 from __future__ import annotations
 

@@ -1,23 +1,14 @@
-"""Binarize sentencepiece-encoded text with fairseq's preprocessing into the layout of
-docs/design.md::
-
-    DATA/dict.txt                          joint fairseq dictionary (all sentencepiece pieces)
-    DATA/spm.model, DATA/spm.vocab         the joint sentencepiece model
-    DATA/{lang}/train.{bin,idx}            monolingual data (fairseq-preprocess --only-source)
-    DATA/{lang}/valid.{bin,idx}            optional held-out monolingual data
-    DATA/{lang}/dict.txt                   copy of DATA/dict.txt
-    DATA/{split}.{src}-{tgt}.{lang}.{bin,idx}   optional parallel valid/test (src-tgt sorted)
-    DATA/dict.{lang}.txt                   copies of dict.txt, as fairseq's translation task wants
+"""Binarize sentencepiece-encoded text with fairseq's preprocessing into the binarized data
+layout of docs/design.md (section "Binarized data layout": the files, what ``dict.txt`` holds,
+and the word-level variant). That section is the one description of the layout; keep it in step
+with this module.
 
 Without a sentencepiece model (``spm_model=None``: word-level data such as ``xdomain-synth
-cipher``'s) ``dict.txt`` lists every word of the train files, most frequent first (ties in
-string order), with its count, and no ``spm.*`` file is written; :func:`binarize_folder` does
-this for a folder named like ``xdomain-synth cipher``'s output.
+cipher``'s) the dictionary is built from the words of the train files and no ``spm.*`` file is
+written; :func:`binarize_folder` does this for a folder named like ``xdomain-synth cipher``'s
+output.
 
-``dict.txt`` lists every sentencepiece piece except the control/unknown ones (``<unk>``, ``<s>``,
-``</s>``: fairseq adds its own ``<s> <pad> </s> <unk>`` in front), in sentencepiece id order, with
-the count ``N - rank`` (fairseq only uses counts to sort and prune; the order is what matters).
-Every language is binarized with this one dictionary (``--srcdict``), so a piece has the same id
+Every language is binarized with the one ``dict.txt`` (``--srcdict``), so a piece has the same id
 in every language and split. fairseq's ``preprocess.main`` runs in-process into a temporary
 folder inside DATA; finished files are then renamed into place.
 

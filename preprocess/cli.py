@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "binarize", formatter_class=_Formatter, help="fairseq binarized data folder",
         description="Binarize sentencepiece-encoded files with fairseq's preprocessing into "
-        "DATA (see the README / docs/design.md): DATA/dict.txt (one joint dictionary built "
+        "DATA (see docs/design.md): DATA/dict.txt (one joint dictionary built "
         "from the sentencepiece vocabulary), DATA/spm.{model,vocab}, DATA/{lang}/train.{bin,idx}"
         ", DATA/{lang}/valid.{bin,idx}, DATA/{split}.{src}-{tgt}.{lang}.{bin,idx}.",
         epilog="example: xdomain-prep binarize --spm-model spm.model --train en=en.spm "
@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "pipeline", formatter_class=_Formatter, help="all steps for a language pair, resumable",
         description="Run sample, tokenize, (lemmatize), concat, spm, binarize for a language "
-        "pair from one YAML or JSON config (format: README, 'Preprocessing'), writing "
+        "pair from one YAML or JSON config (format: docs/preprocessing.md), writing "
         "DATA/manifest.json (+ manifest.md). A step is skipped when its outputs exist and its "
         "inputs (sha256) and parameters are unchanged; a killed run resumes where it stopped.",
         epilog="example (in a checkout; the paper's en-fr data, raw text in data/raw/): "

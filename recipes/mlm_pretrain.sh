@@ -18,7 +18,7 @@
 # fairseq-train verbatim (e.g. `-- --max-update 50000 --update-freq 2`). A killed run resumes
 # from OUT/checkpoints/checkpoint_last.pt when started again with the same command.
 # --nproc N: N data-parallel processes through xdomain-train (one per GPU; with --tiny or without
-# a GPU, N CPU ranks over gloo); README "Several processes / GPUs".
+# a GPU, N CPU ranks over gloo); docs/distributed.md.
 set -euo pipefail
 
 usage() { sed -n '4,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }

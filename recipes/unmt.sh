@@ -12,7 +12,7 @@
 #   fasttext with --tiny (a CPU-minutes MLM does not align two vocabularies by itself; see
 #   bench/unmt_cipher.py), random at paper scale.
 #   --nproc N: each fairseq-train as N data-parallel processes through xdomain-train (one per GPU,
-#   or N CPU ranks over gloo with --tiny / without a GPU; README "Several processes / GPUs")
+#   or N CPU ranks over gloo with --tiny / without a GPU; docs/distributed.md)
 #   --jobs 2: train the baseline and joint variants side by side, JOB_THREADS (default 1) threads
 #   each (default --jobs 1: one after the other)
 #   labels for xdomain-report: [--data-label "En Wiki, Fr UN"] (the UNMT row; default: the run
