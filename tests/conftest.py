@@ -1,6 +1,7 @@
 """Shared test helpers: run the real console commands of the venv on tiny generated data."""
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import re
@@ -77,3 +78,19 @@ def tiny_parallel_bin(tmp_path_factory):
         "--destdir", root / "bin", "--workers", "1",
     ])
     return root / "bin"
+
+
+def parser_of(main, argv=()):
+    """The ``argparse`` parser a console ``main`` builds (caught at ``parse_args``)."""
+
+    class Got(Exception):
+        pass
+
+    def grab(self, *args, **kwargs):
+        raise Got(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(argparse.ArgumentParser, "parse_args", grab)
+        with pytest.raises(Got) as got:
+            main(list(argv))
+    return got.value.args[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import USER_DIR, run, write_lines
+from conftest import USER_DIR, parser_of, run, write_lines
 
 from fairseq_xdomain.embeddings.vecio import load_vec, save_vec
 from fairseq_xdomain.ubli.adversarial import PRECISIONS
@@ -668,22 +668,6 @@ def test_synth_subcommands(tmp_path):
 # --------------------------------------------------------------------------- the guard
 
 
-def _parser_of(main, argv):
-    """The ``argparse`` parser a console ``main`` builds (caught at ``parse_args``)."""
-
-    class Got(Exception):
-        pass
-
-    def grab(self, *args, **kwargs):
-        raise Got(self)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(argparse.ArgumentParser, "parse_args", grab)
-        with pytest.raises(Got) as got:
-            main(argv)
-    return got.value.args[0]
-
-
 def _choices(parser, sub=()):
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -709,7 +693,7 @@ def test_every_choice_is_covered():
     found = set()
     for tool, entries in tools.items():
         for main, argv in entries:
-            for sub, flag, value in _choices(_parser_of(main, argv), tuple(argv)):
+            for sub, flag, value in _choices(parser_of(main, argv), tuple(argv)):
                 found.add((tool, sub, flag, value))
     assert ("xdomain-ubli", ("baseline",), "--dico-build", "S2T&T2S") in found
     missing = sorted(found - COVERED)
