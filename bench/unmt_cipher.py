@@ -25,13 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from fairseq_xdomain.fairseq_log import parse_valid
 from fairseq_xdomain.synthetic import write_cipher_data as make_cipher_data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,19 +139,8 @@ def aligned_oracle_init(mlm_ckpt: Path, dictionary_pairs: Path, dict_txt: Path, 
     return out / "checkpoint_last.pt"
 
 
-BLEU_RE = re.compile(r"\| valid on 'valid' subset \|.*")
 
 
-def parse_valid(log: str) -> list[dict]:
-    """[{epoch, bleu_aa_bb, bleu_bb_aa, bleu}] from a fairseq 'simple' log."""
-    rows = []
-    for line in log.splitlines():
-        if "valid on 'valid' subset" not in line:
-            continue
-        fields = dict(re.findall(r"\| (\w+) ([-\d.]+)", line))
-        rows.append({k: float(v) for k, v in fields.items()
-                     if k in ("epoch", "bleu", "bleu_aa_bb", "bleu_bb_aa", "num_updates", "loss")})
-    return rows
 
 
 def train_unmt(data: Path, save: Path, init: Path | None, *, max_epoch: int, epoch_sentences: int,

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,17 +40,6 @@ def run(cmd, cwd=None, env=None, check=True, timeout=900):
     return proc
 
 
-def parse_valid(log: str) -> list[dict]:
-    """[{epoch, bleu, bleu_aa_bb, bleu_bb_aa, num_updates, loss}] of every "valid on 'valid'
-    subset" line of a fairseq ``--log-format simple`` log, in log order."""
-    rows = []
-    for line in log.splitlines():
-        if "valid on 'valid' subset" not in line:
-            continue
-        fields = dict(re.findall(r"\| (\w+) ([-\d.]+)", line))
-        rows.append({k: float(v) for k, v in fields.items()
-                     if k in ("epoch", "bleu", "bleu_aa_bb", "bleu_bb_aa", "num_updates", "loss")})
-    return rows
 
 
 def write_lines(path, lines):
@@ -94,3 +82,14 @@ def parser_of(main, argv=()):
         with pytest.raises(Got) as got:
             main(list(argv))
     return got.value.args[0]
+
+
+@pytest.fixture
+def one_thread():
+    """Run with one torch thread (reproducible rounding), restoring the previous setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -154,14 +154,14 @@ def test_ubli_normalize_embeddings(vecs, tmp_path, value):
 
 
 @pytest.mark.parametrize("method", cover("xdomain-ubli", ["baseline"], "--method",
-                                         ("copy", "identical")))
+                                         ("copy", "identical", "ortho")))
 def test_ubli_baseline_methods_and_flags(vecs, tmp_path, method):
     res = _ubli(vecs, tmp_path, "--pair", "aa-bb", "--domains", "wiki-un", "--init", "joint",
                 "--no-export", method=method)
     assert (res["method"], res["pair"], res["domains"], res["init"]) == (
         method, "aa-bb", "wiki-un", "joint")
-    if method == "copy":
-        assert res["evaluation"]["copy_p@1"] == 100.0
+    if method in ("copy", "ortho"):  # the same strings on both sides
+        assert res["evaluation"][f"{method}_p@1"] == 100.0
     else:
         assert res["evaluation"]["csls_p@1"] == 100.0
         assert (tmp_path / "W.npy").exists() and not (tmp_path / "src.mapped.vec").exists()
@@ -182,6 +182,48 @@ def test_ubli_align_precision(vecs, tmp_path, precision):
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["config"]["adversarial"]["precision"] == precision
     assert res["criterion"] > 0.99 and (tmp_path / "src.mapped.vec").exists()
+
+
+@pytest.mark.parametrize("method", cover("xdomain-ubli", ["align"], "--method",
+                                         ("adversarial", "self-learning")))
+def test_ubli_align_methods(vecs, tmp_path, method):
+    from fairseq_xdomain.ubli.cli import main
+
+    extra = ALIGN_TINY if method == "adversarial" else [
+        "--sl-init-vocab", "40", "--sl-patience", "2", "--threads", "1", "--cpu"]
+    argv = ["align", "--method", method, "--src-emb", vecs / "src.vec", "--tgt-emb",
+            vecs / "tgt.vec", "--dico-eval", vecs / "dico.txt", "--out", tmp_path, *extra]
+    assert _main_exit(main, argv) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["config"].get("method", "adversarial") == method
+    assert (tmp_path / "W.npy").exists() and (tmp_path / "src.mapped.vec").exists()
+
+
+def _true_map(path):
+    """The rotation of the ``vecs`` fixture: ``src @ Q = tgt``."""
+    rng = np.random.default_rng(0)
+    rng.normal(size=(40, 8))
+    q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    np.save(path, q.astype(np.float32))
+    return path
+
+
+UBLI_EVALUATE_CASES = (
+    [("--knn-backend", v) for v in cover("xdomain-ubli", ["evaluate"], "--knn-backend", BACKENDS)]
+    + [("--normalize-embeddings", v)
+       for v in cover("xdomain-ubli", ["evaluate"], "--normalize-embeddings", NORMALIZATIONS)])
+
+
+@pytest.mark.parametrize("flag,value", UBLI_EVALUATE_CASES)
+def test_ubli_evaluate_flags(vecs, tmp_path, flag, value):
+    from fairseq_xdomain.ubli.cli import main
+
+    argv = ["evaluate", "--src-emb", vecs / "src.vec", "--tgt-emb", vecs / "tgt.vec",
+            "--mapping", _true_map(tmp_path / "W.npy"), "--dico-eval", vecs / "dico.txt",
+            "--out", tmp_path / "ev", "--threads", "1", "--cpu", flag, value]
+    assert _main_exit(main, argv) == 0
+    res = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert res["evaluation"]["csls_p@1"] == 100.0
 
 
 # align shares these flags with baseline (the same ``_common``): one align run each is enough

@@ -380,4 +380,5 @@ def test_help_lists_every_subcommand(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert "{align,baseline,grid}" in out and "the paper's grid search" in out
+    assert "{align,baseline,grid" in out and "the paper's grid search" in out
+    assert "evaluate" in out  # issue 16: xdomain-ubli evaluate

@@ -55,13 +55,6 @@ SEEDS = (123, 456, 789, 321)
 N_DICO, DICO_RANKS = 1500, 3000
 
 
-@pytest.fixture
-def one_thread():
-    """Run with one torch thread (reproducible rounding), restoring the previous setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _pair():

@@ -17,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sacrebleu
 import torch
-from conftest import USER_DIR, parse_valid, run
+from conftest import USER_DIR, run
 
+from fairseq_xdomain.fairseq_log import parse_valid
 from fairseq_xdomain.synthetic import write_cipher_data as make_cipher_data
 
 THREADS = {"OMP_NUM_THREADS": "1"}  # the two UNMT runs go side by side on the 2 cores

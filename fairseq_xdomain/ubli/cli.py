@@ -2,10 +2,12 @@
 
     xdomain-ubli align --src-emb en.vec --tgt-emb fr.vec --out DIR [--dico-eval en-fr.txt]
                        [--seed S --epochs E --refinement R --epoch-size N ...]
-    xdomain-ubli baseline --method copy|identical --src-emb en.vec --tgt-emb fr.vec
+    xdomain-ubli baseline --method copy|identical|ortho --src-emb en.vec --tgt-emb fr.vec
                        --dico-eval en-fr.txt --out DIR [--pair en-fr --domains Wiki-UN
                        --init separate|joint]
     xdomain-ubli grid ...       (the grid search: see ``xdomain-ubli grid --help``)
+    xdomain-ubli evaluate --src-emb S.vec --tgt-emb T.vec [--mapping W.npy] --dico-eval D
+                       [--out DIR]   (score a given map, identity by default: ubli/evaluate_cmd.py)
 
 ``align`` writes DIR/W.pt and W.npy (the selected map, ``mapped = src @ W``), DIR/src.mapped.vec and
 DIR/tgt.vec, DIR/results.json (configuration, seed, criterion per epoch, selected epoch,
@@ -45,11 +47,19 @@ from .align import (
 from .csls import BACKENDS
 from .data import NORMALIZATIONS, clamp_rank, load_pair
 from .dictionary import DICO_BUILDS, DICO_METHODS
-from .evaluation import copy_baseline, evaluate_translation, load_dictionary, require_coverage
+from .evaluate_cmd import add_evaluate_arguments, cmd_evaluate
+from .evaluation import (
+    copy_baseline,
+    evaluate_translation,
+    load_checked_dictionary,
+    load_dictionary,
+    require_coverage,
+)
 from .grid import DESCRIPTION as GRID_DESCRIPTION
 from .grid import add_grid_arguments
 from .grid import main as grid_main
 from .history import histories_from_dicts, histories_to_dicts
+from .orthography import ortho_baseline
 from .refinement import RefinementConfig
 from .selection import mean_cosine_criterion
 
@@ -105,9 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default=a.precision, choices=PRECISIONS,
                    help="matrix products in fp32, or bf16 with fp32 master weights "
                         "(auto: bf16 only where it is fast)")
+    from .self_learning_cmd import add_self_learning_arguments  # --method, --sl-*
+
+    add_self_learning_arguments(p)
     p = sub.add_parser("baseline", help="copy baseline, or identical-strings supervised Procrustes")
     _common(p)
-    p.add_argument("--method", required=True, choices=("copy", "identical"))
+    p.add_argument("--method", required=True, choices=("copy", "identical", "ortho"),
+                   help="ortho: the target word with the most similar spelling (character "
+                        "n-grams, no embeddings; see ubli/orthography.py)")
     g = p.add_argument_group("labels (copied into the result JSON for xdomain-report)")
     g.add_argument("--pair", help='"src-tgt", e.g. "en-es"')
     g.add_argument("--domains", help='e.g. "Wiki-UN"')
@@ -115,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grid", help="the paper's grid search: seeds x epochs x refinements, "
                        "selected by the unsupervised criterion", description=GRID_DESCRIPTION)
     add_grid_arguments(p)
+    p = sub.add_parser("evaluate", help="score a given map (default: identity) on a test "
+                       "dictionary with the evaluator of align/grid")
+    add_evaluate_arguments(p)
     return parser
 
 
@@ -200,13 +218,17 @@ def _summary_rows(result):
             if k in result}
     ev = result.get("evaluation") or {}
     for k in ("coverage", "nn_p@1", "nn_p@5", "nn_p@10", "csls_p@1", "csls_p@5", "csls_p@10",
-              "copy_p@1"):
+              "copy_p@1", "ortho_p@1", "ortho_p@5", "ortho_p@10", "ortho_p@1_nonident"):
         if k in ev:
             rows[k] = ev[k]
     return rows
 
 
 def cmd_align(args):
+    if args.method == "self-learning":  # Artetxe et al. 2018: ubli/self_learning_cmd.py
+        from .self_learning_cmd import cmd_align_self_learning
+
+        return cmd_align_self_learning(args)
     _check_common(args)
     _adv_cfg(args)
     device = _setup(args)
@@ -296,8 +318,8 @@ def cmd_baseline(args):
     device = _setup(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if not args.dico_eval and args.method == "copy":
-        raise UserError("--method copy needs --dico-eval")
+    if not args.dico_eval and args.method in ("copy", "ortho"):
+        raise UserError(f"--method {args.method} needs --dico-eval")
     src_wv, tgt_wv, src, tgt = load_pair(args.src_emb, args.tgt_emb, args.max_vocab,
                                          args.normalize_embeddings)
     config = {"command": "baseline", "method": args.method, "src_emb": os.fspath(args.src_emb),
@@ -309,16 +331,17 @@ def cmd_baseline(args):
         result = {**labels, "config": config, "evaluation": evaluation}
         if evaluation["n_covered"] == 0:
             raise UserError(f"{args.dico_eval}: no dictionary pair is covered by the vocabularies")
+    elif args.method == "ortho":  # spelling only: the vectors are not used
+        evaluation = ortho_baseline(load_dictionary(args.dico_eval), src_wv.word2id,
+                                    tgt_wv.word2id)
+        result = {**labels, "config": config, "evaluation": evaluation}
     else:
         src, tgt = src.to(device), tgt.to(device)
         pairs = identical_pairs(src_wv.words, tgt_wv.words)
         if not pairs:
             raise UserError(f"{args.tgt_emb}: no word is spelled identically in both vocabularies "
                             f"({args.src_emb})")
-        dico = None
-        if args.dico_eval:  # fail early on a bad dictionary, not after refinement
-            dico = load_dictionary(args.dico_eval)
-            require_coverage(dico, src_wv.word2id, tgt_wv.word2id)
+        dico = load_checked_dictionary(args.dico_eval, src_wv.word2id, tgt_wv.word2id)
         ref = _ref_cfg(args, len(src_wv), len(tgt_wv))
         config["refinement"] = ref.to_dict()
         W0 = supervised_procrustes(src, tgt, pairs)
@@ -340,6 +363,11 @@ def cmd_baseline(args):
         ev = result["evaluation"]
         print(f"copy_p@1 {ev['copy_p@1']:.2f} (all {ev['copy_p@1_all']:.2f}), "
               f"coverage {ev['coverage']:.3f}")
+    elif args.method == "ortho":
+        ev = result["evaluation"]
+        print(f"ortho_p@1 {ev['ortho_p@1']:.2f} (all {ev['ortho_p@1_all']:.2f}), "
+              f"ortho_p@1_nonident {ev['ortho_p@1_nonident']:.2f}, "
+              f"coverage {ev['coverage']:.3f}")
     else:
         _print_result(result)
     return result
@@ -357,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.cmd == "align":
         cmd_align(args)
+    elif args.cmd == "evaluate":
+        cmd_evaluate(args)
     else:
         cmd_baseline(args)
     return 0

@@ -86,6 +86,18 @@ def coverage(dico: Dictionary, src_word2id: dict[str, int], tgt_word2id: dict[st
     return covered, n_pairs_oov
 
 
+def load_checked_dictionary(path, src_word2id: dict[str, int],
+                            tgt_word2id: dict[str, int]) -> Dictionary | None:
+    """The test dictionary at ``path`` (None if no path), read and checked for coverage up front
+    so that a bad dictionary fails before any expensive work (``UserError`` as
+    :func:`load_dictionary` and :func:`require_coverage`)."""
+    if not path:
+        return None
+    dico = load_dictionary(path)
+    require_coverage(dico, src_word2id, tgt_word2id)
+    return dico
+
+
 def require_coverage(dico: Dictionary, src_word2id: dict[str, int], tgt_word2id: dict[str, int],
                      ) -> tuple[list[tuple[int, list[int]]], int]:
     """:func:`coverage` that raises ``UserError`` when no pair is covered."""
@@ -135,6 +147,7 @@ def evaluate_translation(mapped_src: torch.Tensor, tgt: torch.Tensor,
     gold = [c[1] for c in covered]
     src_n, tgt_n = normalize(mapped_src), normalize(tgt)
     q = q.to(src_n.device)
+    inverses = (_inverse(src_w2i), _inverse(tgt_w2i))
     for method in methods:
         if method == "nn":
             _, idx = topk(src_n[q], tgt_n, max(TOPKS), backend=backend)
@@ -143,9 +156,46 @@ def evaluate_translation(mapped_src: torch.Tensor, tgt: torch.Tensor,
                                backend=backend)
         else:
             raise ValueError(f"unknown method {method}")
-        for key, val in _scores(idx.cpu().tolist(), gold, n_all).items():
+        preds = idx.cpu().tolist()
+        for key, val in _scores(preds, gold, n_all).items():
             result[f"{method}_{key}"] = val
+        result.update(honest_metrics(method, preds, covered, src_w2i, tgt_w2i, dico, inverses))
     return result
+
+
+def _inverse(word2id: dict[str, int]) -> dict[int, str]:
+    return {i: w for w, i in word2id.items()}
+
+
+def honest_metrics(method: str, preds: Sequence[Sequence[int]],
+                   covered: Sequence[tuple[int, list[int]]], src_w2i: dict[str, int],
+                   tgt_w2i: dict[str, int], dico: Dictionary,
+                   inverses: tuple[dict[int, str], dict[int, str]] | None = None) -> dict:
+    """P@1 over the non-identical queries and the share of self-translations (issue 16, point 6).
+
+    ``preds[i]``: the retrieved target rows of query ``covered[i]`` (best first). A covered
+    source word is a *non-identical* query when none of its gold translations is spelled like
+    it (``colour -> color`` is, ``hotel -> hotel`` is not; a word with both kinds of translation
+    is not). Keys: ``{method}_p@1_nonident`` in % of the non-identical queries (0.0 when there is
+    none), ``n_nonident`` (their count), ``{method}_self_top1`` in [0, 1]: the fraction of the
+    covered queries whose top-1 target is the query string itself (in a joint space an
+    identical string is trivially its own neighbour). ``inverses``: the row -> word dicts of
+    both sides when already built."""
+    src_i2w, tgt_i2w = inverses or (_inverse(src_w2i), _inverse(tgt_w2i))
+    n_non = correct_non = n_self = 0
+    for p, (s, g) in zip(preds, covered):
+        sw = src_i2w[s]
+        top1 = p[0] if p else None
+        if top1 is not None and tgt_i2w.get(top1) == sw:
+            n_self += 1
+        if sw not in dico.gold.get(sw, ()):
+            n_non += 1
+            correct_non += int(top1 is not None and top1 in g)
+    return {
+        f"{method}_p@1_nonident": 100.0 * correct_non / n_non if n_non else 0.0,
+        "n_nonident": n_non,
+        f"{method}_self_top1": n_self / len(covered) if covered else 0.0,
+    }
 
 
 def copy_baseline(dico: Dictionary, src_words: Sequence[str] | dict[str, int],
