@@ -55,7 +55,7 @@ setup(
         "fairseq_xdomain.preprocess": "preprocess",
         "fairseq_xdomain.recipes": "recipes",
     },
-    package_data={"fairseq_xdomain": ["data/*"], "fairseq_xdomain.recipes": ["*.sh", "*.yaml"]},
+    package_data={"fairseq_xdomain": ["data/*", "configs/*/*.yaml"], "fairseq_xdomain.recipes": ["*.sh", "*.yaml"]},
     install_requires=INSTALL_REQUIRES,
     # faiss is optional (CSLS kNN falls back to torch); faiss-gpu users install their own build
     extras_require={"faiss": ["faiss-cpu>=1.7"]},
@@ -72,6 +72,7 @@ setup(
             "xdomain-user-dir=fairseq_xdomain.paths:user_dir_main",
             "xdomain-recipe=fairseq_xdomain.paths:recipe_main",
             "xdomain-train=fairseq_xdomain.launch:main",
+            "xdomain-run=fairseq_xdomain.experiments.cli:main",
         ]
     },
 )

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fairseq_xdomain.fairseq_log import parse_valid
+from fairseq_xdomain.presets import fairseq_arguments, load_preset
 from fairseq_xdomain.synthetic import write_cipher_data as make_cipher_data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,18 +56,27 @@ def run(cmd, log_path=None, timeout=None):
     return text
 
 
-MLM_TINY = ["--arch", "xlm_encoder_tiny", "--criterion", "xlm_mlm_loss"]
-UNMT_TINY = ["--arch", "unmt_transformer_tiny", "--dropout", "0.0", "--attention-dropout", "0.0"]
+#: The tiny presets (fairseq_xdomain/configs/{mlm,unmt}/tiny.yaml, the demo's settings) with the
+#: one value this bench measured differently, kept as an explicit override: Adam's default betas
+#: (0.9, 0.999) where the presets (recipes/unmt.sh --tiny) have (0.9, 0.98). fastText: min_count 1
+#: here (3 in the preset). Everything else equals the presets.
+BENCH_OVERRIDES = {"adam_betas": "(0.9,0.999)"}
+FASTTEXT_OVERRIDES = {"min_count": 1}
+
+
+def preset_args(kind: str, **overrides) -> list:
+    """``fairseq-train`` arguments of the tiny ``kind`` preset with this bench's overrides."""
+    cfg = load_preset(kind, "tiny")
+    cfg["fairseq"].update(BENCH_OVERRIDES, **overrides)
+    return fairseq_arguments(cfg)
 
 
 def pretrain_mlm(data: Path, save: Path, langs: str, max_update: int, seed: int = 1,
                  reload_emb: str = "") -> Path:
     extra = ["--reload-emb", reload_emb] if reload_emb else []
     run(["fairseq-train", data, "--user-dir", USER_DIR, "--task", "xlm_mlm", "--langs", langs,
-         *MLM_TINY, "--tokens-per-sample", "64", "--optimizer", "adam", "--lr", "2e-3",
-         "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "100",
-         "--max-tokens", "4096", "--max-update", str(max_update), "--save-dir", save,
-         "--no-epoch-checkpoints", "--disable-validation", "--seed", str(seed), "--cpu",
+         *preset_args("mlm", max_update=max_update), "--save-dir", save,
+         "--no-epoch-checkpoints", "--seed", str(seed),
          "--num-workers", "0", "--log-format", "simple", "--log-interval", "50", *extra],
         log_path=save.parent / f"{save.name}.log")
     return save / "checkpoint_last.pt"
@@ -78,7 +88,8 @@ def train_word_vectors(data: Path, out: Path, langs: str, dim: int) -> str:
     comma-separated ``.vec`` files for ``--reload-emb``."""
     from fairseq_xdomain.embeddings.fasttext_train import FastTextConfig, train_on_binarized
 
-    cfg = FastTextConfig(dim=dim, min_count=1, epoch=10, thread=1, minn=0, maxn=0)
+    preset = {**load_preset("mlm", "tiny")["fasttext"], **FASTTEXT_OVERRIDES, "dim": dim}
+    cfg = FastTextConfig(**{k: v for k, v in preset.items() if v is not None})
     info = train_on_binarized(data, langs.split(","), out, cfg, save_bin=False)
     return ",".join(o["vec"] for o in info["outputs"].values())
 
@@ -146,11 +157,9 @@ def aligned_oracle_init(mlm_ckpt: Path, dictionary_pairs: Path, dict_txt: Path, 
 def train_unmt(data: Path, save: Path, init: Path | None, *, max_epoch: int, epoch_sentences: int,
                extra=(), seed: int = 1, time_limit_s: float | None = None) -> tuple[list[dict], str]:
     cmd = ["fairseq-train", data, "--user-dir", USER_DIR, "--task", "unmt_xdomain", "--langs", "aa,bb",
-           *UNMT_TINY, "--criterion", "cross_entropy", "--optimizer", "adam", "--lr", "2e-3",
-           "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "30", "--max-tokens", "1500",
-           "--epoch-sentences", str(epoch_sentences), "--max-epoch", str(max_epoch),
-           "--lambda-dae", "1", "--lambda-bt", "1",
-           "--save-dir", save, "--no-epoch-checkpoints", "--seed", str(seed), "--cpu",
+           *preset_args("unmt", epoch_sentences=epoch_sentences, max_epoch=max_epoch),
+           "--lambda-bt", "1",
+           "--save-dir", save, "--no-epoch-checkpoints", "--seed", str(seed),
            "--num-workers", "0", "--log-format", "simple", "--log-interval", "20",
            "--best-checkpoint-metric", "bleu", "--maximize-best-checkpoint-metric", *extra]
     if time_limit_s:

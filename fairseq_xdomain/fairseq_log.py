@@ -1,4 +1,6 @@
-"""Reading fairseq's own logs: the validation lines of a ``--log-format simple`` log."""
+"""Reading fairseq's own logs: the validation lines of a ``--log-format simple`` log (its
+stdout, ``... | INFO | valid | epoch 001 | valid on 'valid' subset | ...``, or its ``--log-file``,
+whose lines start at ``epoch 001 | ...``)."""
 from __future__ import annotations
 
 import re
@@ -13,6 +15,6 @@ def parse_valid(log: str, fields=VALID_FIELDS) -> list[dict]:
     for line in log.splitlines():
         if "valid on 'valid' subset" not in line:
             continue
-        found = dict(re.findall(r"\| (\w+) ([-\d.]+)", line))
+        found = dict(re.findall(r"(?:^|\| )(\w+) ([-\d.]+)", line))
         rows.append({k: float(v) for k, v in found.items() if k in fields})
     return rows

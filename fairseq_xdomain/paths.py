@@ -4,7 +4,9 @@
 (``fairseq-train --user-dir "$(xdomain-user-dir)" --task xlm_mlm ...``): fairseq imports a user
 dir by its folder, so a bare ``--user-dir fairseq_xdomain`` only works from the repository root.
 ``xdomain-recipe NAME ARGS...`` runs one of the recipes shipped with the package (``recipes/`` in
-the repository, ``fairseq_xdomain/recipes/`` in a wheel), found through ``importlib.resources``.
+the repository, ``fairseq_xdomain/recipes/`` in a wheel), found through ``importlib.resources``:
+short scripts that name the paper's data and call ``xdomain-run`` (the experiment drivers,
+``fairseq_xdomain/experiments/``) with the paper's presets.
 """
 from __future__ import annotations
 
@@ -66,8 +68,8 @@ def recipe_main(argv=None) -> int:
         description="Run a shell recipe shipped with fairseq-xdomain (outputs go under the "
                     "current folder unless the recipe's options say otherwise); without NAME, "
                     "list the recipes.",
-        epilog="example: xdomain-recipe mlm_pretrain --tiny DATA en,fr out/mlm")
-    parser.add_argument("name", nargs="?", help="recipe name, e.g. ubli, unmt, mlm_pretrain")
+        epilog="example: xdomain-recipe mlm_pretrain --preset cpu DATA en,fr out/mlm")
+    parser.add_argument("name", nargs="?", help="recipe name, e.g. ubli, wordsim, paper_table2")
     parser.add_argument("--path", action="store_true", help="print the recipe's path, run nothing")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the recipe")
     args = parser.parse_args(argv)

@@ -1,49 +1,38 @@
 """One Markdown report from all experiment results, laid out like the paper's Tables 2-6.
 
-``xdomain-report RESULTS_DIR [--out REPORT.md]`` reads every ``RESULTS_DIR/**/*.json`` that is a
-JSON object with a ``"kind"`` field, and lays the records out next to the paper's own figures
-(``fairseq_xdomain/data/paper_numbers.json``) where the same row exists. It also writes
+``xdomain-report RESULTS_DIR [--out REPORT.md]`` reads every ``RESULTS_DIR/**/*.json`` through
+:func:`fairseq_xdomain.results.read_result` (the one schema of results: ``fairseq_xdomain/results.py``,
+fields and units in ``docs/wordsim-report.md``), and lays the results out next to the paper's own
+figures (``fairseq_xdomain/data/paper_numbers.json``) where the same row exists. It also writes
 ``report.json`` (the tables as data, plus a ``headline`` summary) and BLEU-vs-epoch plots (PNG).
-Files that are not JSON objects, have no known kind, or lack the fields below are skipped and
-counted in the report; nothing is dropped silently. A folder with no usable result at all (no
-record of a known kind with the fields below) is a one-line error (exit status 2), not an empty
-report.
+A JSON file that is not a valid result (unreadable, no ``kind``, an intermediate record such as a
+grid configuration, an unknown field...) is skipped, counted by reason and listed in the report;
+nothing is dropped silently. A folder with no usable result is a one-line error (exit status 2),
+not an empty report.
 
-Fields read per kind (first name found wins; everything else is ignored):
+What each table takes (nothing is guessed: a result without what its table needs is counted as
+skipped):
 
-``ubli`` (one record per run, or per grid configuration)
-    ``pair`` (``"en-es"``: source-target), ``domains`` (``"Wiki-UN"``; ``"src_domain"`` +
-    ``"tgt_domain"`` also work), ``init`` (``"separate"`` | ``"joint"``; default separate),
-    ``method`` (``"muse"`` | ``"identical"`` | ``"copy"``; default muse), P@1 in percent from
-    ``p1`` | ``precision_at_1`` | ``acc1`` | ``csls_p@1`` | ``copy_p@1`` (a ``{"csls": x, "nn": y}``
-    dict gives csls; also inside ``evaluation`` or ``selected_record``). Also read without
-    ``kind``: the ``table.json`` of ``python -m fairseq_xdomain.ubli.tables`` (``pair``,
-    ``domains``, ``table2``/``table3`` rows with ``init``, ``p1_csls``, ``copy_p1``, ``stdm``).
-    Records of kind ``ubli_config`` (single grid configurations),
-    ``synthetic`` and ``report`` are intermediate: counted, not tabulated. When several
-    records share (pair, domains, init, method), the one with ``"selected": true`` wins, else the one
-    with the highest unsupervised ``criterion`` (the paper's selection rule), else the last one.
-``stdm``
-    ``stdm``, ``corpus1``, ``corpus2``, optional ``pair`` and ``domains`` labels (used to fill the
-    STDM column of Table 3).
-``unmt``
-    ``direction`` | ``pair`` (``"en-fr"``), ``init`` (``"baseline"`` | ``"joint"``), ``data`` (label
-    of the monolingual data, e.g. ``"En Wiki, Fr UN"``; default ``"-"``), BLEU per epoch from
-    ``bleu`` | ``bleu_per_epoch`` (a list, or a dict ``{epoch: bleu}``), or ``epochs`` as a list of
-    ``{"epoch": e, "bleu": b}``. Also read without ``kind``: the ``bleu.json`` of
-    ``recipes/unmt.sh``, ``{"run", "config", "curves": {"baseline": [{"epoch", "bleu_en_fr",
-    "bleu_fr_en"}], "joint": [...]}}`` (data label = ``data`` or the run name).
-``wordsim`` (as written by ``xdomain-wordsim --json``)
-    ``pair``, ``setting`` (``"Wiki-Wiki"``, ``"UN-Wiki w/o Joint PT"``, ``"UN-Wiki w/ Joint PT"``
-    or any label; a label mentioning *joint* without *w/o*/*without*/*no* counts as joint),
-    ``harmonic_mean``, ``space``, ``coverage``.
+Table 2 (separate vs joint pre-training) and Table 3 (vs the copying baseline, with STDM)
+    ``ubli`` results with ``pair``, ``domains``, ``init`` and ``p_at_1`` (CSLS P@1 in %);
+    ``method`` ``muse`` gives Table 2 and the MUSE rows of Table 3, ``identical`` and ``copy``
+    the baseline rows; ``stdm`` results with a ``pair`` fill Table 3's STDM column. When two
+    results share (pair, domains, init, method), the one with the best unsupervised
+    ``criterion`` is kept (the paper's selection rule) and the other is counted as a duplicate.
+    A per-pair folder of ``recipes/ubli.sh`` (grid results for separate and joint, baselines,
+    STDM) therefore gives that pair's Tables 2 and 3.
+Tables 4/5 (UNMT)
+    ``unmt`` curves, grouped by (``data``, ``direction``), ``init`` baseline vs joint.
+Table 6 (word similarity)
+    ``wordsim`` results with ``pair``, ``domains``, ``init`` and ``harmonic_mean``; the row is
+    ``domains`` for matched domains (``Wiki-Wiki``), else ``"{domains} w/ Joint PT"`` (init
+    joint) or ``"{domains} w/o Joint PT"`` (init separate), the paper's row names.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import math
 import os
 import re
 import sys
@@ -53,17 +42,26 @@ from pathlib import Path
 from .common.atomic import write_json, write_text
 from .common.errors import UserError, cli_entry
 from .common.markdown import table
+from .results import (
+    NotAResult,
+    STDMResult,
+    UBLIResult,
+    UNMTCurve,
+    WordsimResult,
+    read_result,
+)
 
 log = logging.getLogger(__name__)
 
 KINDS = ("ubli", "stdm", "unmt", "wordsim")
-#: records of other parts that are intermediate (one grid configuration, the data generator, ...)
-IGNORED_KINDS = ("ubli_config", "synthetic", "report")
 PAPER_NUMBERS = Path(__file__).with_name("data") / "paper_numbers.json"
 REPORT_FILES = {"report.json"}
+#: skipped files listed by name in the report, per reason
+LIST_SKIPPED = 20
 
 
 def load_paper_numbers() -> dict:
+    """The paper's figures (``fairseq_xdomain/data/paper_numbers.json``)."""
     with open(PAPER_NUMBERS, encoding="utf-8") as handle:
         return json.load(handle)
 
@@ -71,126 +69,27 @@ def load_paper_numbers() -> dict:
 # --------------------------------------------------------------------------- discovery
 
 
-def discover(results_dir) -> tuple[dict[str, list[dict]], dict[str, int]]:
-    """All records by kind (each with ``_file``), and counts of what was skipped and why."""
+def discover(results_dir) -> tuple[dict[str, list[tuple[str, object]]], dict[str, list[str]]]:
+    """({kind: [(file relative to results_dir, result)]}, {reason: [skipped files]}).
+
+    Raises ``UserError`` when ``results_dir`` is not a folder."""
     root = Path(results_dir)
     if not root.is_dir():
         raise UserError(f"{root}: results folder does not exist")
-    records: dict[str, list[dict]] = {k: [] for k in KINDS}
-    skipped: dict[str, int] = defaultdict(int)
+    records: dict[str, list[tuple[str, object]]] = {k: [] for k in KINDS}
+    skipped: dict[str, list[str]] = defaultdict(list)
     for path in sorted(root.rglob("*.json")):
         if path.name in REPORT_FILES or path.name.startswith("."):
             continue
+        rel = os.fspath(path.relative_to(root))
         try:
-            with open(path, encoding="utf-8") as handle:
-                rec = json.load(handle)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            log.warning("%s: not readable JSON (%s); skipped", path, err)
-            skipped["unreadable JSON"] += 1
+            res = read_result(path)
+        except NotAResult as err:
+            log.warning("skipped %s", err)
+            skipped[err.reason].append(rel)
             continue
-        if isinstance(rec, dict) and "kind" not in rec and _is_bleu_curves(rec):
-            rec = {**rec, "kind": "unmt"}  # recipes/unmt.sh bleu.json
-        if isinstance(rec, dict) and "kind" not in rec and _is_ubli_table(rec):
-            for sub in _expand_ubli_table(rec):  # fairseq_xdomain.ubli.tables table.json
-                sub["_file"] = os.fspath(path.relative_to(root))
-                records[sub["kind"]].append(sub)
-            continue
-        if not isinstance(rec, dict) or "kind" not in rec:
-            skipped["no 'kind' field"] += 1
-            continue
-        if rec["kind"] in IGNORED_KINDS:
-            skipped[f"intermediate record (kind {rec['kind']!r})"] += 1
-            continue
-        if rec["kind"] not in KINDS:
-            skipped[f"kind {rec['kind']!r}"] += 1
-            continue
-        rec = dict(rec)
-        rec["_file"] = os.fspath(path.relative_to(root))
-        records[rec["kind"]].append(rec)
+        records[res.kind].append((rel, res))
     return records, dict(skipped)
-
-
-def _is_ubli_table(rec) -> bool:
-    return isinstance(rec.get("table2"), list) and isinstance(rec.get("table3"), list) and \
-        rec.get("pair") is not None
-
-
-def _expand_ubli_table(rec: dict) -> list[dict]:
-    """``table.json`` of ``python -m fairseq_xdomain.ubli.tables`` -> ubli (and stdm) records."""
-    base = {"kind": "ubli", "pair": rec["pair"], "domains": rec.get("domains"), "selected": True}
-    out = []
-    for row in rec["table2"]:
-        if isinstance(row, dict) and row.get("init") in ("separate", "joint"):
-            out.append({**base, "init": row["init"], "method": "muse", "p1": row.get("p1_csls"),
-                        "criterion": row.get("criterion")})
-    copy = None
-    for row in rec["table3"]:
-        if not isinstance(row, dict):
-            continue
-        label = str(row.get("row", "")).lower()
-        if "identical" in label:
-            out.append({**base, "init": row.get("init", "separate"), "method": "identical",
-                        "p1": row.get("p1_csls")})
-        if row.get("copy_p1") is not None:
-            copy = row["copy_p1"]
-    if copy is not None:
-        out.append({**base, "init": "separate", "method": "copy", "p1": copy})
-    if isinstance(rec.get("stdm"), dict) and rec["stdm"].get("stdm") is not None:
-        out.append({**rec["stdm"], "kind": "stdm", "pair": rec["stdm"].get("pair") or rec["pair"],
-                    "domains": rec["stdm"].get("domains") or rec.get("domains")})
-    return [r for r in out if r["kind"] != "ubli" or r.get("p1") is not None]
-
-
-def _p1(rec: dict):
-    """P@1 (percent) of a ubli record, looking into ``evaluation``/``selected_record`` too."""
-    val = _num(_first(rec, "p1", "precision_at_1", "acc1", "P@1", "csls_p@1", "copy_p@1", "p@1"))
-    if val is None:
-        for sub in ("evaluation", "selected_record"):
-            if isinstance(rec.get(sub), dict):
-                val = _p1(rec[sub])
-                if val is not None:
-                    break
-    return val
-
-
-def _is_bleu_curves(rec) -> bool:
-    curves = rec.get("curves")
-    return isinstance(curves, dict) and any(k in curves for k in ("baseline", "joint"))
-
-
-def _first(rec: dict, *keys, default=None):
-    for key in keys:
-        if key in rec and rec[key] is not None:
-            return rec[key]
-    return default
-
-
-def _num(x):
-    if isinstance(x, dict):
-        x = _first(x, "csls", "CSLS", "nn", "NN")
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _norm(s) -> str:
-    return re.sub(r"[^a-z0-9]+", "", str(s).lower())
-
-
-def _domains(rec: dict) -> str:
-    dom = _first(rec, "domains", "domain")
-    if dom is None and ("src_domain" in rec or "tgt_domain" in rec):
-        dom = f"{rec.get('src_domain', '?')}-{rec.get('tgt_domain', '?')}"
-    return str(dom) if dom is not None else "-"
-
-
-def _canon_domains(dom: str) -> str:
-    """'wiki-un', 'Wiki/UN', 'wiki_un' -> 'Wiki-UN' (paper spelling) where recognisable."""
-    parts = [p for p in re.split(r"[-/_ ,]+", dom) if p]
-    names = {"wiki": "Wiki", "un": "UN", "europarl": "Europarl"}
-    return "-".join(names.get(p.lower(), p) for p in parts) if parts else dom
 
 
 # --------------------------------------------------------------------------- tables
@@ -204,29 +103,27 @@ def _delta(a, b, digits=1) -> str:
     return "–" if a is None or b is None else f"{a - b:+.{digits}f}"
 
 
-def select_ubli(records: list[dict]) -> tuple[dict, int]:
-    """{(pair, domains, init, method): record} with the selection rule; and skipped count."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    bad = 0
-    for rec in records:
-        p1 = _p1(rec)
-        pair = _first(rec, "pair")
-        if p1 is None or pair is None:
-            bad += 1
+def _crit_key(res: UBLIResult) -> float:
+    return res.criterion if res.criterion is not None else float("-inf")
+
+
+def select_ubli(records: list[tuple[str, UBLIResult]]) -> tuple[dict, dict[str, list[str]]]:
+    """{(pair, domains, init, method): result} of the tabulable ubli results, and the files left
+    out by reason (no pair/domains/init/P@1; a duplicate with a lower criterion)."""
+    groups: dict[tuple, list[tuple[str, UBLIResult]]] = defaultdict(list)
+    left: dict[str, list[str]] = defaultdict(list)
+    for rel, res in records:
+        if None in (res.pair, res.domains, res.init, res.p_at_1):
+            left["ubli result without pair/domains/init/P@1 (not tabulated)"].append(rel)
             continue
-        key = (str(pair).lower(), _canon_domains(_domains(rec)),
-               str(_first(rec, "init", default="separate")).lower(),
-               str(_first(rec, "method", default="muse")).lower())
-        groups[key].append({**rec, "_p1": p1})
+        groups[(res.pair, res.domains, res.init, res.method)].append((rel, res))
     chosen = {}
-    for key, recs in groups.items():
-        sel = [r for r in recs if r.get("selected") is True]
-        if sel:
-            chosen[key] = sel[-1]
-            continue
-        with_crit = [r for r in recs if _num(r.get("criterion")) is not None]
-        chosen[key] = max(with_crit, key=lambda r: _num(r["criterion"])) if with_crit else recs[-1]
-    return chosen, bad
+    for key, items in groups.items():
+        best = max(range(len(items)), key=lambda i: (_crit_key(items[i][1]), i))
+        chosen[key] = items[best][1]
+        left["ubli duplicate (same pair, domains, init, method; lower criterion)"] += [
+            rel for i, (rel, _) in enumerate(items) if i != best]
+    return chosen, {k: v for k, v in left.items() if v}
 
 
 def table2(ubli: dict, paper: dict) -> tuple[list[str], list[dict]]:
@@ -237,8 +134,8 @@ def table2(ubli: dict, paper: dict) -> tuple[list[str], list[dict]]:
     for pair, dom in keys:
         sep = ubli.get((pair, dom, "separate", "muse"))
         joint = ubli.get((pair, dom, "joint", "muse"))
-        s = sep["_p1"] if sep else None
-        j = joint["_p1"] if joint else None
+        s = sep.p_at_1 if sep else None
+        j = joint.p_at_1 if joint else None
         ps = p2["rows"].get(dom, {}).get(pair)
         pj = p2["rows"].get(f"{dom} w/ Joint Pre-training", {}).get(pair)
         rows.append([pair, dom, _fmt(s), _fmt(j), _delta(j, s), _fmt(ps), _fmt(pj),
@@ -247,106 +144,93 @@ def table2(ubli: dict, paper: dict) -> tuple[list[str], list[dict]]:
                      "paper_separate": ps, "paper_joint": pj})
     head = ["pair", "domains", "separate", "joint", "Δ", "paper separate", "paper joint",
             "paper Δ"]
-    return (table(head, rows) if rows else []), data
+    return (table(head, rows, "llrrrrrr") if rows else []), data
 
 
-def table3(ubli: dict, stdm_recs: list[dict], paper: dict) -> tuple[list[str], list[dict]]:
+def _selected_text(sel: dict) -> str:
+    if {"seed", "epochs", "refinement"} <= set(sel):
+        return f"seed {sel['seed']}, {sel['epochs']} epochs, {sel['refinement']} refinement"
+    return ", ".join(f"{k} {v}" for k, v in sel.items() if k in ("epoch", "refinement"))
+
+
+def ubli_details(ubli: dict) -> list[str]:
+    """Every tabulated ubli result with its CSLS/NN P@1 (%), coverage, criterion and selected
+    configuration (what the per-pair table of ``recipes/ubli.sh`` showed)."""
+    rows = []
+    for (pair, dom, init, method), res in sorted(ubli.items()):
+        m = res.metrics
+        cov = m.get("coverage")
+        rows.append([pair, dom, init, method, _fmt(res.p_at_1), _fmt(m.get("nn_p@1")),
+                     "–" if cov is None else f"{100 * cov:.1f}%", _fmt(res.criterion, 4),
+                     _selected_text(res.selected)])
+    head = ["pair", "domains", "init", "method", "P@1", "NN P@1", "coverage", "criterion",
+            "selected"]
+    return table(head, rows, "llllrrrrl") if rows else []
+
+
+#: Table 3 rows: (label, report key, init, method, key of the paper's row or None)
+TABLE3_ROWS = (
+    ("identical strings (Søgaard et al. 2018)", "identical", "separate", "identical", "identical"),
+    ("identical strings, joint embeddings", "identical_joint", "joint", "identical", None),
+    ("joint pre-training (MUSE grid)", "joint", "joint", "muse", "joint"),
+    ("separate pre-training (MUSE grid)", "separate", "separate", "muse", None),
+)
+
+
+def table3(ubli: dict, stdm_recs: list[tuple[str, STDMResult]],
+           paper: dict) -> tuple[list[str], list[dict]]:
     """Identical-words seed method and joint pre-training vs the copying baseline, with STDM."""
-    stdm_by_pair = {}
-    for rec in stdm_recs:
-        if rec.get("pair") is not None and _num(rec.get("stdm")) is not None:
-            stdm_by_pair[str(rec["pair"]).lower()] = _num(rec["stdm"])
+    stdm_by_pair = {res.pair: res.stdm for _, res in stdm_recs if res.pair is not None}
     paper_rows = {(r["method"], r["pair"]): r for r in paper["table3"]["rows"]}
     rows, data = [], []
     for pair, dom in sorted({(k[0], k[1]) for k in ubli}):
         copy = ubli.get((pair, dom, "separate", "copy")) or ubli.get((pair, dom, "joint", "copy"))
-        c = copy["_p1"] if copy else None
+        c = copy.p_at_1 if copy else None
         st = stdm_by_pair.get(pair)
-        for label, key in (("identical-words seed (Søgaard et al.)", (pair, dom, "separate",
-                                                                       "identical")),
-                           ("joint pre-training", (pair, dom, "joint", "muse"))):
-            rec = ubli.get(key)
-            if rec is None:
+        for label, method, init, ubli_method, paper_key in TABLE3_ROWS:
+            res = ubli.get((pair, dom, init, ubli_method))
+            if res is None:
                 continue
-            method = "identical" if "identical" in label else "joint"
-            pr = paper_rows.get((method, pair))
+            pr = paper_rows.get((paper_key, pair)) if paper_key else None
             paper_txt = (f"{pr['acc1']:.1f} / {pr['copy_baseline']:.1f} / {pr['delta']:+.1f} / "
                          f"{pr['stdm']:.2f}" if pr else "–")
-            rows.append([label, pair, dom, _fmt(rec["_p1"]), _fmt(c), _delta(rec["_p1"], c),
+            rows.append([label, pair, dom, _fmt(res.p_at_1), _fmt(c), _delta(res.p_at_1, c),
                          _fmt(st, 2), paper_txt])
-            data.append({"method": method, "pair": pair, "domains": dom, "acc1": rec["_p1"],
+            data.append({"method": method, "pair": pair, "domains": dom, "acc1": res.p_at_1,
                          "copy_baseline": c, "stdm": st, "paper": pr})
     head = ["method", "pair", "domains", "Acc@1", "copying baseline", "Δ", "STDM",
             "paper (Acc@1 / copy / Δ / STDM)"]
-    return (table(head, rows) if rows else []), data
+    return (table(head, rows, "lllrrrrl") if rows else []), data
 
 
-def _bleu_curve(rec: dict) -> list[float] | None:
-    val = _first(rec, "bleu", "bleu_per_epoch")
-    if val is None and isinstance(rec.get("epochs"), list):
-        pts = [(e.get("epoch"), _num(e.get("bleu"))) for e in rec["epochs"] if isinstance(e, dict)]
-        pts = sorted((int(e), b) for e, b in pts if e is not None and b is not None)
-        return [b for _, b in pts] or None
-    if isinstance(val, dict):
-        try:
-            items = sorted((int(k), _num(v)) for k, v in val.items())
-        except ValueError:
-            return None
-        return [v for _, v in items if v is not None] or None
-    if isinstance(val, list):
-        curve = [_num(v) for v in val]
-        return curve if curve and all(v is not None for v in curve) else None
-    b = _num(val)
-    return [b] if b is not None else None
+def _same_label(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
 
 
-def _expand_curves(rec: dict) -> list[dict]:
-    """``{"curves": {"baseline": [{"epoch": 1, "bleu_en_fr": x, ...}], "joint": [...]}}`` (the
-    ``recipes/unmt.sh`` layout) -> one plain record per (variant, direction)."""
-    if not _is_bleu_curves(rec):
-        return [rec]
-    cfg = rec.get("config") if isinstance(rec.get("config"), dict) else {}
-    data = _first(rec, "data", default=None) or cfg.get("data") or _first(rec, "run") or \
-        cfg.get("run") or "-"
-    out = []
-    for variant, rows in rec["curves"].items():
-        if not isinstance(rows, list):
-            continue
-        keys = sorted({k for r in rows if isinstance(r, dict) for k in r
-                       if re.fullmatch(r"bleu_[^_]+_[^_]+", k)})
-        for key in keys:
-            _, a, b = key.split("_")
-            out.append({"kind": "unmt", "init": variant, "data": data, "direction": f"{a}-{b}",
-                        "epochs": [{"epoch": r.get("epoch"), "bleu": r.get(key)} for r in rows
-                                   if isinstance(r, dict)], "_file": rec.get("_file")})
-    return out or [rec]
-
-
-def unmt_groups(records: list[dict]) -> tuple[dict, int]:
-    """{(data, direction): {"baseline": curve, "joint": curve}}; and skipped count."""
+def unmt_groups(records: list[tuple[str, UNMTCurve]]) -> tuple[dict, dict[str, list[str]]]:
+    """{(data, direction): {"baseline": bleu list, "joint": bleu list}}; and duplicates left
+    out (a later file of the same (data, direction, init))."""
     groups: dict[tuple, dict] = defaultdict(dict)
-    bad = 0
-    for rec in [r for raw in records for r in _expand_curves(raw)]:
-        curve = _bleu_curve(rec)
-        direction = _first(rec, "direction", "pair")
-        if curve is None or direction is None:
-            bad += 1
+    left: dict[str, list[str]] = defaultdict(list)
+    for rel, res in records:
+        cell = groups[(res.data, res.direction)]
+        if res.init in cell:
+            left["unmt duplicate (same data, direction, init)"].append(rel)
             continue
-        init = str(_first(rec, "init", default="baseline")).lower()
-        init = "joint" if "joint" in init else "baseline"
-        groups[(str(_first(rec, "data", default="-")), str(direction).lower())][init] = curve
-    return dict(groups), bad
+        cell[res.init] = list(res.bleu)
+    return dict(groups), dict(left)
 
 
 def _paper_unmt(paper: dict, data: str, direction: str):
     for tname in ("table4", "table5"):
         for row in paper[tname]["rows"]:
-            if _norm(row["data"]) == _norm(data) and row["direction"] == direction:
+            if _same_label(row["data"], data) and row["direction"] == direction:
                 return tname, row
     return None, None
 
 
 def unmt_tables(groups: dict, paper: dict) -> tuple[list[str], list[dict]]:
+    """One BLEU-per-epoch table per (data, direction): baseline, joint, Δ, the paper's rows."""
     lines, data = [], []
     for (mono, direction), curves in sorted(groups.items()):
         n = max(len(c) for c in curves.values())
@@ -365,66 +249,63 @@ def unmt_tables(groups: dict, paper: dict) -> tuple[list[str], list[dict]]:
         if prow:
             rows.append(row(f"paper {tname[-1]} baseline", prow["baseline"]))
             rows.append(row(f"paper {tname[-1]} joint", prow["joint"]))
-        lines.extend(table(["", *(str(e + 1) for e in range(n))], rows))
+        lines.extend(table(["", *(str(e + 1) for e in range(n))], rows, "l" + "r" * n))
         lines.append("")
         data.append({"data": mono, "direction": direction, "baseline": base, "joint": joint,
                      "paper_table": tname})
     return lines, data
 
 
-def _setting_canon(setting: str | None, space: str | None) -> str:
-    s = (setting or "").lower()
-    joint = ("joint" in s and not re.search(r"w/o|without|\bno\b", s)) or (
-        not s and space == "joint")
-    if "wiki-wiki" in s.replace(" ", "") or "matched" in s and "mismatched" not in s:
-        return "Wiki-Wiki"
-    return "UN-Wiki w/ Joint PT" if joint else "UN-Wiki w/o Joint PT"
+def table6_row(res: WordsimResult) -> str:
+    """The paper's Table 6 row of a result: ``domains`` when both domains are the same
+    (``Wiki-Wiki``), else ``"{domains} w/ Joint PT"`` (init joint) / ``"... w/o Joint PT"``."""
+    src, _, tgt = res.domains.partition("-")
+    if src == tgt:
+        return res.domains
+    return f"{res.domains} w/ Joint PT" if res.init == "joint" else f"{res.domains} w/o Joint PT"
 
 
-def table6(records: list[dict], paper: dict) -> tuple[list[str], list[dict], int]:
-    cells: dict[tuple, dict] = {}
-    bad = 0
-    for rec in records:
-        hm = _num(rec.get("harmonic_mean"))
-        if hm is None or rec.get("pair") is None:
-            bad += 1
+def table6(records: list[tuple[str, WordsimResult]],
+           paper: dict) -> tuple[list[str], list[dict], dict[str, list[str]]]:
+    """Word similarity per (row, pair) with the paper's Table 6; and the results left out."""
+    cells: dict[tuple, WordsimResult] = {}
+    left: dict[str, list[str]] = defaultdict(list)
+    for rel, res in records:
+        if None in (res.pair, res.domains, res.init, res.harmonic_mean):
+            left["wordsim result without pair/domains/init/harmonic_mean"].append(rel)
             continue
-        label = rec.get("setting") or _setting_canon(None, rec.get("space"))
-        cells[(str(label), str(rec["pair"]).lower())] = {**rec, "_hm": hm}
+        key = (table6_row(res), res.pair)
+        if key in cells:
+            left["wordsim duplicate (same row and pair)"].append(rel)
+            continue
+        cells[key] = res
     if not cells:
-        return [], [], bad
+        return [], [], dict(left)
     pairs = sorted({p for _, p in cells})
-    labels = sorted({lab for lab, _ in cells}, key=lambda s: (
-        ["Wiki-Wiki", "UN-Wiki w/o Joint PT", "UN-Wiki w/ Joint PT"].index(_setting_canon(s, None)),
-        s))
+    order = list(paper["table6"]["rows"])
+    labels = sorted({lab for lab, _ in cells},
+                    key=lambda s: (order.index(s) if s in order else len(order), s))
     rows, data = [], []
     for lab in labels:
-        canon = _setting_canon(lab, None)
         out = []
         for p in pairs:
-            rec = cells.get((lab, p))
-            ours = rec["_hm"] if rec else None
-            pv = paper["table6"]["rows"].get(canon, {}).get(p)
-            cov = f" [{rec['coverage']:.0%} cov., {rec.get('space', '?')}]" if rec and \
-                _num(rec.get("coverage")) is not None else ""
+            res = cells.get((lab, p))
+            ours = res.harmonic_mean if res else None
+            pv = paper["table6"]["rows"].get(lab, {}).get(p)
+            cov = f" [{res.coverage:.0%} cov., {res.space}]" if res else ""
             out.append(f"{_fmt(ours, 3)}{cov} ({_fmt(pv, 2)})")
-            data.append({"setting": lab, "canonical": canon, "pair": p, "harmonic_mean": ours,
+            data.append({"setting": lab, "canonical": lab, "pair": p, "harmonic_mean": ours,
                          "paper": pv})
         rows.append([lab, *out])
-    return table(["setting", *(f"{p} (paper)" for p in pairs)], rows), data, bad
+    return table(["setting", *(f"{p} (paper)" for p in pairs)], rows), data, dict(left)
 
 
-def stdm_table(records: list[dict]) -> tuple[list[str], int]:
-    rows, bad = [], 0
-    for rec in sorted(records, key=lambda r: r["_file"]):
-        v = _num(rec.get("stdm"))
-        if v is None:
-            bad += 1
-            continue
-        rows.append([rec.get("pair") or "-", rec.get("domains") or "-",
-                     rec.get("corpus1", "?"), rec.get("corpus2", "?"), f"{v:.3f}"])
+def stdm_table(records: list[tuple[str, STDMResult]]) -> list[str]:
+    """Every STDM result: pair, domains, the two corpora, STDM."""
+    rows = [[res.pair or "-", res.domains or "-", res.corpus1, res.corpus2, f"{res.stdm:.3f}"]
+            for _, res in sorted(records, key=lambda x: x[0])]
     head = ["pair", "domains", "corpus 1", "corpus 2", "STDM"]
-    return (table(head, rows) if rows else []), bad
+    return table(head, rows, "llllr") if rows else []
 
 
 def plot_unmt(groups: dict, out_dir: Path) -> list[Path]:
@@ -484,27 +365,27 @@ def headline(t2: list[dict], t6: list[dict], unmt: list[dict]) -> list[str]:
 
 
 def build_report(results_dir, out=None, plots: bool = True) -> dict:
-    """Write the Markdown report, report.json and plots; return {"report", "json", "plots",
-    "headline", "counts"}."""
+    """Write the Markdown report (default ``RESULTS_DIR/report.md``), ``report.json`` next to it
+    and the UNMT plots (``plots/``); return {"report", "json", "plots", "headline", "counts",
+    "skipped"} (``skipped``: {reason: number of files}). Raises ``UserError`` when the folder
+    does not exist or holds no usable result."""
     root = Path(results_dir)
-    records, skipped = discover(root)
+    records, skipped_files = discover(root)
     paper = load_paper_numbers()
     out = Path(out) if out else root / "report.md"
-    ubli, bad_ubli = select_ubli(records["ubli"])
+    ubli, left_ubli = select_ubli(records["ubli"])
     t2_lines, t2 = table2(ubli, paper)
+    d_lines = ubli_details(ubli)
     t3_lines, t3 = table3(ubli, records["stdm"], paper)
-    groups, bad_unmt = unmt_groups(records["unmt"])
+    groups, left_unmt = unmt_groups(records["unmt"])
     u_lines, u_data = unmt_tables(groups, paper)
-    t6_lines, t6, bad_ws = table6(records["wordsim"], paper)
-    s_lines, bad_stdm = stdm_table(records["stdm"])
-    for name, n in (("ubli record without pair/P@1", bad_ubli),
-                    ("unmt record without direction/BLEU", bad_unmt),
-                    ("wordsim record without pair/harmonic_mean", bad_ws),
-                    ("stdm record without stdm", bad_stdm)):
-        if n:
-            skipped[name] = n
-    usable = (ubli or groups or len(records["wordsim"]) > bad_ws
-              or len(records["stdm"]) > bad_stdm)
+    t6_lines, t6, left_ws = table6(records["wordsim"], paper)
+    s_lines = stdm_table(records["stdm"])
+    for left in (left_ubli, left_unmt, left_ws):
+        for why, files in left.items():
+            skipped_files.setdefault(why, []).extend(files)
+    skipped = {why: len(files) for why, files in skipped_files.items()}
+    usable = ubli or groups or t6 or records["stdm"]
     if not usable:
         why = ("no *.json result file" if not skipped else "skipped: " + ", ".join(
             f"{n} × {why}" for why, n in sorted(skipped.items())))
@@ -512,10 +393,11 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
     png = plot_unmt(groups, out.parent / "plots") if plots else []
     head = headline(t2, t6, u_data)
     md = ["# fairseq-xdomain results", "",
-          f"Results folder `{root}`: {sum(len(v) for v in records.values())} records "
+          f"Results folder `{root}`: {sum(len(v) for v in records.values())} results "
           f"({', '.join(f'{len(v)} {k}' for k, v in records.items())}). "
           "Paper figures in parentheses or in the *paper* columns (from "
-          "`fairseq_xdomain/data/paper_numbers.json`).", ""]
+          "`fairseq_xdomain/data/paper_numbers.json`). P@1 / Acc@1 in %, coverage of the test "
+          "dictionary in %, BLEU 0-100.", ""]
     if head:
         md += ["## Headline: joint pre-training vs separate / baseline", "", *head, ""]
 
@@ -527,8 +409,10 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
         md.append("")
 
     section("Table 2: UBLI P@1 (%), separate vs joint pre-training", t2_lines,
-            "Selected configuration per run: the record marked selected, else the best "
-            "unsupervised CSLS criterion.")
+            "P@1: CSLS P@1 of the configuration selected by the unsupervised criterion.")
+    if d_lines:
+        section("UBLI results in detail", d_lines,
+                "P@1: CSLS P@1 (copy/ortho: their own P@1), over the covered test words.")
     section("Table 3: method vs copying baseline, with STDM", t3_lines)
     section("Tables 4/5: UNMT BLEU per epoch, baseline vs joint pre-training", u_lines)
     if png:
@@ -537,13 +421,17 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
             t6_lines, "Each cell: ours [coverage, space] (paper).")
     section("STDM", s_lines)
     if skipped:
-        md.extend(["## Skipped files", ""] + [f"- {n} × {why}" for why, n in sorted(skipped.items())]
-                  + [""])
+        md.extend(["## Skipped files", ""])
+        for why, files in sorted(skipped_files.items()):
+            more = f", … ({len(files) - LIST_SKIPPED} more)" if len(files) > LIST_SKIPPED else ""
+            md.append(f"- {len(files)} × {why}: "
+                      + ", ".join(f"`{f}`" for f in files[:LIST_SKIPPED]) + more)
+        md.append("")
     write_text(out, "\n".join(md))
     json_path = out.with_name("report.json")
     write_json(json_path, {"kind": "report", "results_dir": os.fspath(root), "table2": t2,
                            "table3": t3, "unmt": u_data, "table6": t6, "headline": head,
-                           "skipped": skipped, "plots": [os.fspath(p) for p in png]})
+                           "skipped": skipped_files, "plots": [os.fspath(p) for p in png]})
     return {"report": out, "json": json_path, "plots": png, "headline": head,
             "counts": {k: len(v) for k, v in records.items()}, "skipped": skipped}
 

@@ -41,12 +41,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common.atomic import write_json, write_text
 from .common.errors import UserError, cli_entry
-from .common.markdown import table
 from .common.progress import progress
 from .common.textio import LineStats, iter_lines, require_file
 from .preprocess.sample import BottomK
+from .results import STDMResult, write_result
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +180,8 @@ def stdm(corpus1, corpus2, *, docs_per_corpus: int, lines_per_doc: int, svd_dim:
          seed: int = 0, on_bad_utf8: str = "skip", min_df: int = 1,
          max_features: int | None = None, progress: bool = False, pair: str | None = None,
          domains: str | None = None) -> dict:
-    """Sample both corpora and compute STDM; returns a JSON-ready record (kind ``stdm``).
+    """Sample both corpora and compute STDM; returns a JSON-ready record (:func:`to_result`
+    makes the typed result of it).
 
     ``pair``/``domains`` are labels for ``xdomain-report`` (e.g. ``en-es``, ``Wiki/UN``)."""
     if svd_dim < 1:
@@ -194,7 +194,6 @@ def stdm(corpus1, corpus2, *, docs_per_corpus: int, lines_per_doc: int, svd_dim:
     result = stdm_from_documents(samples[0].docs, samples[1].docs, svd_dim, seed, min_df,
                                  max_features)
     return {
-        "kind": "stdm",
         "corpus1": os.fspath(corpus1), "corpus2": os.fspath(corpus2),
         "pair": pair, "domains": domains,
         **result,
@@ -213,17 +212,19 @@ def stdm(corpus1, corpus2, *, docs_per_corpus: int, lines_per_doc: int, svd_dim:
     }
 
 
-def to_markdown(rec: dict) -> str:
-    """The Markdown page of one :func:`stdm` record (a one-row table and its settings)."""
-    rows = table(
-        ["corpus 1", "corpus 2", "STDM", "s11", "s22", "s12", "docs", "SVD dim"],
-        [[rec["corpus1"], rec["corpus2"], f"{rec['stdm']:.4f}", f"{rec['s11']:.4g}",
-          f"{rec['s22']:.4g}", f"{rec['s12']:.4g}",
-          f"{rec['documents'][0]} + {rec['documents'][1]}", rec["svd_dim_used"]]])
-    cfg = rec["config"]
-    return ("# STDM\n\n" + "\n".join(rows) + "\n\n"
-            f"{cfg['lines_per_doc']} lines per document, up to {cfg['docs_per_corpus']} documents "
-            f"per corpus, seed {cfg['seed']}.\n")
+#: record keys that are fields of :class:`~fairseq_xdomain.results.STDMResult`; the others go to
+#: its ``details``
+_RESULT_FIELDS = ("stdm", "corpus1", "corpus2", "pair", "domains", "s11", "s22", "s12",
+                  "svd_dim_used", "config")
+
+
+def to_result(rec: dict) -> STDMResult:
+    """The :class:`~fairseq_xdomain.results.STDMResult` of a :func:`stdm` record (its
+    ``seconds`` as ``wall_s``; sampling counts in ``details``)."""
+    return STDMResult(**{k: rec[k] for k in _RESULT_FIELDS},
+                      details={k: v for k, v in rec.items()
+                               if k not in _RESULT_FIELDS and k not in ("seconds", "seed")},
+                      wall_s=rec["seconds"])
 
 
 @cli_entry
@@ -240,7 +241,7 @@ def main(argv=None) -> int:
     p.add_argument("--on-bad-utf8", default="skip", choices=("skip", "replace", "fail"))
     p.add_argument("--pair", default=None, help="label for xdomain-report, e.g. en-es")
     p.add_argument("--domains", default=None, help="label for xdomain-report, e.g. Wiki/UN")
-    p.add_argument("--json", default=None, help="write the record here (and a .md next to it)")
+    p.add_argument("--json", default=None, help="write the result (an STDMResult) here, and a .md next to it")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(message)s",
                         stream=sys.stderr)
@@ -249,10 +250,8 @@ def main(argv=None) -> int:
                on_bad_utf8=args.on_bad_utf8, min_df=args.min_df, max_features=args.max_features,
                progress=True, pair=args.pair, domains=args.domains)
     if args.json:
-        write_json(args.json, rec)
-        md = os.path.splitext(args.json)[0] + ".md"
-        write_text(md, to_markdown(rec))
-        log.info("wrote %s and %s", args.json, md)
+        path = write_result(args.json, to_result(rec))
+        log.info("wrote %s and %s", path, path.with_suffix(".md"))
     print(f"STDM {rec['stdm']:.4f}  (s11={rec['s11']:.4g} s22={rec['s22']:.4g} "
           f"s12=s21={rec['s12']:.4g}; documents {rec['documents'][0]} + {rec['documents'][1]}, "
           f"SVD dim {rec['svd_dim_used']})")

@@ -25,6 +25,9 @@ vocabulary (counted, and counted as partial when some words are missing). A pair
 unknown term is out of vocabulary (OOV): it gets the fixed ``--oov-score`` (counted; a submission
 to the official scorer must score every line) and ``--skip-oov`` adds the covered-only figures.
 ``--out-scores`` writes one predicted score per line (official scorer input).
+``--json X.json`` writes the result, a :class:`fairseq_xdomain.results.WordsimResult` (with
+X.md next to it), labelled with ``--pair``, ``--domains`` and ``--init`` for the report's
+Table 6 (``--domains UN-Wiki --init joint`` is the row "UN-Wiki w/ Joint PT").
 
 Vectors are read with :func:`fairseq_xdomain.embeddings.vecio.load_vec`.
 Console script: ``xdomain-wordsim --src-emb A.vec --tgt-emb B.vec --pairs FILE [--gold FILE]``.
@@ -35,13 +38,15 @@ import argparse
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .common.atomic import write_json, write_text
+from .common.atomic import write_text
 from .common.errors import UserError, cli_entry
 from .common.textio import FIX_LINE_HINT, iter_lines, require_file
+from .results import WordsimResult, write_result
 
 log = logging.getLogger(__name__)
 
@@ -224,9 +229,12 @@ def correlations(pred, gold) -> dict:
 
 def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
              mapping_transpose: bool = False, oov_score: float = 0.0, skip_oov: bool = False, space: str | None = None,
-             max_vocab: int | None = None, pair: str | None = None, setting: str | None = None,
-             out_scores=None) -> dict:
-    """Score a pairs file with two vector files; return a JSON-ready record (kind ``wordsim``)."""
+             max_vocab: int | None = None, pair: str | None = None, domains: str | None = None,
+             init: str | None = None, out_scores=None) -> dict:
+    """Score a pairs file with two vector files; return a JSON-ready record (its correlations,
+    coverage in [0, 1], counts, files; :func:`to_result` makes the typed result of it).
+    ``pair``/``domains``/``init`` are labels for the report (``"en-de"``, ``"UN-Wiki"``,
+    ``"separate"`` | ``"joint"``). Raises ``UserError`` for bad input files or flags."""
     from .embeddings.vecio import load_vec
 
     if gold_path is None:
@@ -251,8 +259,7 @@ def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
     if out_scores:
         write_text(out_scores, "".join(f"{s:.6f}\n" for s in scores))
     rec = {
-        "kind": "wordsim",
-        "pair": pair, "setting": setting, "space": space,
+        "pair": pair, "domains": domains, "init": init, "space": space,
         "src_emb": os.fspath(src_emb), "tgt_emb": os.fspath(tgt_emb),
         "mapping": os.fspath(mapping_path) if mapping_path else None,
         "mapping_applied_as": (("x @ W.T" if mapping_transpose else "x @ W") if mapping_path
@@ -278,22 +285,21 @@ def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
     return rec
 
 
+#: record keys that are fields of :class:`~fairseq_xdomain.results.WordsimResult`; the others go
+#: to its ``details``
+_RESULT_FIELDS = ("pair", "domains", "init", "space", "pearson", "spearman", "harmonic_mean",
+                  "coverage", "n_pairs", "n_covered", "covered_only", "config")
+
+
+def to_result(rec: dict, wall_s: float | None = None) -> WordsimResult:
+    """The :class:`~fairseq_xdomain.results.WordsimResult` of an :func:`evaluate` record."""
+    return WordsimResult(**{k: rec[k] for k in _RESULT_FIELDS if k in rec},
+                         details={k: v for k, v in rec.items() if k not in _RESULT_FIELDS},
+                         wall_s=wall_s)
+
+
 def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.4f}"
-
-
-def to_markdown(rec: dict) -> str:
-    head = "| pair | setting | space | Pearson | Spearman | harmonic mean | coverage |"
-    rows = [head, "|---|---|---|---|---|---|---|",
-            f"| {rec.get('pair') or '-'} | {rec.get('setting') or '-'} | {rec['space']} | "
-            f"{_fmt(rec['pearson'])} | {_fmt(rec['spearman'])} | {_fmt(rec['harmonic_mean'])} | "
-            f"{rec['n_covered']}/{rec['n_pairs']} |"]
-    if "covered_only" in rec:
-        c = rec["covered_only"]
-        rows.append(f"| (covered only) | | | {_fmt(c['pearson'])} | {_fmt(c['spearman'])} | "
-                    f"{_fmt(c['harmonic_mean'])} | {c['n']} |")
-    return ("# Cross-lingual word similarity\n\n" + "\n".join(rows) + "\n\n"
-            f"OOV pairs scored {rec['config']['oov_score']}; pairs file {rec['pairs_file']}.\n")
 
 
 @cli_entry
@@ -314,19 +320,22 @@ def main(argv=None) -> int:
     p.add_argument("--skip-oov", action="store_true", help="also report covered pairs only")
     p.add_argument("--max-vocab", type=int, default=None)
     p.add_argument("--pair", default=None, help="label, e.g. en-de (for xdomain-report)")
-    p.add_argument("--setting", default=None, help="label, e.g. 'UN-Wiki w/ Joint PT'")
+    p.add_argument("--domains", default=None,
+                   help='label: source-target corpus domains, e.g. "UN-Wiki" (for xdomain-report)')
+    p.add_argument("--init", default=None, choices=("separate", "joint"),
+                   help="label: separately trained (and aligned) or jointly pre-trained vectors")
     p.add_argument("--out-scores", default=None, help="write one predicted score per line")
-    p.add_argument("--json", default=None, help="write the record (and a .md next to it)")
+    p.add_argument("--json", default=None, help="write the result (and a .md next to it)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(message)s",
                         stream=sys.stderr)
+    t0 = time.perf_counter()
     rec = evaluate(args.src_emb, args.tgt_emb, args.pairs, args.gold, mapping_path=args.mapping,
                    mapping_transpose=args.mapping_transpose, oov_score=args.oov_score, skip_oov=args.skip_oov, space=args.space,
-                   max_vocab=args.max_vocab, pair=args.pair, setting=args.setting,
-                   out_scores=args.out_scores)
+                   max_vocab=args.max_vocab, pair=args.pair, domains=args.domains,
+                   init=args.init, out_scores=args.out_scores)
     if args.json:
-        write_json(args.json, rec)
-        write_text(os.path.splitext(args.json)[0] + ".md", to_markdown(rec))
+        write_result(args.json, to_result(rec, time.perf_counter() - t0))
     print(f"space {rec['space']}: Pearson {_fmt(rec['pearson'])}  Spearman "
           f"{_fmt(rec['spearman'])}  harmonic mean {_fmt(rec['harmonic_mean'])}  coverage "
           f"{rec['n_covered']}/{rec['n_pairs']} ({rec['n_oov_pairs']} OOV pairs scored "

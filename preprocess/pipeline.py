@@ -1,14 +1,13 @@
 """``xdomain-prep pipeline``: steps 1-6 for a language pair from one YAML/JSON config, resumable.
 
 Every step (``sample.en``, ``tokenize.en``, ``concat``, ``spm.train``, ``spm.apply.en``,
-``binarize``, ...) has a stamp ``WORK/.stamps/STEP.json`` written after its outputs. The stamp
-holds a key = sha256 of (step name, parameters, sha256 of every input file) and the size and
-sha256 of every output. A step is skipped when its stamp's key equals the current key and every
-output still has the recorded checksum; otherwise it runs again, and so does every later step
-whose inputs changed as a result. Outputs are written under temporary names and renamed, so a
-killed run leaves no half-written file under a final name and the next run resumes after the
-last finished step. Checksums are cached per (path, size, mtime) in ``WORK/.stamps/sha256.json``.
-Parameters that do not change results (``workers``, ``threads``) are not part of the key.
+``binarize``, ...) runs through :class:`fairseq_xdomain.steps.Runner`: a stamp
+``WORK/.stamps/STEP.json`` keyed on the step's parameters, the sha256 of its inputs and the package
+version, outputs checked by sha256; a step whose key or outputs changed runs again, and so does
+every later step whose inputs changed as a result. Outputs are written under temporary names and
+renamed, so a killed run leaves no half-written file under a final name and the next run resumes
+after the last finished step (temporary files it left are removed first). Parameters that do not
+change results (``workers``, ``threads``) are not part of the key.
 
 ``vocab_corpora`` (optional) lists more corpora of the pair's languages that the sentencepiece
 model is also trained on (sampled, tokenized and encoded to ``WORK/{lang}.{domain}.spm.txt``, not
@@ -29,12 +28,9 @@ seeds, each step (ran/skipped, parameters, counts, seconds) and every output (si
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -42,14 +38,13 @@ from typing import get_type_hints
 
 from omegaconf import MISSING
 
-from fairseq_xdomain.common.atomic import read_json, write_json, write_text
+from fairseq_xdomain.common.atomic import write_json, write_text
 from fairseq_xdomain.common.errors import UserError
 from fairseq_xdomain.common.markdown import table
 from fairseq_xdomain.common.textio import BAD_UTF8_POLICIES, read_text, require_file
+from fairseq_xdomain.steps import Runner, clean_stale_temps
 
 logger = logging.getLogger("xdomain-prep.pipeline")
-
-NOT_IN_KEY = {"workers", "threads"}  # do not change results
 
 
 # ----------------------------------------------------------------------------- config
@@ -261,116 +256,6 @@ def load_config(path) -> dict:
     return cfg
 
 
-# ----------------------------------------------------------------------------- checksums
-
-class ShaCache:
-    """sha256 of files, cached per (path, size, mtime_ns)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.data: dict = {}
-        if path.exists():
-            with contextlib.suppress(ValueError, OSError):
-                self.data = read_json(path)
-
-    def sha(self, file) -> str:
-        file = str(file)
-        st = os.stat(file)
-        entry = self.data.get(file)
-        if entry and entry["size"] == st.st_size and entry["mtime_ns"] == st.st_mtime_ns:
-            return entry["sha256"]
-        digest = hashlib.sha256()
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        self.data[file] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                           "sha256": digest.hexdigest()}
-        return digest.hexdigest()
-
-    def describe(self, file) -> dict:
-        return {"path": str(file), "size": os.path.getsize(file), "sha256": self.sha(file)}
-
-    def save(self) -> None:
-        write_json(self.path, self.data)
-
-
-# ----------------------------------------------------------------------------- runner
-
-class Runner:
-    """Runs steps, skipping the ones whose stamp matches (see the module docstring)."""
-
-    def __init__(self, work_dir: Path, force: bool = False):
-        self.stamps = work_dir / ".stamps"
-        self.stamps.mkdir(parents=True, exist_ok=True)
-        self.sha = ShaCache(self.stamps / "sha256.json")
-        self.force = force
-        self.records: list[dict] = []
-
-    def _key(self, name: str, params: dict, inputs: list[str]) -> str:
-        payload = {"step": name, "params": {k: v for k, v in params.items() if k not in NOT_IN_KEY},
-                   "inputs": [self.sha.sha(p) for p in inputs]}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-    def _up_to_date(self, stamp_path: Path, key: str) -> dict | None:
-        if self.force or not stamp_path.exists():
-            return None
-        try:
-            stamp = read_json(stamp_path)
-        except (ValueError, OSError):
-            return None
-        if stamp.get("key") != key:
-            return None
-        for out in stamp.get("outputs", []):
-            if not os.path.exists(out["path"]) or self.sha.sha(out["path"]) != out["sha256"]:
-                return None
-        return stamp
-
-    def step(self, name: str, inputs: list[str], params: dict, fn) -> dict:
-        """Run ``fn() -> (outputs, counts)`` unless up to date; return the step's record."""
-        for path in inputs:
-            require_file(path)
-        key = self._key(name, params, inputs)
-        stamp_path = self.stamps / f"{name}.json"
-        stamp = self._up_to_date(stamp_path, key)
-        if stamp is not None:
-            logger.info("step %s: up to date, skipped", name)
-            record = {**stamp, "status": "skipped"}
-        else:
-            logger.info("step %s: running", name)
-            start = time.time()
-            outputs, counts = fn()
-            record = {
-                "step": name, "key": key, "params": params,
-                "inputs": [self.sha.describe(p) for p in inputs],
-                "outputs": [self.sha.describe(p) for p in outputs],
-                "counts": counts, "seconds": round(time.time() - start, 3),
-                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
-            write_json(stamp_path, record)
-            record = {**record, "status": "ran"}
-        self.sha.save()
-        self.records.append(record)
-        return record
-
-
-def _clean_stale_temps(*dirs: Path) -> int:
-    """Remove temporary files/folders left by a killed run (``.NAME.*.tmp``)."""
-    removed = 0
-    for folder in dirs:
-        if not folder.is_dir():
-            continue
-        for path in list(folder.rglob(".*.tmp")):
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-            removed += 1
-    if removed:
-        logger.info("removed %d temporary file(s) of an interrupted run", removed)
-    return removed
-
-
 # ----------------------------------------------------------------------------- pipeline
 
 def run_pipeline(config_path, force: bool = False) -> dict:
@@ -405,8 +290,8 @@ def run_pipeline(config_path, force: bool = False) -> dict:
                             f"{', '.join(lemmatize_mod.SUPPORTED_LEMMA_LANGS)})")
     work.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _clean_stale_temps(work, out_dir)
-    runner = Runner(work, force=force)
+    clean_stale_temps(work, out_dir)
+    runner = Runner(work, force=force, progress=logger.info)
     started = time.time()
 
     sample_params = {**cfg["sample"], "seed": cfg["sample"].get("seed", seed),

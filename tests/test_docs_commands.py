@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, parser_of
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-FENCE = re.compile(r"```[a-z]*\n(.*?)```", re.S)
+FENCE = re.compile(r"```[a-z]*(?: example)?\n(.*?)```", re.S)
 INLINE = re.compile(r"`(xdomain-[a-z-]+ [^`]*)`")
 
 
@@ -22,6 +22,7 @@ def _tools():
 
     from fairseq_xdomain import eval_bleu, launch, paths, report, stdm, synthetic, wordsim
     from fairseq_xdomain.embeddings import cli as embed_cli
+    from fairseq_xdomain.experiments import cli as run_cli
     from fairseq_xdomain.ubli import cli as ubli_cli
 
     return {"xdomain-ubli": ubli_cli.main, "xdomain-embed": embed_cli.main,
@@ -29,7 +30,7 @@ def _tools():
             "xdomain-stdm": stdm.main, "xdomain-report": report.main,
             "xdomain-eval-bleu": eval_bleu.main, "xdomain-synth": synthetic.main,
             "xdomain-train": launch.build_parser, "xdomain-recipe": paths.recipe_main,
-            "xdomain-user-dir": paths.user_dir_main}
+            "xdomain-user-dir": paths.user_dir_main, "xdomain-run": run_cli.main}
 
 
 def documented_commands():

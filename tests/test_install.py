@@ -156,6 +156,9 @@ def test_wheel_layout_and_declared_dependencies(wheel):
     assert "fairseq_xdomain/preprocess/cli.py" in names
     assert {n.rsplit("/", 1)[1] for n in names if n.startswith("fairseq_xdomain/recipes/")
             and n.endswith(".sh")} == RECIPES
+    # the presets (fairseq_xdomain/presets.py) travel as package data
+    assert {f"fairseq_xdomain/configs/{k}/{n}.yaml" for k in ("mlm", "unmt", "ubli")
+            for n in ("tiny", "cpu", "paper")} <= set(names)
 
     reqs = [Requirement(line.split(":", 1)[1].strip()) for line in metadata.splitlines()
             if line.startswith("Requires-Dist:")]
@@ -225,17 +228,24 @@ def test_installed_package_from_outside_the_repo(venv, user_folder):
     user_dir = Path(run([b / "xdomain-user-dir"], cwd=work, env=env).stdout.strip())
     assert user_dir == site / "fairseq_xdomain" and (user_dir / "__init__.py").is_file()
 
-    # a tool, and the recipes the demo runs, found inside the installed package
+    # a tool, the recipes, and the experiment drivers the demo runs, inside the installed package
     assert "pipeline" in run([b / "xdomain-prep", "--help"], cwd=work, env=env).stdout
     listed = run([b / "xdomain-recipe"], cwd=work, env=env).stdout.split()
     assert {Path(p).name for p in listed} == RECIPES
     assert all(Path(p).parent == site / "fairseq_xdomain" / "recipes" for p in listed)
-    out = run([b / "python", "-c", "from pathlib import Path; from fairseq_xdomain import demo; "
-               "s, _ = demo.build_stages(Path('demo_out').resolve(), True); "
-               "print(*[c for st in s for c in st.cmd if str(c).endswith('.sh')])"],
+    assert "{ubli,wordsim,mlm,unmt,demo}" in run([b / "xdomain-run", "--help"], cwd=work,
+                                                  env=env).stdout
+    out = run([b / "python", "-c", "from fairseq_xdomain.experiments import demo, ubli, unmt; "
+               "print(demo.__file__, ubli.__file__, unmt.__file__)"], cwd=work, env=env)
+    assert all(site / "fairseq_xdomain" / "experiments" == Path(p).parent
+               for p in out.stdout.split())
+    # a preset, read from the wheel's package data
+    out = run([b / "python", "-c", "from fairseq_xdomain.presets import preset_path, load_preset; "
+               "print(preset_path('unmt', 'tiny')); print(load_preset('unmt', 'tiny')['mlm'])"],
               cwd=work, env=env)
-    assert [Path(p).name for p in out.stdout.split()] == ["ubli.sh", "unmt.sh"]
-    assert all(Path(p).is_file() and site in Path(p).parents for p in out.stdout.split())
+    preset_file, mlm_name = out.stdout.split()
+    assert Path(preset_file) == site / "fairseq_xdomain" / "configs" / "unmt" / "tiny.yaml"
+    assert mlm_name == "tiny"
 
 
 @pytest.fixture(scope="module")
@@ -278,8 +288,8 @@ def test_fairseq_train_with_the_printed_user_dir(venv, user_data):
 def test_mlm_recipe_from_the_wheel(venv, user_data):
     """recipes/mlm_pretrain.sh as shipped in the wheel, writing under the current folder."""
     work = user_data.parent
-    run([venv / "bin" / "xdomain-recipe", "mlm_pretrain", "--tiny", "data", "aa,bb", "mlm_out",
-         "--", "--max-update", "2", "--tokens-per-sample", "16", "--max-positions", "16",
+    run([venv / "bin" / "xdomain-recipe", "mlm_pretrain", "--preset", "cpu", "data", "aa,bb",
+         "mlm_out", "--", "--max-update", "2", "--tokens-per-sample", "16", "--max-positions", "16",
          "--batch-size", "8"], cwd=work, env=_env(venv))
     assert (work / "mlm_out" / "checkpoints" / "checkpoint_last.pt").is_file()
     assert (work / "mlm_out" / "results.json").is_file()

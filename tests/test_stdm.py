@@ -125,7 +125,8 @@ def test_cli_json_and_errors(tmp_path, family):
     proc = run(["xdomain-stdm", family["aa.wiki.txt"], family["aa.un.txt"], "--docs-per-corpus",
                 "80", "--lines-per-doc", "5", "--svd-dim", "20", "--seed", "3", "--pair", "aa-bb", "--json", out])
     rec = json.loads(out.read_text())
-    assert rec["kind"] == "stdm" and rec["seed"] == 3 and rec["config"]["svd_dim"] == 20
+    assert rec["kind"] == "stdm" and rec["config"]["seed"] == 3 and rec["config"]["svd_dim"] == 20
+    assert rec["details"]["documents"] == [80, 80] and rec["wall_s"] >= 0
     assert rec["pair"] == "aa-bb" and 0 < rec["stdm"] < 1
     assert f"{rec['stdm']:.4f}" in proc.stdout
     assert (tmp_path / "res" / "stdm.md").read_text().count("|") > 10

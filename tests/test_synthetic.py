@@ -222,9 +222,9 @@ def test_mismatched_domain_terms(tmp_path):
 
 
 def test_demo_unmt_world_is_a_valid_command(tmp_path):
-    """`make demo`'s UNMT pair (demo.UNMT_WORLD) is accepted by xdomain-synth as written, and
+    """`make demo`'s UNMT pair (experiments.demo.UNMT_WORLD) is accepted by xdomain-synth as written, and
     gives bb UN terms that bb's Wikipedia text never contains."""
-    from fairseq_xdomain.demo import UNMT_WORLD
+    from fairseq_xdomain.experiments.demo import UNMT_WORLD
 
     world = {**UNMT_WORLD, "n-lines": 2000, "n-parallel": 20}
     run(["xdomain-synth", "mismatched", "--out", tmp_path, "--langs", "aa,bb",

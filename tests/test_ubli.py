@@ -161,13 +161,14 @@ def test_align_cli_same_seed_same_results(tmp_path):
         outs.append(json.loads((tmp_path / name / "results.json").read_text()))
     a, b = outs
     assert np.array_equal(np.load(tmp_path / "a/W.npy"), np.load(tmp_path / "b/W.npy"))
-    assert a["criterion_per_epoch"] == b["criterion_per_epoch"] and len(a["criterion_per_epoch"]) == 2
-    assert a["evaluation"] == b["evaluation"]
+    assert a["details"]["criterion_per_epoch"] == b["details"]["criterion_per_epoch"]
+    assert len(a["details"]["criterion_per_epoch"]) == 2
+    assert a["metrics"] == b["metrics"] and a["p_at_1"] == a["metrics"]["csls_p@1"]
     # dis-most-frequent / dico ranks larger than the vocabulary were shrunk, not crashed
     assert a["config"]["adversarial"]["dis_most_frequent"] == 600
     assert a["config"]["refinement"]["dico_max_rank"] == 600
-    assert a["evaluation"]["n_covered"] == 200 and a["evaluation"]["n_source_words"] == 201
-    assert a["selected_epoch"] in (1, 2)
+    assert a["metrics"]["n_covered"] == 200 and a["metrics"]["n_source_words"] == 201
+    assert a["selected"]["epoch"] in (1, 2) and a["config"]["seed"] == 5
     assert (tmp_path / "a/src.mapped.vec").exists() and (tmp_path / "a/results.md").exists()
     assert (tmp_path / "a/checkpoint.pt").exists()
 
@@ -176,15 +177,15 @@ def test_baselines_cli(tmp_path):
     s, t, d = _write_pair(tmp_path)
     out = run(["xdomain-ubli", "baseline", "--method", "copy", "--src-emb", s, "--tgt-emb", t,
                "--dico-eval", d, "--out", tmp_path / "o"])
-    cb = json.loads((tmp_path / "o/baseline_copy.json").read_text())["evaluation"]
+    cb = json.loads((tmp_path / "o/baseline_copy.json").read_text())["metrics"]
     assert cb["copy_p@1"] == pytest.approx(100.0 * 20 / 200)  # every 10th word is identical
     assert "coverage" in out.stdout
     run(["xdomain-ubli", "baseline", "--method", "identical", "--src-emb", s, "--tgt-emb", t,
          "--dico-eval", d, "--out", tmp_path / "o", "--refinement", "3", "--no-progress"])
     res = json.loads((tmp_path / "o/baseline_identical.json").read_text())
-    assert res["n_seed_pairs"] == 60
-    assert res["evaluation"]["csls_p@1"] >= 95.0, res["evaluation"]
-    assert res["selected_refinement"] in (0, 1, 2, 3) and len(res["refinement"]) == 3
+    assert res["details"]["n_seed_pairs"] == 60
+    assert res["metrics"]["csls_p@1"] >= 95.0, res["metrics"]
+    assert res["selected"]["refinement"] in (0, 1, 2, 3) and len(res["details"]["refinement"]) == 3
 
 
 @pytest.mark.parametrize("case,message", [
@@ -308,9 +309,9 @@ def test_case04_self_refinement_every_build(tmp_path, build):
         d / "tgt.vec", "--dico-eval", d / "dico.txt", "--out", d / "out", "--dico-build", build,
         "--refinement", "2", "--no-progress", "--threads", "1")]) == 0
     res = json.loads((d / "out/baseline_identical.json").read_text())
-    assert res["evaluation"]["csls_p@1"] == 100.0
+    assert res["metrics"]["csls_p@1"] == 100.0
     assert res["config"]["refinement"]["dico_build"] == build
-    assert [r["n_pairs"] for r in res["refinement"]] == [40, 40]
+    assert [r["n_pairs"] for r in res["details"]["refinement"]] == [40, 40]
 
 
 def test_case04_tiny_induced_dictionary_keeps_the_map(tmp_path, caplog):
@@ -323,8 +324,8 @@ def test_case04_tiny_induced_dictionary_keeps_the_map(tmp_path, caplog):
             d / "tgt.vec", "--dico-eval", d / "dico.txt", "--out", d / "out", "--dico-build",
             "S2T&T2S", "--refinement", "3", "--no-progress", "--threads", "1")]) == 0
     res = json.loads((d / "out/baseline_identical.json").read_text())
-    assert res["refinement"] == [] and res["selected_refinement"] == 0
-    assert res["criterion"] == res["procrustes_criterion"]
+    assert res["details"]["refinement"] == [] and res["selected"]["refinement"] == 0
+    assert res["criterion"] == res["details"]["procrustes_criterion"]
     warn = [r.getMessage() for r in caplog.records if "induced dictionary" in r.getMessage()]
     assert len(warn) == 1 and "has 1 pairs" in warn[0] and "S2T&T2S" in warn[0], warn
     # the kept map is the pre-refinement (identical-strings Procrustes) one

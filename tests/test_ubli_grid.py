@@ -13,6 +13,7 @@ import torch
 from conftest import run
 
 from fairseq_xdomain.embeddings.vecio import load_vec
+from fairseq_xdomain.results import STDMResult, UBLIResult, read_result, write_result
 from fairseq_xdomain.ubli.evaluation import load_dictionary
 from fairseq_xdomain.ubli.grid import (
     _configs,
@@ -97,7 +98,12 @@ def test_grid_equals_one_by_one(emb, grid_summary):
     # The selected configuration has the best criterion of all, and it is in the table.
     assert summary["criterion"] == max(r["criterion"] for r in alone) or summary[
         "criterion"] == pytest.approx(max(r["criterion"] for r in alone), abs=1e-6)
-    assert "**selected**" in md and summary["kind"] == "ubli" and summary["selected"] is True
+    assert "**selected**" in md and summary["kind"] == "ubli_grid" and summary["selected"] is True
+    # The selected configuration is the grid's result (what xdomain-report reads).
+    res = read_result(out / "result.json")
+    assert (res.kind, res.method, res.criterion) == ("ubli", "muse", summary["criterion"])
+    assert res.p_at_1 == summary["selected_record"]["csls_p@1"] == res.metrics["csls_p@1"]
+    assert _key(res.selected) == _key(summary["selected_record"])
     # Coverage is reported: 200 of 201 source words covered ("zz" is not in the vocabulary).
     assert summary["selected_record"]["n_covered"] == 200
     assert summary["coverage"] == pytest.approx(200 / 201)
@@ -165,19 +171,32 @@ def test_grid_resume_after_kill(emb, grid_summary, tmp_path):
     assert p5.returncode == 2 and "different configuration (adversarial)" in p5.stderr
 
 
-def test_tables_and_test_dictionary(tmp_path, grid_summary):
-    from fairseq_xdomain.ubli.tables import frequent_dictionary, write_tables
+def test_pair_report_and_test_dictionary(tmp_path, grid_summary):
+    """A per-pair folder (grid result, copy baseline, STDM) gives that pair's Tables 2 and 3 in
+    the report (what recipes/ubli.sh shows): the selected P@1, n/a for the missing joint grid,
+    Δ against the copying baseline."""
+    from fairseq_xdomain.report import build_report
+    from fairseq_xdomain.ubli.eval_dictionary import frequent_dictionary
 
-    summary, _, _ = grid_summary
-    copy = {"evaluation": {"copy_p@1": 10.0, "coverage": 0.5, "n_source_words": 201}}
-    res, md = write_tables(tmp_path, pair="t-t", domains="A - B", grid_sep=summary,
-                           grid_joint=None, copy=copy, ident_sep=None, ident_joint=None,
-                           stdm={"stdm": 0.25})
+    summary, _, out = grid_summary
+    grid = read_result(out / "result.json")
+    grid.pair, grid.domains, grid.init = "t-t", "A-B", "separate"
+    write_result(tmp_path / "r" / "grid_separate.json", grid)
+    write_result(tmp_path / "r" / "copy" / "baseline_copy.json", UBLIResult(
+        method="copy", pair="t-t", domains="A-B", init="separate", p_at_1=10.0,
+        metrics={"copy_p@1": 10.0, "coverage": 0.5, "n_source_words": 201}))
+    write_result(tmp_path / "r" / "stdm.json", STDMResult(stdm=0.25, corpus1="a", corpus2="b",
+                                                          pair="t-t"))
+    rep = build_report(tmp_path / "r", out=tmp_path / "r" / "report.md", plots=False)
+    data = __import__("json").loads(rep["json"].read_text())
     sel = summary["selected_record"]["csls_p@1"]
-    assert res["table2"][0]["p1_csls"] == sel and res["table2"][1]["p1_csls"] is None
-    assert res["table3"][-1]["delta"] == pytest.approx(sel - 10.0)
-    assert "| A - B w/ Joint Pre-training | n/a |" in md and "0.25" in md
-    assert (tmp_path / "table.csv").read_text().count("\n") == 1 + 3 + 3
+    assert data["table2"] == [{"pair": "t-t", "domains": "A-B", "separate": sel, "joint": None,
+                               "paper_separate": None, "paper_joint": None}]
+    t3 = {r["method"]: r for r in data["table3"]}
+    assert t3["separate"]["acc1"] == sel and t3["separate"]["stdm"] == 0.25
+    assert t3["separate"]["acc1"] - t3["separate"]["copy_baseline"] == pytest.approx(sel - 10.0)
+    md = rep["report"].read_text()
+    assert f"| t-t | A-B | {sel:.1f} | – | – |" in md and "| 0.25 |" in md
     # Test dictionary: words frequent in both corpora first, rare/multi-word entries left out.
     (tmp_path / "a.txt").write_text("the cat the dog the cat\nrare\n")
     (tmp_path / "b.txt").write_text("die katze die katze der hund\n")

@@ -92,7 +92,7 @@ def test_ortho_baseline_cli(tmp_path, capsys):
     assert line.startswith("ortho_p@1 66.67") and "ortho_p@1_nonident 66.67" in line
     rec = json.loads((out / "baseline_ortho.json").read_text())
     assert rec["method"] == "ortho" and rec["pair"] == "en-de"
-    assert rec["evaluation"]["ortho_p@1"] == pytest.approx(200 / 3)
+    assert rec["metrics"]["ortho_p@1"] == rec["p_at_1"] == pytest.approx(200 / 3)
     assert "ortho_p@1" in (out / "baseline_ortho.md").read_text()
 
 
@@ -114,7 +114,7 @@ def test_evaluate_true_map_identity_and_bad_shape(rotated, capsys):
     line = capsys.readouterr().out.strip()
     assert "csls_p@1 100.00" in line and "criterion" in line and "\n" not in line
     rec = json.loads((folder / "ev" / "results.json").read_text())
-    ev = rec["evaluation"]
+    ev = rec["metrics"]
     assert ev["csls_p@1"] == 100.0 and ev["nn_p@1"] == 100.0 and ev["coverage"] == 1.0
     assert ev["n_nonident"] == 0 and ev["csls_self_top1"] == 1.0  # gold pairs w_i -> w_i
     assert rec["config"]["mapping"] == str(folder / "W.npy") and rec["config"]["command"] == "evaluate"

@@ -107,11 +107,12 @@ def test_align_cli_self_learning(tmp_path):
     a = json.loads((tmp_path / "a/results.json").read_text())
     b = json.loads((tmp_path / "b/results.json").read_text())
     assert np.array_equal(np.load(tmp_path / "a/W.npy"), np.load(tmp_path / "b/W.npy"))
-    assert a["evaluation"] == b["evaluation"] and a["seed"] == 3
+    assert a["metrics"] == b["metrics"] and a["method"] == "self-learning"
     assert a["config"]["method"] == "self-learning"
     assert a["config"]["self_learning"]["reweight"] == 0.5 and a["config"]["seed"] == 3
-    assert a["evaluation"]["n_covered"] == 200 and a["evaluation"]["csls_p@1"] >= 95.0
-    assert a["n_iterations"] == len(a["objective_per_iteration"]) > 0
+    assert a["metrics"]["n_covered"] == 200 and a["metrics"]["csls_p@1"] >= 95.0
+    assert a["p_at_1"] == a["metrics"]["csls_p@1"]
+    assert a["details"]["n_iterations"] == len(a["details"]["objective_per_iteration"]) > 0
     for f in ("W.pt", "W_tgt.npy", "src.mapped.vec", "tgt.vec", "results.md"):
         assert (tmp_path / "a" / f).exists(), f
 
@@ -125,3 +126,26 @@ def test_align_cli_self_learning_bad_flag(tmp_path, capsys):
               "--out", str(tmp_path / "o"), "--sl-p0", "0"])
     assert e.value.code == 2
     assert "--sl-p0 0.0: must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_stochastic_argmax_has_the_masking_distribution():
+    """Keeping each entry with probability p and taking the kept maximum picks the entry of
+    descending rank r with probability (1 - p)^r p; the geometric draw must match that, also
+    past the top-k depth (38 for p = 0.1: those rows are redone) and with no kept entry (the
+    last rank, probability (1 - p)^(m - 1))."""
+    from fairseq_xdomain.ubli.self_learning import _stochastic_argmax
+
+    n, m, p = 40000, 60, 0.1
+    c = torch.arange(m, 0, -1, dtype=torch.float32).repeat(n, 1)  # rank r = column r
+    gen = torch.Generator().manual_seed(0)
+    v, i = _stochastic_argmax(c, p, gen)
+    assert torch.equal(v, c[0, i])
+    freq = torch.bincount(i, minlength=m).double() / n
+    expect = torch.tensor([(1 - p) ** r * p for r in range(m - 1)] + [(1 - p) ** (m - 1)],
+                          dtype=torch.float64)
+    assert (freq - expect).abs().sum() / 2 < 0.02  # total variation distance
+    assert abs(freq[38:].sum() - (1 - p) ** 38) < 0.005  # the redone rows
+    assert torch.equal(_stochastic_argmax(c[:5], 1.0, gen)[1], torch.zeros(5, dtype=torch.long))
+    # same generator state, same draw
+    a = _stochastic_argmax(c, p, torch.Generator().manual_seed(3))[1]
+    assert torch.equal(a, _stochastic_argmax(c, p, torch.Generator().manual_seed(3))[1])

@@ -9,6 +9,7 @@ import pytest
 from conftest import run, write_lines
 
 from fairseq_xdomain.common.errors import UserError
+from fairseq_xdomain.results import read_result
 from fairseq_xdomain.wordsim import correlations, evaluate
 
 
@@ -130,10 +131,13 @@ def test_cli(tmp_path, files):
     src, tgt, data, _ = files
     out = tmp_path / "res" / "ws.json"
     proc = run(["xdomain-wordsim", "--src-emb", src, "--tgt-emb", tgt, "--pairs", data,
-                "--skip-oov", "--pair", "aa-bb", "--setting", "Wiki-Wiki", "--json", out])
+                "--skip-oov", "--pair", "aa-bb", "--domains", "Wiki-Wiki", "--init", "separate",
+                "--json", out])
     rec = json.loads(out.read_text())
-    assert rec["kind"] == "wordsim" and rec["pair"] == "aa-bb" and rec["setting"] == "Wiki-Wiki"
+    assert rec["kind"] == "wordsim" and rec["pair"] == "aa-bb"
+    assert (rec["domains"], rec["init"]) == ("Wiki-Wiki", "separate")
     assert rec["pearson"] == pytest.approx(8 / math.sqrt(70))
+    assert read_result(out).covered_only["n"] == 3 and rec["coverage"] == 0.75
     assert "coverage 3/4" in proc.stdout and "covered only (3 pairs)" in proc.stdout
     assert (tmp_path / "res" / "ws.md").exists()
     bad = run(["xdomain-wordsim", "--src-emb", tmp_path / "none.vec", "--tgt-emb", tgt,

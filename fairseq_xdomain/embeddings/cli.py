@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..common.dataclass_args import add_dataclass_arguments, dataclass_from_args
 from ..common.errors import UserError, cli_entry
 from .fasttext_train import FastTextConfig, train_joint, train_on_binarized, train_separate
 from .vecio import load_bin, save_vec
@@ -28,20 +29,7 @@ def _add_fasttext_flags(p, subwords: bool = True):
     """fastText flags; ``subwords=False``: character n-grams off by default (``binarized``:
     its symbols are sentencepiece pieces) and the .bin written only with ``--save-bin``."""
     d = FastTextConfig() if subwords else FastTextConfig(minn=0, maxn=0)
-    p.add_argument("--dim", type=int, default=d.dim, help="vector size (paper: 300)")
-    p.add_argument("--min-count", type=int, default=d.min_count)
-    p.add_argument("--epoch", type=int, default=d.epoch)
-    p.add_argument("--thread", type=int, default=d.thread,
-                   help="fastText threads (1 = bit-reproducible)")
-    p.add_argument("--minn", type=int, default=d.minn, help="shortest character n-gram")
-    p.add_argument("--maxn", type=int, default=d.maxn,
-                   help="longest character n-gram (0: no subwords, and no hash buckets)")
-    p.add_argument("--bucket", type=int, default=d.bucket,
-                   help="subword hash buckets, used when --maxn > 0 (2M = 800 MB models at dim "
-                        "300; lower for small runs)")
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--ws", type=int, default=d.ws)
-    p.add_argument("--neg", type=int, default=d.neg)
+    add_dataclass_arguments(p, FastTextConfig, defaults=d)  # --dim ... --neg, help in the fields
     if subwords:
         p.add_argument("--no-bin", action="store_true",
                        help="do not write the fastText .bin model")
@@ -55,9 +43,7 @@ def _config(args) -> FastTextConfig:
     for name in ("dim", "min_count", "epoch", "thread", "bucket"):
         if getattr(args, name) <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive")
-    return FastTextConfig(dim=args.dim, min_count=args.min_count, epoch=args.epoch,
-                          thread=args.thread, minn=args.minn, maxn=args.maxn, bucket=args.bucket,
-                          lr=args.lr, ws=args.ws, neg=args.neg)
+    return dataclass_from_args(FastTextConfig, args)
 
 
 def build_parser():

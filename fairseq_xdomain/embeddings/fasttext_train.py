@@ -22,7 +22,7 @@ import logging
 import os
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +43,20 @@ class FastTextConfig:
     """fastText skipgram settings (fastText's names; ``bucket`` only counts when ``maxn`` > 0:
     without character n-grams no hash bucket is allocated, see :func:`train_fasttext`)."""
 
-    dim: int = 300
-    min_count: int = 5
-    epoch: int = 5
-    thread: int = 2
-    minn: int = 3
-    maxn: int = 6
-    bucket: int = 2_000_000
-    lr: float = 0.05
-    ws: int = 5
-    neg: int = 5
+    # metadata: the fastText flags of xdomain-embed (common/dataclass_args.py)
+    dim: int = field(default=300, metadata={"help": "vector size (paper: 300)"})
+    min_count: int = field(default=5, metadata={"help": "fewest occurrences of a word kept"})
+    epoch: int = field(default=5, metadata={"help": "passes over the corpus"})
+    thread: int = field(default=2, metadata={"help": "fastText threads (1 = bit-reproducible)"})
+    minn: int = field(default=3, metadata={"help": "shortest character n-gram"})
+    maxn: int = field(default=6, metadata={
+        "help": "longest character n-gram (0: no subwords, and no hash buckets)"})
+    bucket: int = field(default=2_000_000, metadata={
+        "help": "subword hash buckets, used when --maxn > 0 (2M = 800 MB models at dim 300; "
+                "lower for small runs)"})
+    lr: float = field(default=0.05, metadata={"help": "learning rate"})
+    ws: int = field(default=5, metadata={"help": "context window size"})
+    neg: int = field(default=5, metadata={"help": "negatives sampled"})
 
     def to_dict(self):
         return asdict(self)

@@ -6,20 +6,27 @@ A thin adapter over :mod:`fairseq_xdomain.ubli.adversarial`: the same initialisa
 seed (``[1, in, out]``) so that a checkpoint's weights load straight into ``BatchedAdversarial``.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from fairseq.dataclass import FairseqDataclass
 from fairseq.models import BaseFairseqModel, register_model
 
-from ..ubli.adversarial import discriminator_logits, init_discriminator, orthogonalize
+from ..common.dataclass_args import config_field
+from ..ubli.adversarial import (
+    AdversarialConfig,
+    discriminator_logits,
+    init_discriminator,
+    orthogonalize,
+)
 
 
 @dataclass
 class MuseMappingConfig(FairseqDataclass):
-    dis_layers: int = field(default=2, metadata={"help": "discriminator hidden layers"})
-    dis_hid_dim: int = field(default=2048, metadata={"help": "discriminator hidden size"})
-    map_beta: float = field(default=0.001, metadata={"help": "orthogonality update beta"})
+    # default and help declared once, in ubli.adversarial.AdversarialConfig
+    dis_layers: int = config_field(AdversarialConfig, "dis_layers")
+    dis_hid_dim: int = config_field(AdversarialConfig, "dis_hid_dim")
+    map_beta: float = config_field(AdversarialConfig, "map_beta")
 
 
 @register_model("muse_mapping", dataclass=MuseMappingConfig)

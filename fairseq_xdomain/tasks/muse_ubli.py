@@ -24,8 +24,9 @@ from fairseq.data import FairseqDataset, iterators
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 
-from ..ubli.adversarial import dropout_masks, sample_ids
-from ..ubli.data import NORMALIZATIONS, clamp_rank, load_pair
+from ..common.dataclass_args import config_field
+from ..ubli.adversarial import AdversarialConfig, dropout_masks, sample_ids
+from ..ubli.data import MAX_VOCAB, MAX_VOCAB_HELP, NORMALIZATIONS, clamp_rank, load_pair
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +35,16 @@ logger = logging.getLogger(__name__)
 class MuseUbliConfig(FairseqDataclass):
     src_emb: str = field(default="", metadata={"help": "source .vec"})
     tgt_emb: str = field(default="", metadata={"help": "target .vec"})
-    max_vocab: int = field(default=200000, metadata={"help": "words read from each .vec"})
+    max_vocab: int = field(default=MAX_VOCAB, metadata={"help": MAX_VOCAB_HELP})
     normalize_embeddings: str = field(default="", metadata={
         "help": "MUSE's normalisation: " + ", ".join(repr(n) for n in NORMALIZATIONS)})
-    dis_most_frequent: int = field(default=75000, metadata={"help": "discriminator vocabulary"})
-    dis_steps: int = field(default=5, metadata={"help": "discriminator steps per mapping step"})
-    dis_smooth: float = field(default=0.1, metadata={"help": "label smoothing"})
-    dis_input_dropout: float = field(default=0.1, metadata={"help": "discriminator input dropout"})
-    muse_batch_size: int = field(default=32, metadata={"help": "words per side per step"})
-    epoch_size: int = field(default=1000000, metadata={"help": "samples per epoch"})
+    # MUSE's settings: default and help declared once, in ubli.adversarial.AdversarialConfig
+    dis_most_frequent: int = config_field(AdversarialConfig, "dis_most_frequent")
+    dis_steps: int = config_field(AdversarialConfig, "dis_steps")
+    dis_smooth: float = config_field(AdversarialConfig, "dis_smooth")
+    dis_input_dropout: float = config_field(AdversarialConfig, "dis_input_dropout")
+    muse_batch_size: int = config_field(AdversarialConfig, "batch_size")
+    epoch_size: int = config_field(AdversarialConfig, "epoch_size")
     muse_seed: int = field(default=1, metadata={"help": "seed of the initialisation and sampling"})
 
 

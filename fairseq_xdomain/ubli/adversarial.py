@@ -27,7 +27,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -40,23 +40,31 @@ PRECISIONS = ("fp32", "bf16", "auto")
 class AdversarialConfig:
     """MUSE's defaults. ``epoch_size`` counts samples: iterations per epoch = epoch_size // batch_size."""
 
-    dis_layers: int = 2
-    dis_hid_dim: int = 2048
-    dis_input_dropout: float = 0.1
-    dis_steps: int = 5
-    dis_lambda: float = 1.0
-    dis_most_frequent: int = 75000
-    dis_smooth: float = 0.1
-    dis_lr: float = 0.1
-    map_lr: float = 0.1
-    map_beta: float = 0.001
-    batch_size: int = 32
-    lr_decay: float = 0.98
-    lr_shrink: float = 0.5
-    min_lr: float = 1e-6
-    epoch_size: int = 1_000_000
-    n_epochs: int = 5
-    precision: str = "fp32"
+    # metadata: the flags of xdomain-ubli align/grid and the help of the muse_ubli/muse_mapping
+    # fairseq options (common/dataclass_args.py); the defaults are declared here only
+    dis_layers: int = field(default=2, metadata={"help": "discriminator hidden layers"})
+    dis_hid_dim: int = field(default=2048, metadata={"help": "discriminator hidden size"})
+    dis_input_dropout: float = field(default=0.1, metadata={"help": "discriminator input dropout"})
+    dis_steps: int = field(default=5, metadata={"help": "discriminator steps per mapping step"})
+    dis_lambda: float = field(default=1.0, metadata={
+        "help": "weight of the adversarial loss in the mapping step"})
+    dis_most_frequent: int = field(default=75000, metadata={
+        "help": "discriminator vocabulary: the most frequent words fed to it (0: all)"})
+    dis_smooth: float = field(default=0.1, metadata={"help": "label smoothing"})
+    dis_lr: float = field(default=0.1, metadata={"help": "discriminator SGD learning rate"})
+    map_lr: float = field(default=0.1, metadata={"help": "mapping SGD learning rate"})
+    map_beta: float = field(default=0.001, metadata={"help": "orthogonality update beta"})
+    batch_size: int = field(default=32, metadata={"help": "words per side per step"})
+    lr_decay: float = field(default=0.98, metadata={"help": "learning-rate decay after each epoch"})
+    lr_shrink: float = field(default=0.5, metadata={
+        "help": "learning-rate shrink when the criterion drops (from the second drop on)"})
+    min_lr: float = field(default=1e-6, metadata={"help": "stop when the learning rate is below"})
+    epoch_size: int = field(default=1_000_000, metadata={"help": "samples per epoch"})
+    n_epochs: int = field(default=5, metadata={"flag": "epochs", "help": "adversarial epochs"})
+    precision: str = field(default="fp32", metadata={
+        "choices": PRECISIONS,
+        "help": "matrix products in fp32, or bf16 with fp32 master weights "
+                "(auto: bf16 only where it is fast)"})
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -14,6 +14,12 @@ history as ``stopped_epoch`` (the last epoch it trained) and ``stop_lr`` (the lr
 the floor); both stay ``None`` for a seed that ran all its epochs. (MUSE also floors the 0.98
 decay itself at ``min_lr``, so only a halving can stop it; here decay alone stops a run too, after
 ~570 epochs at lr 0.1: no difference for any real schedule.)
+
+Selection rule (issue 16, see :mod:`.selection`): every epoch also records the criterion of W's
+nearest orthogonal matrix and how far W is from orthogonal; training and its lr schedule follow
+MUSE's criterion under both rules, and the rule only decides which map refinement starts from
+(:meth:`~.history.SeedHistory.start`, :func:`select_run`). :func:`select_run` also adds the
+identity candidate (W = I and its refinements) when asked to.
 """
 from __future__ import annotations
 
@@ -32,7 +38,14 @@ from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
 from .history import SeedHistory, new_histories
 from .procrustes import procrustes
 from .refinement import RefinementConfig, refine
-from .selection import best_stage, mean_cosine_criterion
+from .selection import (
+    best_stage,
+    first_maximum,
+    is_nonorthogonal,
+    mean_cosine_criterion,
+    nearest_orthogonal,
+    orthogonality,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +96,7 @@ def adversarial_train(src: torch.Tensor, tgt: torch.Tensor, seeds: Sequence[int]
     if history is None:
         history = new_histories(trainer.seeds, trainer.W)
     src_d, tgt_d = trainer.src, trainer.tgt
+    complete_histories(history, src_d, tgt_d, crit_max_rank, k_csls, backend)
     n_iter = trainer.iterations_per_epoch()
     for epoch in range(start_epoch, cfg.n_epochs):
         if all(h.stopped for h in history):
@@ -96,11 +110,14 @@ def adversarial_train(src: torch.Tensor, tgt: torch.Tensor, seeds: Sequence[int]
             if h.stopped:
                 continue
             W = trainer.W[i]
-            crit = mean_cosine_criterion(src_d @ W, tgt_d, max_rank=crit_max_rank, k_csls=k_csls,
-                                         backend=backend)
-            h.add_epoch(crit, W, float(trainer.map_lr[i]), t / S)
-            logger.info("seed %d epoch %d: criterion %.5f (%.0f samples/s)", h.seed, epoch + 1,
-                        crit, n_iter * trainer.samples_per_iteration * S / max(t, 1e-9))
+            crit, polar = score_epoch(src_d, tgt_d, W, crit_max_rank, k_csls, backend)
+            h.add_epoch(crit, W, float(trainer.map_lr[i]), t / S, polar_criterion=polar)
+            orth = h.orthogonality[-1]
+            logger.info("seed %d epoch %d: criterion %.5f, of the nearest orthogonal map %.5f; "
+                        "singular values %.3g..%.3g%s (%.0f samples/s)", h.seed, epoch + 1, crit,
+                        polar, orth["sv_min"], orth["sv_max"],
+                        " (far from orthogonal)" if is_nonorthogonal(orth) else "",
+                        n_iter * trainer.samples_per_iteration * S / max(t, 1e-9))
             # MUSE's schedule: decay each epoch; from the second drop on, shrink too.
             trainer.map_lr[i] *= cfg.lr_decay
             if cfg.lr_shrink < 1 and crit < h.best_criterion:
@@ -112,6 +129,31 @@ def adversarial_train(src: torch.Tensor, tgt: torch.Tensor, seeds: Sequence[int]
         if on_epoch is not None:
             on_epoch(epoch + 1, trainer, history)
     return history
+
+
+def score_epoch(src: torch.Tensor, tgt: torch.Tensor, W: torch.Tensor, crit_max_rank: int = 10000,
+                k_csls: int = 10, backend: str = "auto") -> tuple[float, float]:
+    """(criterion of ``W [d, d]``, criterion of its nearest orthogonal matrix): what each rule of
+    :mod:`.selection` scores an adversarial epoch by. ``src``/``tgt`` as in
+    :func:`adversarial_train`. Raises ``ValueError`` for an unknown ``backend``."""
+    def crit(M):
+        return mean_cosine_criterion(src @ M, tgt, max_rank=crit_max_rank, k_csls=k_csls,
+                                     backend=backend)
+
+    return crit(W), crit(nearest_orthogonal(W))
+
+
+def complete_histories(histories: Sequence[SeedHistory], src: torch.Tensor, tgt: torch.Tensor,
+                       crit_max_rank: int = 10000, k_csls: int = 10, backend: str = "auto",
+                       ) -> None:
+    """Compute, in place, the polar-factor criterion of every recorded epoch that lacks it (a
+    history read from a checkpoint written before issue 16); a no-op otherwise."""
+    for h in histories:
+        for e, value in enumerate(h.polar_criterion):
+            if value is None:
+                W = nearest_orthogonal(h.epoch_W[e].to(src.device))
+                h.polar_criterion[e] = mean_cosine_criterion(
+                    src @ W, tgt, max_rank=crit_max_rank, k_csls=k_csls, backend=backend)
 
 
 def _stop(h: SeedHistory, lr: float, min_lr: float) -> None:
@@ -128,7 +170,7 @@ def refine_and_select(src: torch.Tensor, tgt: torch.Tensor, W0: torch.Tensor, cr
     criterion (``selection.best_stage``).
 
     Returns (best W ``[d, d]``, its criterion, its iteration (0 = ``W0``), one record
-    ``{"iteration", "criterion", "n_pairs"}`` per iteration run). Refinement may stop before
+    ``{"iteration", "criterion", "n_pairs", "orthogonality"}`` per iteration run). Refinement may stop before
     ``ref_cfg.n_refinement`` iterations (see ``refinement``). Raises ``ValueError`` for an
     unknown ``backend``.
     """
@@ -137,10 +179,82 @@ def refine_and_select(src: torch.Tensor, tgt: torch.Tensor, W0: torch.Tensor, cr
     steps = refine(src, tgt, W0, ref_cfg, backend=backend, progress=bar)
     if bar is not None:
         bar.close()
-    records = [{"iteration": it, "criterion": crit, "n_pairs": n_pairs}
-               for it, (_, crit, n_pairs) in enumerate(steps, 1)]
+    records = [{"iteration": it, "criterion": crit, "n_pairs": n_pairs,
+                "orthogonality": orthogonality(W)}
+               for it, (W, crit, n_pairs) in enumerate(steps, 1)]
     best_it, best_crit = best_stage(crit0, [crit for _, crit, _ in steps])
     return (W0 if best_it == 0 else steps[best_it - 1][0]), best_crit, best_it, records
+
+
+def select_run(src: torch.Tensor, tgt: torch.Tensor, history: SeedHistory, n_epochs: int,
+               ref_cfg: RefinementConfig, rule: str = "orthogonal", identity: bool = False,
+               backend: str = "auto", progress: bool = False) -> tuple[torch.Tensor, dict]:
+    """The end of one run (``xdomain-ubli align``) after adversarial training: the best of the
+    first ``n_epochs`` epochs by ``rule`` (``selection.SELECTION_RULES``), refined and selected
+    (:func:`refine_and_select`); with ``identity``, W = I refined the same way is a second
+    candidate and the better criterion wins (the identity on a tie: no mapping is the simpler
+    map, and it is listed first in the grid too).
+
+    Returns (W ``[d, d]``, record fields): ``selection_rule``, ``candidate``
+    (``adversarial``|``identity``), ``selected_epoch`` / ``adversarial_criterion`` (of the rule),
+    ``refinement`` (records of the adversarial candidate's iterations), ``selected_refinement``
+    (of the winning candidate), ``criterion`` and ``orthogonality`` (of the returned W),
+    ``source_orthogonality`` / ``flagged_nonorthogonal`` (the selected epoch's W before any
+    projection; flagged: a singular value outside ``selection.ORTHOGONAL_SV_RANGE``),
+    ``criterion_per_epoch_polar``, ``adversarial_orthogonality`` (per epoch),
+    ``flagged_epochs`` (1-based) and ``identity`` (the identity candidate's record, or None).
+    Raises ``ValueError`` when no epoch ran or for an unknown rule or backend.
+    """
+    e, crit_e, W0 = history.start(n_epochs, rule)
+    W, crit, ref_it, ref_records = refine_and_select(src, tgt, W0.to(src.device), crit_e, ref_cfg,
+                                                     backend=backend, progress=progress)
+    orth = history.orthogonality[:n_epochs]
+    fields = {
+        "selection_rule": rule, "candidate": "adversarial", "selected_epoch": e,
+        "adversarial_criterion": crit_e, "refinement": ref_records,
+        "selected_refinement": ref_it, "criterion": crit,
+        "source_orthogonality": orth[e - 1], "flagged_nonorthogonal": is_nonorthogonal(orth[e - 1]),
+        "criterion_per_epoch_polar": history.polar_criterion[:n_epochs],
+        "adversarial_orthogonality": orth,
+        "flagged_epochs": [i + 1 for i, o in enumerate(orth) if is_nonorthogonal(o)],
+        "identity": None,
+    }
+    if identity:
+        eye = torch.eye(src.shape[1], device=src.device, dtype=src.dtype)
+        crit_i0 = mean_cosine_criterion(src, tgt, max_rank=ref_cfg.criterion_max_rank,
+                                        k_csls=ref_cfg.k_csls, backend=backend)
+        W_i, crit_i, it_i, rec_i = refine_and_select(src, tgt, eye, crit_i0, ref_cfg,
+                                                     backend=backend, progress=progress)
+        fields["identity"] = {"start_criterion": crit_i0, "criterion": crit_i,
+                              "selected_refinement": it_i, "refinement": rec_i}
+        if first_maximum([crit_i, crit]) == 0:
+            W, fields["criterion"], fields["selected_refinement"] = W_i, crit_i, it_i
+            fields.update(candidate="identity", source_orthogonality=orthogonality(eye),
+                          flagged_nonorthogonal=False)
+    fields["orthogonality"] = orthogonality(W)
+    logger.info("selected (--selection %s): %s candidate, criterion %.5f, singular values "
+                "%.3g..%.3g", rule, fields["candidate"], fields["criterion"],
+                fields["orthogonality"]["sv_min"], fields["orthogonality"]["sv_max"])
+    return W, fields
+
+
+def selection_blocks(fields: dict) -> tuple[dict, dict]:
+    """Split :func:`select_run`'s fields into a result's ``selected`` block (epoch, refinement,
+    adversarial criterion, rule, candidate, orthogonality numbers, flag) and ``details`` (per-epoch
+    polar criteria and orthogonality, flagged epochs, refinement records, identity candidate).
+    ``selected["epoch"]`` is None when the identity candidate won (``details["adversarial_epoch"]``
+    keeps the adversarial candidate's)."""
+    adversarial = fields["candidate"] == "adversarial"
+    selected = {"epoch": fields["selected_epoch"] if adversarial else None,
+                "refinement": fields["selected_refinement"],
+                "adversarial_criterion": fields["adversarial_criterion"],
+                **{k: fields[k] for k in ("selection_rule", "candidate", "orthogonality",
+                                          "source_orthogonality", "flagged_nonorthogonal")}}
+    details = {"adversarial_epoch": fields["selected_epoch"],
+               **{k: fields[k] for k in ("refinement", "criterion_per_epoch_polar",
+                                         "adversarial_orthogonality", "flagged_epochs",
+                                         "identity")}}
+    return selected, details
 
 
 def supervised_procrustes(src: torch.Tensor, tgt: torch.Tensor,

@@ -10,8 +10,9 @@
                        [--out DIR]   (score a given map, identity by default: ubli/evaluate_cmd.py)
 
 ``align`` writes DIR/W.pt and W.npy (the selected map, ``mapped = src @ W``), DIR/src.mapped.vec and
-DIR/tgt.vec, DIR/results.json (configuration, seed, criterion per epoch, selected epoch,
-refinement, evaluation) and DIR/results.md; it checkpoints after every adversarial epoch and
+DIR/tgt.vec, DIR/results.json (a ``UBLIResult``: ``config`` with the seed, ``metrics`` = the
+evaluation, ``selected`` = epoch and refinement, ``details`` = criterion per epoch, refinement
+steps, timings) and DIR/results.md; it checkpoints after every adversarial epoch and
 resumes from DIR/checkpoint.pt when restarted with the same configuration.
 
 Refinement (both subcommands) induces its dictionary with ``--dico-build``: ``S2T``, ``T2S``,
@@ -19,9 +20,10 @@ their intersection ``S2T&T2S`` (mutual pairs) or union ``S2T|T2S``. When the ind
 has fewer pairs than the embedding dimension, refinement stops with a warning giving the count and
 the map from before that iteration is kept. Flag values are checked before any file is read.
 
-``baseline`` writes DIR/baseline_{METHOD}.json labelled for ``xdomain-report`` (``"kind": "ubli"``,
-``"method"``, and ``"pair"``/``"domains"``/``"init"`` from the flags, null when not given) and
-DIR/baseline_{METHOD}.md.
+``baseline`` writes DIR/baseline_{METHOD}.json, a :class:`~fairseq_xdomain.results.UBLIResult`
+read by ``xdomain-report`` (``method``, and ``pair``/``domains``/``init`` from the flags, null when
+not given), and DIR/baseline_{METHOD}.md. Every result file here is written through
+:func:`fairseq_xdomain.results.write_result` (schema in ``fairseq_xdomain/results.py``).
 """
 from __future__ import annotations
 
@@ -33,20 +35,23 @@ from pathlib import Path
 
 import torch
 
-from ..common.atomic import atomic_open, read_json, write_json, write_text
+from ..common.atomic import atomic_open, read_json
+from ..common.dataclass_args import add_dataclass_arguments, dataclass_from_args
 from ..common.errors import UserError, check_minimums, cli_entry
-from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
+from ..results import UBLIResult, write_result
+from .adversarial import AdversarialConfig, BatchedAdversarial
 from .align import (
     adversarial_train,
     check_adversarial_config,
     identical_pairs,
     refine_and_select,
     save_mapping,
+    select_run,
+    selection_blocks,
     supervised_procrustes,
 )
 from .csls import BACKENDS
-from .data import NORMALIZATIONS, clamp_rank, load_pair
-from .dictionary import DICO_BUILDS, DICO_METHODS
+from .data import NORMALIZATIONS, add_max_vocab_argument, clamp_rank, load_pair
 from .evaluate_cmd import add_evaluate_arguments, cmd_evaluate
 from .evaluation import (
     copy_baseline,
@@ -60,8 +65,9 @@ from .grid import add_grid_arguments
 from .grid import main as grid_main
 from .history import histories_from_dicts, histories_to_dicts
 from .orthography import ortho_baseline
+from .reallocation import add_reallocate_parser, cmd_reallocate
 from .refinement import RefinementConfig
-from .selection import mean_cosine_criterion
+from .selection import add_selection_arguments, decide_identity, mean_cosine_criterion
 
 logger = logging.getLogger("xdomain-ubli")
 
@@ -69,7 +75,7 @@ logger = logging.getLogger("xdomain-ubli")
 def _common(p):
     p.add_argument("--src-emb", required=True)
     p.add_argument("--tgt-emb", required=True)
-    p.add_argument("--max-vocab", type=int, default=200000)
+    add_max_vocab_argument(p)
     p.add_argument("--dico-eval", default=None, help="MUSE-format test dictionary ('src tgt' lines)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--normalize-embeddings", default="", choices=NORMALIZATIONS)
@@ -77,13 +83,7 @@ def _common(p):
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--cpu", action="store_true", help="do not use CUDA even when available")
     p.add_argument("--no-progress", action="store_true")
-    r = RefinementConfig()
-    p.add_argument("--refinement", type=int, default=r.n_refinement, help="Procrustes iterations")
-    p.add_argument("--dico-build", default=r.dico_build, choices=DICO_BUILDS)
-    p.add_argument("--dico-method", default=r.dico_method, choices=DICO_METHODS)
-    p.add_argument("--dico-max-rank", type=int, default=r.dico_max_rank)
-    p.add_argument("--criterion-max-rank", type=int, default=r.criterion_max_rank)
-    p.add_argument("--csls-k", type=int, default=r.k_csls)
+    add_dataclass_arguments(p, RefinementConfig)  # --refinement, --dico-*, --csls-k, ...
     p.add_argument("--no-export", action="store_true", help="do not write the mapped .vec files")
 
 
@@ -94,30 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("align", help="adversarial training + refinement (MUSE, unsupervised)")
     _common(p)
-    a = AdversarialConfig()
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=a.n_epochs)
-    p.add_argument("--epoch-size", type=int, default=a.epoch_size, help="samples per epoch")
-    p.add_argument("--batch-size", type=int, default=a.batch_size)
-    p.add_argument("--dis-layers", type=int, default=a.dis_layers)
-    p.add_argument("--dis-hid-dim", type=int, default=a.dis_hid_dim)
-    p.add_argument("--dis-input-dropout", type=float, default=a.dis_input_dropout)
-    p.add_argument("--dis-steps", type=int, default=a.dis_steps)
-    p.add_argument("--dis-lambda", type=float, default=a.dis_lambda)
-    p.add_argument("--dis-most-frequent", type=int, default=a.dis_most_frequent)
-    p.add_argument("--dis-smooth", type=float, default=a.dis_smooth)
-    p.add_argument("--dis-lr", type=float, default=a.dis_lr)
-    p.add_argument("--map-lr", type=float, default=a.map_lr)
-    p.add_argument("--map-beta", type=float, default=a.map_beta)
-    p.add_argument("--lr-decay", type=float, default=a.lr_decay)
-    p.add_argument("--lr-shrink", type=float, default=a.lr_shrink)
-    p.add_argument("--min-lr", type=float, default=a.min_lr)
-    p.add_argument("--precision", default=a.precision, choices=PRECISIONS,
-                   help="matrix products in fp32, or bf16 with fp32 master weights "
-                        "(auto: bf16 only where it is fast)")
+    add_dataclass_arguments(p, AdversarialConfig)  # --epochs, --epoch-size, --dis-*, ...
     from .self_learning_cmd import add_self_learning_arguments  # --method, --sl-*
 
     add_self_learning_arguments(p)
+    add_selection_arguments(p)  # --selection, --identity-candidate (ubli/selection.py)
     p = sub.add_parser("baseline", help="copy baseline, or identical-strings supervised Procrustes")
     _common(p)
     p.add_argument("--method", required=True, choices=("copy", "identical", "ortho"),
@@ -133,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a given map (default: identity) on a test "
                        "dictionary with the evaluator of align/grid")
     add_evaluate_arguments(p)
+    add_reallocate_parser(sub)  # xdomain-ubli reallocate (ubli/reallocation.py)
     return parser
 
 
@@ -140,8 +123,9 @@ def _labels(args) -> dict:
     """Report labels of a baseline run; unknown ones are null (never guessed)."""
     if args.pair is not None and len([x for x in args.pair.split("-") if x]) != 2:
         raise UserError(f"--pair {args.pair!r}: expected src-tgt, e.g. en-es")
-    return {"kind": "ubli", "pair": args.pair, "domains": args.domains, "init": args.init,
-            "method": args.method}
+    if args.init not in (None, "separate", "joint"):
+        raise UserError(f"--init {args.init!r}: expected separate or joint")
+    return {"pair": args.pair, "domains": args.domains, "init": args.init, "method": args.method}
 
 
 def _setup(args):
@@ -159,26 +143,18 @@ def _clamp(name, value, n_src, n_tgt):
 def _ref_cfg(args, n_src=None, n_tgt=None):
     """The refinement configuration of the flags, checked; ranks clamped to the vocabularies
     when their sizes are given (called once without them to check before loading anything)."""
-    return RefinementConfig(
-        n_refinement=args.refinement, dico_build=args.dico_build, dico_method=args.dico_method,
+    return dataclass_from_args(
+        RefinementConfig, args,
         dico_max_rank=_clamp("--dico-max-rank", args.dico_max_rank, n_src, n_tgt),
-        k_csls=args.csls_k,
         criterion_max_rank=_clamp("--criterion-max-rank", args.criterion_max_rank, n_src, n_tgt),
     ).check()
 
 
 def _adv_cfg(args, n_src=None, n_tgt=None):
     """The adversarial configuration of the ``align`` flags, checked (see ``_ref_cfg``)."""
-    return check_adversarial_config(AdversarialConfig(
-        dis_layers=args.dis_layers, dis_hid_dim=args.dis_hid_dim,
-        dis_input_dropout=args.dis_input_dropout, dis_steps=args.dis_steps,
-        dis_lambda=args.dis_lambda,
-        dis_most_frequent=_clamp("--dis-most-frequent", args.dis_most_frequent, n_src, n_tgt),
-        dis_smooth=args.dis_smooth, dis_lr=args.dis_lr, map_lr=args.map_lr,
-        map_beta=args.map_beta, batch_size=args.batch_size, lr_decay=args.lr_decay,
-        lr_shrink=args.lr_shrink, min_lr=args.min_lr, epoch_size=args.epoch_size,
-        n_epochs=args.epochs, precision=args.precision,
-    ))
+    return check_adversarial_config(dataclass_from_args(
+        AdversarialConfig, args,
+        dis_most_frequent=_clamp("--dis-most-frequent", args.dis_most_frequent, n_src, n_tgt)))
 
 
 def _check_common(args):
@@ -206,22 +182,10 @@ def _evaluate(args, src_wv, tgt_wv, src, tgt, W, dico=None):
                                 k_csls=args.csls_k, backend=args.knn_backend)
 
 
-def _markdown(title, rows):
-    lines = [f"# {title}", "", "| key | value |", "|---|---|"]
-    for k, v in rows.items():
-        lines.append(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |")
-    return "\n".join(lines) + "\n"
-
-
-def _summary_rows(result):
-    rows = {k: result[k] for k in ("selected_epoch", "selected_refinement", "criterion")
-            if k in result}
-    ev = result.get("evaluation") or {}
-    for k in ("coverage", "nn_p@1", "nn_p@5", "nn_p@10", "csls_p@1", "csls_p@5", "csls_p@10",
-              "copy_p@1", "ortho_p@1", "ortho_p@5", "ortho_p@10", "ortho_p@1_nonident"):
-        if k in ev:
-            rows[k] = ev[k]
-    return rows
+def _words(src_wv, tgt_wv) -> dict:
+    """Vocabulary counts for a result's ``details``."""
+    return {"n_src_words": len(src_wv), "n_tgt_words": len(tgt_wv),
+            "n_src_duplicates": src_wv.n_duplicates, "n_tgt_duplicates": tgt_wv.n_duplicates}
 
 
 def cmd_align(args):
@@ -273,37 +237,36 @@ def cmd_align(args):
                                 start_epoch=start_epoch, history=history, on_epoch=save_ckpt)
     h = history[0]
     t_adv = time.perf_counter() - t0
-    W_adv = h.best_W.to(device)
-    W, crit, ref_it, ref_records = refine_and_select(src, tgt, W_adv, h.best_criterion, ref,
-                                                     backend=args.knn_backend,
-                                                     progress=not args.no_progress)
+    identity, joint = decide_identity(args.identity_candidate, src_wv.words, tgt_wv.words,
+                                      src_wv.vectors, tgt_wv.vectors)
+    W, fields = select_run(src, tgt, h, args.epochs, ref, rule=args.selection, identity=identity,
+                           backend=args.knn_backend, progress=not args.no_progress)
+    crit, (selected, sel_details) = fields["criterion"], selection_blocks(fields)
     evaluation = _evaluate(args, src_wv, tgt_wv, src, tgt, W)
     _export(args, out, src_wv, tgt_wv, src, tgt, W)
-    result = {
-        "config": config, "seed": args.seed, "criterion_per_epoch": h.criterion,
-        "map_lr_per_epoch": h.lr, "selected_epoch": h.best_epoch,
-        "adversarial_criterion": h.best_criterion, "refinement": ref_records,
-        "selected_refinement": ref_it, "criterion": crit, "evaluation": evaluation,
-        "adversarial_epoch_time_s": h.epoch_time_s, "wall_time_s": time.perf_counter() - t0,
-        "adversarial_time_s": t_adv,
-        "adversarial_lr_stop": h.lr_stop(args.epochs),
-        "n_src_words": len(src_wv), "n_tgt_words": len(tgt_wv),
-        "n_src_duplicates": src_wv.n_duplicates, "n_tgt_duplicates": tgt_wv.n_duplicates,
-        "outputs": {"W": os.fspath(out / "W.pt")},
-    }
-    write_json(out / "results.json", result)
-    write_text(out / "results.md", _markdown("UBLI align", _summary_rows(result)))
+    result = UBLIResult(
+        method="muse", p_at_1=(evaluation or {}).get("csls_p@1"), metrics=evaluation or {},
+        criterion=crit, config=config, wall_s=time.perf_counter() - t0,
+        selected=selected,
+        details={"criterion_per_epoch": h.criterion, "map_lr_per_epoch": h.lr,
+                 **sel_details, "joint_space": joint, "adversarial_epoch_time_s": h.epoch_time_s,
+                 "adversarial_time_s": t_adv, "adversarial_lr_stop": h.lr_stop(args.epochs),
+                 **_words(src_wv, tgt_wv), "outputs": {"W": os.fspath(out / "W.pt")}})
+    write_result(out / "results.json", result)
     _print_result(result)
     return result
 
 
-def _print_result(result):
-    ev = result.get("evaluation") or {}
-    parts = [f"criterion {result['criterion']:.4f}"]
-    if "selected_epoch" in result:
-        parts.append(f"epoch {result['selected_epoch']}")
-    if "selected_refinement" in result:
-        parts.append(f"refinement {result['selected_refinement']}")
+def _print_result(result: UBLIResult) -> None:
+    """One line: criterion, selected epoch/refinement, P@1 (%) and coverage (fraction)."""
+    ev = result.metrics
+    parts = [f"criterion {result.criterion:.4f}"]
+    if result.selected.get("candidate") == "identity":
+        parts.append("candidate identity")
+    elif result.selected.get("epoch") is not None:
+        parts.append(f"epoch {result.selected['epoch']}")
+    if "refinement" in result.selected:
+        parts.append(f"refinement {result.selected['refinement']}")
     for k in ("csls_p@1", "nn_p@1", "copy_p@1"):
         if k in ev:
             parts.append(f"{k} {ev[k]:.2f}")
@@ -328,13 +291,15 @@ def cmd_baseline(args):
     t0 = time.perf_counter()
     if args.method == "copy":
         evaluation = copy_baseline(load_dictionary(args.dico_eval), src_wv.word2id, tgt_wv.word2id)
-        result = {**labels, "config": config, "evaluation": evaluation}
+        result = UBLIResult(**labels, p_at_1=evaluation["copy_p@1"], metrics=evaluation,
+                            config=config)
         if evaluation["n_covered"] == 0:
             raise UserError(f"{args.dico_eval}: no dictionary pair is covered by the vocabularies")
     elif args.method == "ortho":  # spelling only: the vectors are not used
         evaluation = ortho_baseline(load_dictionary(args.dico_eval), src_wv.word2id,
                                     tgt_wv.word2id)
-        result = {**labels, "config": config, "evaluation": evaluation}
+        result = UBLIResult(**labels, p_at_1=evaluation["ortho_p@1"], metrics=evaluation,
+                            config=config)
     else:
         src, tgt = src.to(device), tgt.to(device)
         pairs = identical_pairs(src_wv.words, tgt_wv.words)
@@ -352,19 +317,20 @@ def cmd_baseline(args):
                                                          progress=not args.no_progress)
         evaluation = _evaluate(args, src_wv, tgt_wv, src, tgt, W, dico)
         _export(args, out, src_wv, tgt_wv, src, tgt, W)
-        result = {**labels, "config": config, "n_seed_pairs": len(pairs), "procrustes_criterion": crit0,
-                  "refinement": ref_records, "selected_refinement": ref_it, "criterion": crit,
-                  "evaluation": evaluation}
-    result["wall_time_s"] = time.perf_counter() - t0
+        evaluation = evaluation or {}
+        result = UBLIResult(**labels, p_at_1=evaluation.get("csls_p@1"), metrics=evaluation,
+                            criterion=crit, config=config, selected={"refinement": ref_it},
+                            details={"n_seed_pairs": len(pairs), "procrustes_criterion": crit0,
+                                     "refinement": ref_records})
+    result.wall_s = time.perf_counter() - t0
     name = f"baseline_{args.method}"
-    write_json(out / f"{name}.json", result)
-    write_text(out / f"{name}.md", _markdown(f"UBLI baseline: {args.method}", _summary_rows(result)))
+    write_result(out / f"{name}.json", result)
     if args.method == "copy":
-        ev = result["evaluation"]
+        ev = result.metrics
         print(f"copy_p@1 {ev['copy_p@1']:.2f} (all {ev['copy_p@1_all']:.2f}), "
               f"coverage {ev['coverage']:.3f}")
     elif args.method == "ortho":
-        ev = result["evaluation"]
+        ev = result.metrics
         print(f"ortho_p@1 {ev['ortho_p@1']:.2f} (all {ev['ortho_p@1_all']:.2f}), "
               f"ortho_p@1_nonident {ev['ortho_p@1_nonident']:.2f}, "
               f"coverage {ev['coverage']:.3f}")
@@ -387,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd_align(args)
     elif args.cmd == "evaluate":
         cmd_evaluate(args)
+    elif args.cmd == "reallocate":
+        cmd_reallocate(args)
     else:
         cmd_baseline(args)
     return 0

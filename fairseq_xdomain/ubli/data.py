@@ -11,6 +11,17 @@ from ..embeddings.vecio import load_vec
 
 logger = logging.getLogger(__name__)
 
+#: words read from each ``.vec`` (MUSE's default ``--max_vocab``); the one declaration of it
+MAX_VOCAB = 200000
+MAX_VOCAB_HELP = "words read from each .vec (most frequent first)"
+
+
+def add_max_vocab_argument(parser) -> None:
+    """``--max-vocab`` (default :data:`MAX_VOCAB`), shared by every ``xdomain-ubli`` command."""
+    parser.add_argument("--max-vocab", type=int, default=MAX_VOCAB,
+                        help=f"{MAX_VOCAB_HELP} (default {MAX_VOCAB})")
+
+
 NORMALIZATIONS = ("", "center", "renorm", "center,renorm", "renorm,center,renorm")
 
 

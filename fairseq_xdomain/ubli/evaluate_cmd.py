@@ -1,7 +1,7 @@
 """``xdomain-ubli evaluate``: score a given map on a test dictionary (issue 16, point 7).
 
     xdomain-ubli evaluate --src-emb S.vec --tgt-emb T.vec [--mapping W.npy] --dico-eval D
-                          [--out DIR]
+                          [--out DIR] [--ortho-weight auto|0|FLOAT]
 
 The evaluator is the one of ``align``, ``baseline`` and ``grid``
 (:func:`~fairseq_xdomain.ubli.evaluation.evaluate_translation`: NN and CSLS P@1/5/10 in % of the
@@ -9,8 +9,11 @@ covered source words, coverage in [0, 1], P@1 over the non-identical pairs, self
 share), plus MUSE's unsupervised criterion (mean CSLS cosine) of the map. ``--mapping``: a
 ``[d, d]`` ``.npy`` (as ``align``/``grid`` write it, applied as ``src @ W``); without it the
 identity (a joint space as it is). Use the ``--normalize-embeddings`` the map was trained with.
-With ``--out``, DIR/results.json (configuration and evaluation) and DIR/results.md are written
-atomically. Prints the one-line summary of the other subcommands.
+``--ortho-weight`` (not 0) adds the orthography-aware retrieval of :mod:`.ortho_retrieval`
+(``csls_ortho_*`` metrics, ``ortho_weight``; with ``auto`` the weight's unsupervised selection
+record in ``selected.ortho_weight_selection``).
+With ``--out``, DIR/results.json (a ``UBLIResult``: configuration, metrics) and DIR/results.md
+are written atomically. Prints the one-line summary of the other subcommands.
 """
 from __future__ import annotations
 
@@ -22,11 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..common.atomic import write_json, write_text
 from ..common.errors import UserError, check_minimums
+from ..results import UBLIResult, write_result
 from .csls import BACKENDS
-from .data import NORMALIZATIONS, load_pair
+from .data import NORMALIZATIONS, add_max_vocab_argument, load_pair
 from .evaluation import evaluate_translation, load_dictionary, require_coverage
+from .ortho_retrieval import add_ortho_arguments, ortho_evaluation
 from .refinement import RefinementConfig
 from .selection import mean_cosine_criterion
 
@@ -40,13 +44,14 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
                    "(default: the identity)")
     p.add_argument("--dico-eval", required=True, help="MUSE-format test dictionary")
     p.add_argument("--out", default=None, help="output folder (results.json, results.md)")
-    p.add_argument("--max-vocab", type=int, default=200000)
+    add_max_vocab_argument(p)
     p.add_argument("--normalize-embeddings", default="", choices=NORMALIZATIONS)
     p.add_argument("--knn-backend", default="auto", choices=BACKENDS)
     p.add_argument("--csls-k", type=int, default=r.k_csls)
     p.add_argument("--criterion-max-rank", type=int, default=r.criterion_max_rank)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--cpu", action="store_true", help="do not use CUDA even when available")
+    add_ortho_arguments(p)
 
 
 def load_mapping(path: str | os.PathLike, dim: int) -> torch.Tensor:
@@ -69,9 +74,9 @@ def load_mapping(path: str | os.PathLike, dim: int) -> torch.Tensor:
     return torch.from_numpy(W.astype(np.float32))
 
 
-def cmd_evaluate(args: argparse.Namespace) -> dict:
-    """Run ``evaluate`` (see the module docstring); returns the result dict."""
-    from .cli import _markdown, _print_result, _summary_rows
+def cmd_evaluate(args: argparse.Namespace) -> UBLIResult:
+    """Run ``evaluate`` (see the module docstring); returns the UBLIResult (written to results.json with --out)."""
+    from .cli import _print_result, _words
 
     check_minimums((("--max-vocab", args.max_vocab, 1), ("--threads", args.threads, 0),
                     ("--csls-k", args.csls_k, 1), ("--criterion-max-rank",
@@ -95,24 +100,26 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
                                  backend=args.knn_backend)
     evaluation = evaluate_translation(mapped, tgt, src_wv.word2id, tgt_wv.word2id, dico,
                                       k_csls=args.csls_k, backend=args.knn_backend)
+    selected = {"mapping": os.fspath(args.mapping) if args.mapping else "identity"}
+    if args.ortho_weight != 0:  # orthography-aware retrieval (ortho_retrieval.py)
+        ortho, selected["ortho_weight_selection"] = ortho_evaluation(
+            mapped, tgt, src_wv.word2id, tgt_wv.word2id, dico, args.ortho_weight,
+            k_csls=args.csls_k, max_rank=rank or len(src_wv), backend=args.knn_backend)
+        evaluation.update(ortho)
     config = {"command": "evaluate", "src_emb": os.fspath(args.src_emb),
               "tgt_emb": os.fspath(args.tgt_emb),
               "mapping": os.fspath(args.mapping) if args.mapping else None,
               "dico_eval": os.fspath(args.dico_eval), "max_vocab": args.max_vocab,
               "normalize_embeddings": args.normalize_embeddings, "csls_k": args.csls_k,
-              "criterion_max_rank": rank, "knn_backend": args.knn_backend, "seed": None}
-    result = {"kind": "ubli", "method": "evaluate", "config": config,
-              "mapping": config["mapping"] or "identity", "criterion": crit,
-              "evaluation": evaluation, "n_src_words": len(src_wv), "n_tgt_words": len(tgt_wv),
-              "wall_time_s": time.perf_counter() - t0}
+              "criterion_max_rank": rank, "knn_backend": args.knn_backend, "seed": None,
+              "ortho_weight": args.ortho_weight}
+    result = UBLIResult(method="evaluate", p_at_1=evaluation.get("csls_p@1"), metrics=evaluation,
+                        criterion=crit, config=config, wall_s=time.perf_counter() - t0,
+                        selected=selected,
+                        details=_words(src_wv, tgt_wv))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "results.json", result)
-        rows = _summary_rows(result)
-        for k in ("n_nonident", "csls_p@1_nonident", "nn_p@1_nonident", "csls_self_top1",
-                  "nn_self_top1"):
-            rows[k] = evaluation[k]
-        write_text(out / "results.md", _markdown("UBLI evaluate", rows))
+        write_result(out / "results.json", result)
     _print_result(result)
     return result

@@ -34,8 +34,20 @@ each seed's ``history.SeedHistory`` as a dict),
 ``adv/snapshot_e{E}.pt`` (best W per seed over epochs 1..E), ``configs/seed{S}_e{E}_r{R}.json``
 (one record per configuration: criterion, P@1/5/10 nn and CSLS in %, coverage in [0, 1],
 timings in s),
-``summary.json`` (``"kind": "ubli"``: the selected configuration, the oracle, all records) and
-``table.md``. Finished configurations are never recomputed.
+``summary.json`` (``"kind": "ubli_grid"``: the selected configuration, the oracle, all records),
+``table.md``, and ``result.json``/``result.md`` (the selected configuration as a
+:class:`~fairseq_xdomain.results.UBLIResult`, what ``xdomain-report`` reads). Finished configurations are never recomputed.
+
+Selection rule and identity candidate (issue 16, :mod:`.selection`): under ``--selection
+orthogonal`` (default) an epoch is scored by, and refinement starts from, the nearest orthogonal
+matrix of its W; ``--selection muse`` keeps MUSE's rule. Every record says which rule
+(``selection_rule``), how far each epoch's W was from orthogonal (``adversarial_orthogonality``,
+``flagged_epochs``), and for its map: ``orthogonality``, ``source_orthogonality`` (the kept
+epoch's W before projection) and ``flagged_nonorthogonal``. When the two ``.vec`` files come from
+one joint model (``--identity-candidate auto``, ``selection.detect_joint_space``) or with
+``always``, W = I refined R times (R in ``--refinements``) is a configuration too
+(``configs/identity_r{R}.json``: ``candidate: identity``, seed None, 0 epochs), selected among the
+others by the same criterion (listed first, so it wins a tie).
 """
 from __future__ import annotations
 
@@ -50,21 +62,31 @@ from pathlib import Path
 import torch
 
 from ..common.atomic import atomic_open, read_json, write_json, write_text
+from ..common.dataclass_args import add_dataclass_arguments, dataclass_from_args
 from ..common.errors import UserError, check_minimums, cli_entry
-from .adversarial import PRECISIONS, AdversarialConfig, BatchedAdversarial
+from ..results import UBLIResult, write_result
+from .adversarial import AdversarialConfig, BatchedAdversarial
 from .align import (
     adversarial_train,
     check_adversarial_config,
-    refine_and_select,
+    complete_histories,
     save_mapping,
 )
 from .csls import BACKENDS
-from .data import NORMALIZATIONS, clamp_rank, load_pair
-from .dictionary import DICO_BUILDS, DICO_METHODS
+from .data import NORMALIZATIONS, add_max_vocab_argument, clamp_rank, load_pair
 from .evaluation import Dictionary, evaluate_translation, load_dictionary
 from .history import SeedHistory, histories_from_dicts, histories_to_dicts
 from .refinement import RefinementConfig, refine
-from .selection import best_stage, first_maximum, rank_key
+from .selection import (
+    add_selection_arguments,
+    best_stage,
+    decide_identity,
+    first_maximum,
+    is_nonorthogonal,
+    mean_cosine_criterion,
+    orthogonality,
+    rank_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +113,29 @@ def _eval(mapped, tgt, src_w2i, tgt_w2i, dico, backend, k_csls):
                                 backend=backend)
 
 
+def _selection_fields(rule, history, n_epochs, best_epoch, steps, n_ref, W):
+    """The issue-16 fields of a configuration's record: the rule, how far each epoch's W (of
+    ``history``, None for the identity candidate) and each refinement step's map (``steps``: the
+    ``refine`` output) is from orthogonal, and the returned map ``W``'s numbers."""
+    if history is None:
+        source = orthogonality(torch.eye(W.shape[0]))
+        adv_orth, polar = [], []
+    else:
+        adv_orth = history.orthogonality[:n_epochs]
+        polar = history.polar_criterion[:n_epochs]
+        source = adv_orth[best_epoch - 1]
+    return {
+        "selection_rule": rule, "candidate": "adversarial" if history is not None else "identity",
+        "adversarial_criteria_polar": polar, "adversarial_orthogonality": adv_orth,
+        "flagged_epochs": [i + 1 for i, o in enumerate(adv_orth) if is_nonorthogonal(o)],
+        "refinement_orthogonality": [orthogonality(Wr) for Wr, _, _ in steps[:n_ref]],
+        "orthogonality": orthogonality(W), "source_orthogonality": source,
+        "flagged_nonorthogonal": is_nonorthogonal(source),
+    }
+
+
 def _record(seed, n_epochs, n_ref, stage, criterion, adv_criteria, best_epoch, ref_steps,
-            evaluation, times, stop=None):
+            evaluation, times, stop=None, selection=None):
     rec = {
         "kind": "ubli_config", "seed": seed, "epochs": n_epochs, "refinement": n_ref,
         "criterion": criterion, "selected_stage": f"{stage[0]}{stage[1]}",
@@ -102,6 +145,7 @@ def _record(seed, n_epochs, n_ref, stage, criterion, adv_criteria, best_epoch, r
         "refinement_pairs": [n for _, n in ref_steps[:n_ref]],
         "adversarial_epochs_run": len(adv_criteria),
         "adversarial_lr_stop": stop,  # {"epoch", "lr"}: lr fell under min_lr; None: it did not
+        **(selection or {}),
     }
     for key, val in evaluation.items():
         rec[key] = val
@@ -123,9 +167,10 @@ def run_configuration(src: torch.Tensor, tgt: torch.Tensor, seed: int, n_epochs:
                       src_w2i: dict[str, int] | None = None,
                       tgt_w2i: dict[str, int] | None = None, dico: Dictionary | None = None,
                       backend: str = "auto", progress: bool = False,
-                      companion_seed: int | None = None) -> tuple[dict, torch.Tensor]:
+                      companion_seed: int | None = None, selection: str = "orthogonal",
+                      ) -> tuple[dict, torch.Tensor]:
     """One configuration run alone, as ``xdomain-ubli align --seed S --epochs E --refinement R``
-    does it (``align.adversarial_train`` + ``align.refine_and_select``); returns (record, W).
+    does it (``align.adversarial_train`` + ``align.select_run``); returns (record, W).
 
     ``src [n_src, d]`` / ``tgt [n_tgt, d]``: the embeddings; ``dico`` (with the vocabularies'
     word -> row maps): evaluate the result (P@1/5/10 in %, ``coverage`` in [0, 1] in the
@@ -134,7 +179,8 @@ def run_configuration(src: torch.Tensor, tgt: torch.Tensor, seed: int, n_epochs:
     ``companion_seed``: train ``seed`` in a batch of two next to this other seed and use only the
     first one. Seeds in a batch are independent, so the result is that of ``seed`` alone, computed
     with the batched (S > 1) matrix-product kernels the grid uses (torch's CPU ``bmm`` over a batch
-    of one can round differently from a batch of several).
+    of one can round differently from a batch of several). ``selection``: the rule
+    (``selection.SELECTION_RULES``).
     """
     t0 = time.perf_counter()
     seeds = [seed] if companion_seed is None else [seed, companion_seed]
@@ -142,25 +188,32 @@ def run_configuration(src: torch.Tensor, tgt: torch.Tensor, seed: int, n_epochs:
     hist = adversarial_train(src, tgt, seeds, cfg, crit_max_rank=ref_cfg.criterion_max_rank,
                              k_csls=ref_cfg.k_csls, backend=backend, progress=progress)[0]
     t1 = time.perf_counter()
-    W0 = hist.best_W.to(src.device)
-    W, crit, ref_it, ref_records = refine_and_select(src, tgt, W0, hist.best_criterion,
-                                                     _ref_cfg(ref_cfg, n_ref), backend=backend)
+    best_epoch, crit0, W0 = hist.start(n_epochs, selection)
+    W0 = W0.to(src.device)
+    steps = refine(src, tgt, W0, _ref_cfg(ref_cfg, n_ref), backend=backend)
+    ref_it, crit = best_stage(crit0, [c for _, c, _ in steps])
+    W = W0 if ref_it == 0 else steps[ref_it - 1][0]
     t2 = time.perf_counter()
-    stage = ("adv", hist.best_epoch) if ref_it == 0 else ("ref", ref_it)
-    ref_steps = [(r["criterion"], r["n_pairs"]) for r in ref_records]
+    stage = ("adv", best_epoch) if ref_it == 0 else ("ref", ref_it)
+    ref_steps = [(c, n) for _, c, n in steps]
     evaluation = _eval(src @ W, tgt, src_w2i, tgt_w2i, dico, backend, ref_cfg.k_csls)
     t3 = time.perf_counter()
     times = {"adversarial_s": round(t1 - t0, 3), "refinement_s": round(t2 - t1, 3),
              "evaluation_s": round(t3 - t2, 3)}
-    return _record(seed, n_epochs, n_ref, stage, crit, hist.criterion, hist.best_epoch,
-                   ref_steps, evaluation, times, stop=hist.lr_stop(n_epochs)), W
+    fields = _selection_fields(selection, hist, n_epochs, best_epoch, steps, n_ref, W)
+    return _record(seed, n_epochs, n_ref, stage, crit, hist.criterion, best_epoch,
+                   ref_steps, evaluation, times, stop=hist.lr_stop(n_epochs),
+                   selection=fields), W
 
 
 # ----------------------------------------------------------------------------- the grid
 
 
-def config_name(seed: int, n_epochs: int, n_ref: int) -> str:
-    """File name of one configuration's record under ``configs/``."""
+def config_name(seed: int | None, n_epochs: int, n_ref: int) -> str:
+    """File name of one configuration's record under ``configs/`` (seed None: the identity
+    candidate refined ``n_ref`` times)."""
+    if seed is None:
+        return f"identity_r{n_ref}.json"
     return f"seed{seed}_e{n_epochs}_r{n_ref}.json"
 
 
@@ -179,7 +232,9 @@ class Grid:
     """The shared-prefix batched grid over one output folder (see the module docstring).
 
     ``on_config(seed, epochs, refinement, record)``, when given, is called after each
-    configuration computed in this run, once its record is on disk.
+    configuration computed in this run, once its record is on disk (seed None, epochs 0: the
+    identity candidate). ``selection``: the rule (``selection.SELECTION_RULES``);
+    ``identity``: W = I and its refinements are configurations too.
     """
 
     def __init__(self, src: torch.Tensor, tgt: torch.Tensor, adv_cfg: AdversarialConfig,
@@ -188,7 +243,8 @@ class Grid:
                  src_w2i: dict[str, int] | None = None, tgt_w2i: dict[str, int] | None = None,
                  dico: Dictionary | None = None, backend: str = "auto",
                  device: torch.device | None = None, progress: bool = True,
-                 on_config: Callable[[int, int, int, dict], None] | None = None):
+                 on_config: Callable[[int, int, int, dict], None] | None = None,
+                 selection: str = "orthogonal", identity: bool = False):
         self.src, self.tgt = src, tgt
         self.adv_cfg, self.ref_cfg = adv_cfg, ref_cfg
         self.seeds = list(seeds)
@@ -199,17 +255,18 @@ class Grid:
         self.backend, self.device, self.progress = backend, device, progress
         self.n_computed = 0
         self.on_config = on_config
+        self.selection, self.identity = selection, identity
 
     # -- disk --------------------------------------------------------------------------------
-    def path(self, seed: int, e: int, r: int) -> Path:
+    def path(self, seed: int | None, e: int, r: int) -> Path:
         """The JSON record of configuration (seed, E epochs, R refinement iterations)."""
         return self.out / "configs" / config_name(seed, e, r)
 
-    def mapping_path(self, seed: int, e: int, r: int) -> Path:
+    def mapping_path(self, seed: int | None, e: int, r: int) -> Path:
         """W of a configuration (``x @ W`` maps source into target space), beside its record."""
         return self.path(seed, e, r).with_suffix(".W.npy")
 
-    def done(self, seed: int, e: int, r: int) -> bool:
+    def done(self, seed: int | None, e: int, r: int) -> bool:
         return self.path(seed, e, r).is_file()
 
     def todo_epochs(self) -> list[int]:
@@ -219,11 +276,13 @@ class Grid:
 
     @property
     def n_configs(self) -> int:
-        return len(self.seeds) * len(self.epochs) * len(self.refinements)
+        return (len(self.seeds) * len(self.epochs) + int(self.identity)) * len(self.refinements)
 
     # -- run ---------------------------------------------------------------------------------
     def run(self) -> None:
         """Compute every configuration not on disk, resuming from ``adv/state.pt``."""
+        if self.identity:
+            self.identity_branch()
         todo = self.todo_epochs()
         if not todo:
             logger.info("all %d configurations are on disk", self.n_configs)
@@ -235,6 +294,8 @@ class Grid:
         if state_path.is_file():
             state = _load_pt(state_path)
             last, history = state["epoch"], histories_from_dicts(state["history"])
+            complete_histories(history, self.src, self.tgt, self.ref_cfg.criterion_max_rank,
+                               self.ref_cfg.k_csls, self.backend)
             trainer.load_state_dict(state["trainer"])
             logger.info("resuming: adversarial state after epoch %d found", last)
         for e in [e for e in todo if e <= last]:
@@ -268,8 +329,9 @@ class Grid:
             if not missing:
                 continue
             h = history[s]
-            adv_criteria, best_epoch = h.prefix(n_epochs)
-            best_W = h.epoch_W[best_epoch - 1].to(src.device)
+            adv_criteria, _ = h.prefix(n_epochs)  # MUSE's criteria, recorded under both rules
+            best_epoch, crit0, best_W = h.start(n_epochs, self.selection)
+            best_W = best_W.to(src.device)
             # The adversarial time of this seed alone ~ its share of the batched epochs.
             adv_s = sum(h.epoch_time_s[:len(adv_criteria)])
             key = (seed, best_epoch)
@@ -283,30 +345,65 @@ class Grid:
             per_iter = ref_time / max(1, len(steps))
             for r in missing:
                 t = time.perf_counter()
-                stage, crit = _stage(best_epoch, adv_criteria[best_epoch - 1],
-                                     [c for c, _ in ref_steps[:r]])
+                stage, crit = _stage(best_epoch, crit0, [c for c, _ in ref_steps[:r]])
                 W = best_W if stage[0] == "adv" else steps[stage[1] - 1][0]
                 evaluation = _eval(src @ W, tgt, self.src_w2i, self.tgt_w2i, self.dico,
                                    self.backend, self.ref_cfg.k_csls)
                 times = {"adversarial_s": round(adv_s, 3),
                          "refinement_s": round(per_iter * min(r, len(steps)), 3),
                          "evaluation_s": round(time.perf_counter() - t, 3)}
+                fields = _selection_fields(self.selection, h, n_epochs, best_epoch, steps, r, W)
                 rec = _record(seed, n_epochs, r, stage, crit, adv_criteria, best_epoch,
-                              ref_steps, evaluation, times, stop=h.lr_stop(n_epochs))
-                # the mapping first, then the record: a record on disk always has its W
-                save_mapping(self.mapping_path(seed, n_epochs, r), W)
-                write_json(self.path(seed, n_epochs, r), rec)
-                self.n_computed += 1
-                logger.info("configuration computed: seed=%d epochs=%d refinement=%d "
-                            "criterion=%.5f%s", seed, n_epochs, r, crit,
-                            f" csls P@1={rec['csls_p@1']:.2f}" if "csls_p@1" in rec else "")
-                if self.on_config is not None:
-                    self.on_config(seed, n_epochs, r, rec)
+                              ref_steps, evaluation, times, stop=h.lr_stop(n_epochs),
+                              selection=fields)
+                self._save(seed, n_epochs, r, W, rec)
+
+    def identity_branch(self) -> None:
+        """The identity candidate's configurations (W = I refined R times, R in
+        ``refinements``) not on disk yet; refinement runs once, to max(R)."""
+        missing = [r for r in self.refinements if not self.done(None, 0, r)]
+        if not missing:
+            return
+        src, tgt = self.src, self.tgt
+        t = time.perf_counter()
+        eye = torch.eye(src.shape[1], device=src.device, dtype=src.dtype)
+        crit0 = mean_cosine_criterion(src, tgt, max_rank=self.ref_cfg.criterion_max_rank,
+                                      k_csls=self.ref_cfg.k_csls, backend=self.backend)
+        steps = refine(src, tgt, eye, _ref_cfg(self.ref_cfg, max(self.refinements)),
+                       backend=self.backend)
+        per_iter = (time.perf_counter() - t) / max(1, len(steps))
+        ref_steps = [(c, n) for _, c, n in steps]
+        for r in missing:
+            t = time.perf_counter()
+            it, crit = best_stage(crit0, [c for c, _ in ref_steps[:r]])
+            W = eye if it == 0 else steps[it - 1][0]
+            evaluation = _eval(src @ W, tgt, self.src_w2i, self.tgt_w2i, self.dico,
+                               self.backend, self.ref_cfg.k_csls)
+            times = {"adversarial_s": 0.0, "refinement_s": round(per_iter * min(r, len(steps)), 3),
+                     "evaluation_s": round(time.perf_counter() - t, 3)}
+            fields = _selection_fields(self.selection, None, 0, None, steps, r, W)
+            rec = _record(None, 0, r, ("identity", "") if it == 0 else ("ref", it), crit, [],
+                          None, ref_steps, evaluation, times, selection=fields)
+            self._save(None, 0, r, W, rec)
+
+    def _save(self, seed: int | None, n_epochs: int, r: int, W: torch.Tensor, rec: dict) -> None:
+        """Write one configuration (the mapping first, then the record: a record on disk always
+        has its W), log it and call ``on_config``."""
+        save_mapping(self.mapping_path(seed, n_epochs, r), W)
+        write_json(self.path(seed, n_epochs, r), rec)
+        self.n_computed += 1
+        logger.info("configuration computed: %s epochs=%d refinement=%d criterion=%.5f%s",
+                    "identity" if seed is None else f"seed={seed}", n_epochs, r, rec["criterion"],
+                    f" csls P@1={rec['csls_p@1']:.2f}" if "csls_p@1" in rec else "")
+        if self.on_config is not None:
+            self.on_config(seed, n_epochs, r, rec)
 
     def records(self) -> list[dict]:
-        """Every configuration's record, read from disk (seed, then epochs, then refinement)."""
-        return [read_json(self.path(s, e, r)) for s in self.seeds for e in self.epochs
-                for r in self.refinements]
+        """Every configuration's record, read from disk: the identity candidate's first (so it
+        wins a tie in ``select``: no mapping is the simpler map), then seed, epochs, refinement."""
+        recs = [read_json(self.path(None, 0, r)) for r in self.refinements] if self.identity else []
+        return recs + [read_json(self.path(s, e, r)) for s in self.seeds for e in self.epochs
+                       for r in self.refinements]
 
 
 # ----------------------------------------------------------------------------- summary
@@ -365,15 +462,55 @@ def to_markdown(summary) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: keys of the selected record (or the summary) copied into the result's ``selected`` block
+SELECTION_KEYS = ("selection_rule", "candidate", "orthogonality", "flagged_nonorthogonal")
+
+
+def grid_result(summary: dict) -> UBLIResult:
+    """The selected configuration of a grid ``summary`` as a :class:`UBLIResult` (method
+    ``muse``; P@1 = the selected configuration's CSLS P@1 in %, None when not evaluated)."""
+    sel = summary["selected_record"]
+    # evaluation metrics are the numbers of the record that are not its own bookkeeping (the
+    # selection's diagnostics, lists and dicts of the selection rule, stay in ``selected``)
+    metrics = {k: v for k, v in sel.items() if k not in _NOT_METRICS
+               and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    selected = {"seed": sel["seed"], "epochs": sel["epochs"], "refinement": sel["refinement"],
+                "stage": sel["selected_stage"], "best_adversarial_epoch":
+                sel["best_adversarial_epoch"], "mapping": summary.get("selected_mapping"),
+                "oracle": summary["oracle_configuration"], "oracle_p_at_1": (
+                    summary["oracle"].get("csls_p@1") if summary["oracle"] else None)}
+    for key in SELECTION_KEYS:
+        for src in (summary, sel):
+            if key in src:
+                selected[key] = src[key]
+    return UBLIResult(
+        method="muse", p_at_1=sel.get("csls_p@1"), pair=summary.get("pair"),
+        domains=summary.get("domains"), init=summary.get("init"), metrics=metrics,
+        criterion=sel["criterion"], selected=selected,
+        details={"n_configurations": len(summary["configurations"]),
+                 "n_computed_this_run": summary["n_computed_this_run"],
+                 "summary": "summary.json"},
+        config=summary["config"], wall_s=summary["wall_s"])
+
+
+#: fields of a configuration record that are not evaluation metrics
+_NOT_METRICS = ("kind", "seed", "epochs", "refinement", "criterion", "selected_stage",
+                "best_adversarial_epoch", "adversarial_criteria", "refinement_criteria",
+                "refinement_pairs", "adversarial_epochs_run", "adversarial_lr_stop", "p1",
+                "time_s", "wall_s")
+
+
 def summarize(grid: Grid, config: dict, labels: dict, wall_s: float) -> tuple[dict, str]:
-    """Write ``summary.json`` (``"kind": "ubli"``: the selected configuration and its record,
-    the oracle, every record; P@k in %, ``coverage`` in [0, 1]), ``selected_W.npy`` and
-    ``table.md`` from the records on disk; return (summary, Markdown). Raises ``ValueError``
-    when no configuration is on disk."""
+    """Write ``summary.json`` (the grid's own record, ``"kind": "ubli_grid"``: the selected
+    configuration and its record, the oracle, every record; P@k in %, ``coverage`` in [0, 1]),
+    ``selected_W.npy``, ``table.md``, and the selected configuration as a result
+    (``result.json`` + ``result.md``, a :class:`~fairseq_xdomain.results.UBLIResult` read by
+    ``xdomain-report``) from the records on disk; return (summary, Markdown). Raises
+    ``ValueError`` when no configuration is on disk."""
     recs = grid.records()
     sel, orc = select(recs)
     summary = {
-        "kind": "ubli", **labels, "method": "muse", "selected": True,
+        "kind": "ubli_grid", **labels, "method": "muse", "selected": True,
         "criterion": sel["criterion"],
         "p1": sel.get("p1"), "coverage": sel.get("coverage"),
         "selected_configuration": {k: sel[k] for k in ("seed", "epochs", "refinement")},
@@ -392,6 +529,7 @@ def summarize(grid: Grid, config: dict, labels: dict, wall_s: float) -> tuple[di
             shutil.copyfileobj(src, handle)
         summary["selected_mapping"] = "selected_W.npy"
     write_json(grid.out / "summary.json", summary)
+    write_result(grid.out / "result.json", grid_result(summary))
     md = to_markdown({**summary, "selected": sel})
     write_text(grid.out / "table.md", md)
     return summary, md
@@ -412,50 +550,32 @@ def _int_list(text):
 
 def add_grid_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the grid's flags to ``parser`` (MUSE's defaults, the paper's grid); return it."""
-    d, rd = AdversarialConfig(), RefinementConfig()
     p = parser
     p.add_argument("--src-emb", required=True, help="source .vec (frequency order)")
     p.add_argument("--tgt-emb", required=True, help="target .vec (frequency order)")
     p.add_argument("--dico-eval", help="MUSE-format test dictionary (src tgt per line)")
     p.add_argument("--out", required=True, help="output folder (resumes from what is there)")
-    p.add_argument("--max-vocab", type=int, default=200000)
+    add_max_vocab_argument(p)
     p.add_argument("--normalize-embeddings", default="", choices=NORMALIZATIONS)
     p.add_argument("--seeds", type=_int_list, default=list(PAPER_SEEDS))
     p.add_argument("--epochs", type=_int_list, default=list(PAPER_EPOCHS),
                    help="adversarial epoch counts to branch at")
     p.add_argument("--refinements", type=_int_list, default=list(PAPER_REFINEMENTS),
                    help="refinement iteration counts to score")
+    # the epoch and refinement counts are the grid's lists above (max taken in _configs)
     g = p.add_argument_group("adversarial training (MUSE defaults)")
-    g.add_argument("--epoch-size", type=int, default=d.epoch_size)
-    g.add_argument("--batch-size", type=int, default=d.batch_size)
-    g.add_argument("--dis-layers", type=int, default=d.dis_layers)
-    g.add_argument("--dis-hid-dim", type=int, default=d.dis_hid_dim)
-    g.add_argument("--dis-input-dropout", type=float, default=d.dis_input_dropout)
-    g.add_argument("--dis-steps", type=int, default=d.dis_steps)
-    g.add_argument("--dis-lambda", type=float, default=d.dis_lambda)
-    g.add_argument("--dis-most-frequent", type=int, default=d.dis_most_frequent)
-    g.add_argument("--dis-smooth", type=float, default=d.dis_smooth)
-    g.add_argument("--dis-lr", type=float, default=d.dis_lr)
-    g.add_argument("--map-lr", type=float, default=d.map_lr)
-    g.add_argument("--map-beta", type=float, default=d.map_beta)
-    g.add_argument("--lr-decay", type=float, default=d.lr_decay)
-    g.add_argument("--lr-shrink", type=float, default=d.lr_shrink)
-    g.add_argument("--min-lr", type=float, default=d.min_lr)
-    g.add_argument("--precision", default=d.precision, choices=PRECISIONS)
+    add_dataclass_arguments(g, AdversarialConfig, exclude=("n_epochs",))
     g = p.add_argument_group("refinement and criterion")
-    g.add_argument("--dico-build", default=rd.dico_build, choices=DICO_BUILDS)
-    g.add_argument("--dico-method", default=rd.dico_method, choices=DICO_METHODS)
-    g.add_argument("--dico-max-rank", type=int, default=rd.dico_max_rank)
-    g.add_argument("--csls-k", type=int, default=rd.k_csls)
-    g.add_argument("--criterion-max-rank", type=int, default=rd.criterion_max_rank)
+    add_dataclass_arguments(g, RefinementConfig, exclude=("n_refinement",))
     g.add_argument("--knn-backend", default="auto", choices=BACKENDS)
-    g = p.add_argument_group("labels (copied into summary.json for xdomain-report)")
+    g = p.add_argument_group("labels (copied into result.json for xdomain-report)")
     g.add_argument("--pair", help='e.g. "en-es" (source-target)')
     g.add_argument("--domains", help='e.g. "Wiki-UN"')
     g.add_argument("--init", help='"separate" | "joint"')
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--cpu", action="store_true", help="do not use CUDA even when available")
     p.add_argument("--no-progress", action="store_true")
+    add_selection_arguments(p)  # --selection, --identity-candidate (ubli/selection.py)
     return p
 
 
@@ -465,19 +585,12 @@ def _configs(args, n_src=None, n_tgt=None):
     def clamp(name, v):
         return v if n_src is None else clamp_rank(name, v, n_src, n_tgt)
 
-    adv = AdversarialConfig(
-        dis_layers=args.dis_layers, dis_hid_dim=args.dis_hid_dim,
-        dis_input_dropout=args.dis_input_dropout, dis_steps=args.dis_steps,
-        dis_lambda=args.dis_lambda,
-        dis_most_frequent=clamp("--dis-most-frequent", args.dis_most_frequent),
-        dis_smooth=args.dis_smooth, dis_lr=args.dis_lr, map_lr=args.map_lr,
-        map_beta=args.map_beta, batch_size=args.batch_size, lr_decay=args.lr_decay,
-        lr_shrink=args.lr_shrink, min_lr=args.min_lr, epoch_size=args.epoch_size,
-        n_epochs=max(args.epochs), precision=args.precision)
-    ref = RefinementConfig(
-        n_refinement=max(args.refinements), dico_build=args.dico_build,
-        dico_method=args.dico_method, dico_max_rank=clamp("--dico-max-rank", args.dico_max_rank),
-        k_csls=args.csls_k,
+    adv = dataclass_from_args(
+        AdversarialConfig, args, n_epochs=max(args.epochs),
+        dis_most_frequent=clamp("--dis-most-frequent", args.dis_most_frequent))
+    ref = dataclass_from_args(
+        RefinementConfig, args, n_refinement=max(args.refinements),
+        dico_max_rank=clamp("--dico-max-rank", args.dico_max_rank),
         criterion_max_rank=clamp("--criterion-max-rank", args.criterion_max_rank))
     return check_adversarial_config(adv), ref.check()
 
@@ -485,6 +598,16 @@ def _configs(args, n_src=None, n_tgt=None):
 def _file_id(path):
     st = os.stat(path)
     return {"path": str(path), "size": st.st_size}
+
+
+def _selection_config(args, src_wv, tgt_wv) -> dict:
+    """The grid configuration's selection keys: the rule, the ``--identity-candidate`` choice,
+    the joint-space test on the raw vectors (``selection.detect_joint_space``) and whether the
+    identity candidate is in the grid (logged)."""
+    identity, joint = decide_identity(args.identity_candidate, src_wv.words, tgt_wv.words,
+                                      src_wv.vectors, tgt_wv.vectors)
+    return {"selection": args.selection, "identity_candidate": args.identity_candidate,
+            "joint_space": joint, "identity": identity}
 
 
 def run_grid(args: argparse.Namespace,
@@ -519,6 +642,7 @@ def run_grid(args: argparse.Namespace,
         "seeds": args.seeds, "epochs": sorted(args.epochs),
         "refinements": sorted(args.refinements), "adversarial": adv_cfg.to_dict(),
         "refinement": ref_cfg.to_dict(), "knn_backend": args.knn_backend,
+        **_selection_config(args, src_wv, tgt_wv),
     }
     cfg_path = out / "grid_config.json"
     if cfg_path.is_file():
@@ -533,7 +657,8 @@ def run_grid(args: argparse.Namespace,
     grid = Grid(src.to(device), tgt.to(device), adv_cfg, ref_cfg, args.seeds, args.epochs,
                 args.refinements, out, src_w2i=src_wv.word2id, tgt_w2i=tgt_wv.word2id,
                 dico=dico, backend=args.knn_backend, device=device,
-                progress=not args.no_progress, on_config=on_config)
+                progress=not args.no_progress, on_config=on_config,
+                selection=args.selection, identity=config["identity"])
     logger.info("grid: %d seeds x epochs %s x refinements %s = %d configurations on %s -> %s",
                 len(args.seeds), grid.epochs, grid.refinements, grid.n_configs, device, out)
     grid.run()
@@ -547,7 +672,9 @@ def _print_selection(summary):
     def desc(r):
         ev = (f" CSLS P@1 {r['csls_p@1']:.2f} NN P@1 {r['nn_p@1']:.2f} coverage "
               f"{100 * r['coverage']:.1f}%" if "csls_p@1" in r else "")
-        return (f"seed {r['seed']} epochs {r['epochs']} refinement {r['refinement']}: "
+        who = ("identity" if r.get("candidate") == "identity"
+               else f"seed {r['seed']} epochs {r['epochs']}")
+        return (f"{who} refinement {r['refinement']}: "
                 f"criterion {r['criterion']:.5f}{ev}")
 
     print(f"selected (best unsupervised criterion): {desc(sel)}")
@@ -571,7 +698,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     summary, _ = run_grid(args)
     _print_selection(summary)
-    print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'table.md'}")
+    print(f"wrote {Path(args.out) / 'result.json'}, {Path(args.out) / 'summary.json'} and "
+          f"{Path(args.out) / 'table.md'}")
     return 0
 
 

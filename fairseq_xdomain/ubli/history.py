@@ -4,7 +4,9 @@ Written by ``align.adversarial_train``; read by ``xdomain-ubli align`` (``cli.py
 (``grid.py``), which branch from its per-epoch snapshots. It is saved in their checkpoints
 (``checkpoint.pt``, ``adv/state.pt``) as the plain dict of :meth:`SeedHistory.to_dict`;
 :meth:`SeedHistory.from_dict` reads it back, including the dicts that checkpoints written before
-this class existed hold (same keys), so a half-finished run resumes without a rerun.
+this class existed hold (same keys), so a half-finished run resumes without a rerun (the
+fields added for issue 16, ``polar_criterion`` and ``orthogonality``, are rebuilt: the second
+from the saved maps, the first by ``align.complete_histories``).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field, fields
 
 import torch
 
-from .selection import best_epoch
+from .selection import best_epoch, candidate_map, orthogonality
 
 
 @dataclass
@@ -28,6 +30,12 @@ class SeedHistory:
     first epoch). ``decrease_lr``: the criterion has dropped once (the next drop halves the lr).
     ``stopped``: the lr fell under ``min_lr``; then ``stopped_epoch`` is the last epoch trained
     and ``stop_lr`` the lr that fell under the floor (both None for a seed that did not stop).
+
+    ``polar_criterion``: the criterion of each epoch's nearest orthogonal map (polar factor,
+    ``selection.nearest_orthogonal``; None while not computed), what ``--selection orthogonal``
+    selects by; ``orthogonality``: ``selection.orthogonality`` of each epoch's W (``fro_dev``,
+    ``sv_min``, ``sv_max``). ``best_*`` and the lr schedule follow MUSE's criterion under both
+    rules, so the adversarial training itself does not depend on the rule.
     """
 
     seed: int
@@ -42,15 +50,21 @@ class SeedHistory:
     stopped_epoch: int | None = None
     stop_lr: float | None = None
     epoch_time_s: list[float] = field(default_factory=list)
+    polar_criterion: list[float | None] = field(default_factory=list)
+    orthogonality: list[dict] = field(default_factory=list)
 
     @property
     def epochs_run(self) -> int:
         return len(self.criterion)
 
-    def add_epoch(self, criterion: float, W: torch.Tensor, lr: float, time_s: float) -> bool:
-        """Record the epoch just trained (its map ``W [d, d]``, the lr it ran with); return
-        whether it is the new best epoch (then ``best_*`` point at it)."""
+    def add_epoch(self, criterion: float, W: torch.Tensor, lr: float, time_s: float,
+                  polar_criterion: float | None = None) -> bool:
+        """Record the epoch just trained (its map ``W [d, d]``, the lr it ran with, the criterion
+        of W and of its polar factor); return whether it is the new best epoch by MUSE's
+        criterion (then ``best_*`` point at it)."""
         self.criterion.append(criterion)
+        self.polar_criterion.append(polar_criterion)
+        self.orthogonality.append(orthogonality(W))
         self.epoch_W.append(W.cpu().clone())
         self.epoch_time_s.append(time_s)
         self.lr.append(lr)
@@ -72,6 +86,19 @@ class SeedHistory:
         crits = list(self.criterion[:n_epochs])
         return crits, best_epoch(crits)
 
+    def criteria(self, rule: str) -> list[float | None]:
+        """The per-epoch criteria ``rule`` selects by: MUSE's (``muse``) or the polar factor's
+        (``orthogonal``)."""
+        return list(self.criterion) if rule == "muse" else list(self.polar_criterion)
+
+    def start(self, n_epochs: int, rule: str) -> tuple[int, float, torch.Tensor]:
+        """(best epoch among the first ``n_epochs`` by ``rule``, 1-based; its criterion; the map
+        refinement starts from, ``[d, d]`` on CPU: that epoch's W (``muse``) or its polar factor
+        (``orthogonal``)). Raises ``ValueError`` when no epoch ran or for an unknown rule."""
+        crits = self.criteria(rule)[:n_epochs]
+        e = best_epoch(crits)
+        return e, crits[e - 1], candidate_map(self.epoch_W[e - 1], rule)
+
     def lr_stop(self, n_epochs: int) -> dict | None:
         """``{"epoch", "lr"}`` when training stopped within the first ``n_epochs`` epochs because
         the mapping lr fell under ``min_lr``, else None (what the JSON records carry)."""
@@ -86,8 +113,13 @@ class SeedHistory:
     @classmethod
     def from_dict(cls, d: dict) -> SeedHistory:
         """Inverse of :meth:`to_dict`; also reads the dicts of older checkpoints (same keys).
-        Raises ``KeyError`` when a key is missing."""
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
+        Raises ``KeyError`` when a key is missing (but the issue-16 fields, rebuilt as the module
+        docstring says)."""
+        h = cls(**{f.name: d[f.name] for f in fields(cls)
+                   if f.name not in ("polar_criterion", "orthogonality")})
+        h.polar_criterion = list(d.get("polar_criterion") or [None] * h.epochs_run)
+        h.orthogonality = list(d.get("orthogonality") or [orthogonality(W) for W in h.epoch_W])
+        return h
 
 
 def new_histories(seeds: list[int], W: torch.Tensor) -> list[SeedHistory]:

@@ -12,7 +12,7 @@ refinement stops with a warning that names the count, and the maps of the iterat
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -29,12 +29,19 @@ class RefinementConfig:
     """Procrustes refinement and the criterion (MUSE's defaults): iterations, how the dictionary
     is induced (build, method, most frequent words), CSLS k, the criterion's most frequent words."""
 
-    n_refinement: int = 5
-    dico_build: str = "S2T"
-    dico_method: str = "csls"
-    dico_max_rank: int = 15000
-    k_csls: int = 10
-    criterion_max_rank: int = 10000
+    # metadata: the flags of xdomain-ubli align/baseline/grid (common/dataclass_args.py)
+    n_refinement: int = field(default=5, metadata={"flag": "refinement",
+                                                   "help": "Procrustes iterations"})
+    dico_build: str = field(default="S2T", metadata={
+        "choices": DICO_BUILDS, "help": "induced dictionary: source to target, target to source, "
+                                        "their intersection (&) or union (|)"})
+    dico_method: str = field(default="csls", metadata={
+        "choices": DICO_METHODS, "help": "retrieval of the induced dictionary"})
+    dico_max_rank: int = field(default=15000, metadata={
+        "help": "most frequent words of the induced dictionary (0: all)"})
+    k_csls: int = field(default=10, metadata={"flag": "csls-k", "help": "CSLS neighbourhood k"})
+    criterion_max_rank: int = field(default=10000, metadata={
+        "help": "most frequent source words of the unsupervised criterion (0: all)"})
 
     def to_dict(self) -> dict:
         return asdict(self)

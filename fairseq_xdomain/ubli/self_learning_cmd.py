@@ -3,7 +3,8 @@ Artetxe, Labaka & Agirre (2018, ACL; :mod:`.self_learning`) behind the ``align``
 
 Writes what ``align`` writes, with ``align``'s own writers (``cli._export``, ``cli._evaluate``):
 DIR/W.pt and W.npy (the source map), DIR/src.mapped.vec and DIR/tgt.vec, DIR/results.json
-(configuration, seed, objective per iteration, evaluation) and DIR/results.md. Both spaces are
+(a ``UBLIResult``: ``config`` with the seed, ``metrics``, ``details`` with the objective per
+iteration) and DIR/results.md. Both spaces are
 normalised first (unit, centre, unit, as in the paper), so the maps apply to the normalised
 vectors: ``mapped_src = normalize_sl(src) @ W``; with re-weighting (``--sl-reweight`` > 0, the
 paper's default 0.5) the target is mapped too (``normalize_sl(tgt) @ W_tgt``, written as
@@ -17,8 +18,9 @@ import os
 import time
 from pathlib import Path
 
-from ..common.atomic import write_json, write_text
+from ..common.dataclass_args import add_dataclass_arguments, dataclass_from_args
 from ..common.errors import UserError
+from ..results import UBLIResult, write_result
 from .self_learning import SelfLearningConfig, normalize_sl, self_learning
 
 logger = logging.getLogger(__name__)
@@ -28,43 +30,29 @@ METHODS = ("adversarial", "self-learning")
 
 def add_self_learning_arguments(p: argparse.ArgumentParser) -> None:
     """``--method`` (default ``adversarial``: ``align`` unchanged) and the ``--sl-*`` flags."""
-    c = SelfLearningConfig()
     p.add_argument("--method", default="adversarial", choices=METHODS,
                    help="adversarial (MUSE, default) or self-learning (Artetxe et al. 2018, "
                         "ACL: fully unsupervised initial dictionary + stochastic self-learning)")
     g = p.add_argument_group("self-learning (--method self-learning)")
-    g.add_argument("--sl-vocab", type=int, default=c.vocab,
-                   help="most frequent words in the dictionary induction")
-    g.add_argument("--sl-init-vocab", type=int, default=c.init_vocab,
-                   help="most frequent words of the initial (similarity-distribution) dictionary")
-    g.add_argument("--sl-csls", type=int, default=c.k_csls, help="CSLS neighbourhood k")
-    g.add_argument("--sl-p0", type=float, default=c.p0,
-                   help="initial keep probability of stochastic dictionary induction")
-    g.add_argument("--sl-patience", type=int, default=c.patience,
-                   help="iterations without improvement before the keep probability doubles")
-    g.add_argument("--sl-reweight", type=float, default=c.reweight,
-                   help="symmetric re-weighting exponent of the final step (0 = off)")
+    add_dataclass_arguments(g, SelfLearningConfig, prefix="sl-", exclude=("eps", "max_iter"))
 
 
 def sl_config(args) -> SelfLearningConfig:
     """The checked :class:`SelfLearningConfig` of the flags (``UserError`` naming a bad one)."""
-    return SelfLearningConfig(vocab=args.sl_vocab, init_vocab=args.sl_init_vocab,
-                              k_csls=args.sl_csls, p0=args.sl_p0, patience=args.sl_patience,
-                              reweight=args.sl_reweight).check()
+    return dataclass_from_args(SelfLearningConfig, args, prefix="sl-").check()
 
 
-def cmd_align_self_learning(args) -> dict:
-    """Run ``align --method self-learning``; returns the result dict written to results.json.
+def cmd_align_self_learning(args) -> UBLIResult:
+    """Run ``align --method self-learning``; returns the UBLIResult written to results.json.
     Raises ``UserError`` for bad flags or input files (before any training)."""
     from .cli import (
         _check_common,
         _evaluate,
         _export,
-        _markdown,
         _print_result,
         _ref_cfg,
         _setup,
-        _summary_rows,
+        _words,
     )
     from .data import load_pair
     from .evaluation import load_checked_dictionary
@@ -104,17 +92,14 @@ def cmd_align_self_learning(args) -> dict:
 
         save_mapping(out / "W_tgt.npy", W_tgt)
         outputs["W_tgt"] = os.fspath(out / "W_tgt.npy")
-    result = {
-        "config": config, "seed": args.seed, "method": "self-learning",
-        "objective_per_iteration": run["objective"], "keep_prob_per_iteration": run["keep_prob"],
-        "n_iterations": run["n_iterations"], "n_dictionary_pairs": run["n_pairs"],
-        "criterion": crit, "evaluation": evaluation,
-        "self_learning_time_s": run["time_s"], "wall_time_s": time.perf_counter() - t0,
-        "n_src_words": len(src_wv), "n_tgt_words": len(tgt_wv),
-        "n_src_duplicates": src_wv.n_duplicates, "n_tgt_duplicates": tgt_wv.n_duplicates,
-        "outputs": outputs,
-    }
-    write_json(out / "results.json", result)
-    write_text(out / "results.md", _markdown("UBLI align (self-learning)", _summary_rows(result)))
+    evaluation = evaluation or {}
+    result = UBLIResult(
+        method="self-learning", p_at_1=evaluation.get("csls_p@1"), metrics=evaluation,
+        criterion=crit, config=config, wall_s=time.perf_counter() - t0,
+        details={"objective_per_iteration": run["objective"],
+                 "keep_prob_per_iteration": run["keep_prob"], "n_iterations": run["n_iterations"],
+                 "n_dictionary_pairs": run["n_pairs"], "self_learning_time_s": run["time_s"],
+                 **_words(src_wv, tgt_wv), "outputs": outputs})
+    write_result(out / "results.json", result)
     _print_result(result)
     return result

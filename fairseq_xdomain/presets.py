@@ -1,0 +1,297 @@
+"""Presets: the settings of each experiment kind at each scale, as files shipped with the package.
+
+``fairseq_xdomain/configs/{mlm,unmt,ubli}/{tiny,cpu,paper}.yaml``; ``docs/presets.md`` says what
+each is for and which source it follows (each file says so too, in its ``source:`` key):
+
+- ``tiny``: the demo's settings (generated data, 2-core CPU, minutes). The demo's numbers come
+  from these: mlm/unmt ``tiny`` are what ``recipes/unmt.sh --tiny`` ran, ubli ``tiny`` what
+  ``make demo`` gave ``recipes/ubli.sh``.
+- ``cpu``: real corpora on a CPU (hours).
+- ``paper``: the paper's scale (GPUs), where the paper gives a setting; otherwise the source the
+  file names (XLM's README/defaults, MUSE's or fastText's defaults, or ours).
+
+A preset is checked on loading against a structured config (OmegaConf): an unknown key, a wrong
+type or a missing value is a :class:`~fairseq_xdomain.common.errors.UserError` naming the file.
+The ``fairseq:`` block of an MLM/UNMT preset holds ``fairseq-train`` options (option name with
+``_`` for ``-``; ``true`` = a bare flag, ``false``/null = left out): :func:`fairseq_arguments`
+turns it into arguments. The ``grid:`` block of a UBLI preset holds ``xdomain-ubli grid`` options
+(checked against that parser): :func:`grid_arguments`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import MISSING
+
+from .common.errors import UserError
+from .common.textio import read_text
+
+KINDS = ("mlm", "unmt", "ubli")
+DEVICES = ("cpu", "auto")
+EMB_INITS = ("fasttext", "random")
+
+
+@dataclass
+class FastTextPreset:
+    """fastText skipgram settings (names of ``embeddings.fasttext_train.FastTextConfig``);
+    ``thread: 0`` = every core; a field left at null takes the tool's default."""
+
+    dim: int = MISSING
+    epoch: int = MISSING
+    min_count: int = MISSING
+    thread: int = MISSING
+    minn: int | None = None
+    maxn: int | None = None
+    bucket: int | None = None
+
+
+@dataclass
+class FairseqPreset:
+    """What MLM and UNMT presets share: where the numbers come from, the device, the
+    ``fairseq-train`` options."""
+
+    source: str = MISSING
+    device: str = MISSING  # cpu | auto (--fp16 on a GPU, else --cpu)
+    fairseq: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MlmPreset(FairseqPreset):
+    """MLM pre-training (``fairseq-train --task xlm_mlm``) at one scale."""
+
+    emb_init: str = MISSING  # fasttext | random: the MLM's token embeddings
+    fasttext: FastTextPreset = field(default_factory=FastTextPreset)
+
+
+@dataclass
+class UnmtPreset(FairseqPreset):
+    """UNMT (``fairseq-train --task unmt_xdomain``) at one scale, from the MLM preset ``mlm``."""
+
+    mlm: str = MISSING
+
+
+@dataclass
+class StdmPreset:
+    """``xdomain-stdm`` sizes."""
+
+    docs_per_corpus: int = MISSING
+    lines_per_doc: int = MISSING
+    svd_dim: int = MISSING
+
+
+@dataclass
+class TokenizePreset:
+    """``xdomain-prep tokenize`` settings (``workers: 0`` = every core)."""
+
+    lowercase: bool = MISSING
+    workers: int = MISSING
+
+
+@dataclass
+class UbliPreset:
+    """One UBLI experiment (fastText, MUSE grid, STDM) at one scale. ``grid``: options of
+    ``xdomain-ubli grid`` by their argparse names (the rest at the grid's defaults, MUSE's)."""
+
+    source: str = MISSING
+    fasttext: FastTextPreset = field(default_factory=FastTextPreset)
+    grid: dict[str, Any] = field(default_factory=dict)
+    stdm: StdmPreset = field(default_factory=StdmPreset)
+    tokenize: TokenizePreset = field(default_factory=TokenizePreset)
+
+
+SCHEMAS = {"mlm": MlmPreset, "unmt": UnmtPreset, "ubli": UbliPreset}
+#: grid options that are the experiment's inputs and labels, not settings
+GRID_NOT_PRESET = frozenset({"src_emb", "tgt_emb", "dico_eval", "out", "pair", "domains", "init",
+                             "help"})
+
+
+def configs_dir() -> Path:
+    """The folder holding the preset files (in a checkout or an installed wheel)."""
+    return Path(__file__).resolve().parent / "configs"
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise UserError(f"unknown preset kind {kind!r}: expected one of {', '.join(KINDS)}")
+
+
+def list_presets(kind: str) -> list[str]:
+    """The preset names of ``kind`` (``mlm``, ``unmt`` or ``ubli``), sorted. UserError for an
+    unknown kind."""
+    _check_kind(kind)
+    return sorted(p.stem for p in (configs_dir() / kind).glob("*.yaml"))
+
+
+def preset_path(kind: str, name: str) -> Path:
+    """The file of preset ``name`` of ``kind`` (a shipped name such as ``tiny``, or the path of
+    a preset file of one's own: a name ending in ``.yaml`` or holding a ``/``); UserError naming
+    the file when there is none."""
+    _check_kind(kind)
+    if name.endswith((".yaml", ".yml")) or "/" in name or os.sep in name:
+        path = Path(name)
+        if not path.is_file():
+            raise UserError(f"{path}: {kind} preset file not found")
+        return path
+    path = configs_dir() / kind / f"{name}.yaml"
+    if not path.is_file():
+        raise UserError(f"{path}: no {kind} preset {name!r} (presets: "
+                        f"{', '.join(list_presets(kind))})")
+    return path
+
+
+def _structured(path: Path, schema, raw: dict) -> dict:
+    """``raw`` merged onto ``schema`` by OmegaConf, as plain containers; one-line UserErrors."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), raw)
+        return OmegaConf.to_container(merged, throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", "") or ""
+        msg = str(err).splitlines()[0]
+        if "Key '" in msg and "not in" in msg:
+            msg = f"unknown key (known: {', '.join(_known(schema, key))})"
+        raise UserError(f"{path}: {key}: {msg}" if key else f"{path}: {msg}") from None
+
+
+def _known(schema, full_key: str) -> list[str]:
+    """The known keys at the level of ``full_key`` (e.g. ``fasttext.dimm``) of ``schema``."""
+    from dataclasses import fields, is_dataclass
+
+    node = schema
+    for part in full_key.split(".")[:-1]:
+        sub = {f.name: f for f in fields(node)}.get(part)
+        value = sub.default_factory() if sub is not None and callable(sub.default_factory) else None
+        if not is_dataclass(value):
+            break
+        node = type(value)
+    return [f.name for f in fields(node)]
+
+
+def _grid_options() -> dict:
+    """argparse dest -> action of the ``xdomain-ubli grid`` parser (the settings a preset may give)."""
+    from .ubli.grid import build_parser
+
+    return {a.dest: a for a in build_parser()._actions if a.dest not in GRID_NOT_PRESET}
+
+
+def _check_values(path: Path, kind: str, cfg: dict) -> None:
+    """What the schema's types cannot say: choices, names of other presets, option names."""
+    def choice(key, value, choices):
+        if value not in choices:
+            raise UserError(f"{path}: {key}: {value!r} is not one of {', '.join(choices)}")
+
+    if kind in ("mlm", "unmt"):
+        choice("device", cfg["device"], DEVICES)
+        for opt, value in cfg["fairseq"].items():
+            if not opt.replace("_", "").isalnum() or isinstance(value, (list, dict)):
+                raise UserError(f"{path}: fairseq.{opt}: expected an option name with a "
+                                "scalar value (true for a bare flag)")
+    if kind == "mlm":
+        choice("emb_init", cfg["emb_init"], EMB_INITS)
+    if kind == "unmt" and cfg["mlm"] not in list_presets("mlm"):
+        raise UserError(f"{path}: mlm: no mlm preset {cfg['mlm']!r} (presets: "
+                        f"{', '.join(list_presets('mlm'))})")
+    if kind == "ubli":
+        known = _grid_options()
+        for opt, value in cfg["grid"].items():
+            if opt not in known:
+                raise UserError(f"{path}: grid.{opt}: unknown key (known: "
+                                f"{', '.join(sorted(known))})")
+            action = known[opt]
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            try:
+                parsed = action.type(text) if action.type and action.nargs != 0 else value
+            except (ValueError, TypeError, argparse.ArgumentTypeError) as err:
+                raise UserError(f"{path}: grid.{opt}: {value!r}: {err}") from None
+            if action.choices is not None and parsed not in action.choices:
+                choice(f"grid.{opt}", parsed, [str(c) for c in action.choices])
+
+
+def load_preset(kind: str, name: str) -> dict:
+    """Preset ``name`` of ``kind`` as a plain dict, checked (see the module docstring); ``name``
+    is a shipped preset (``tiny``, ``cpu``, ``paper``) or a file's path (see :func:`preset_path`).
+
+    Returns every key of the kind's schema (:class:`MlmPreset`, :class:`UnmtPreset`,
+    :class:`UbliPreset`); ``fairseq`` / ``grid`` hold only the options the file gives.
+    Raises UserError naming the file: unknown kind or preset, unparsable YAML, unknown key,
+    wrong type, missing value, a value outside its choices, an unknown grid option.
+    """
+    import yaml
+
+    path = preset_path(kind, name)
+    text = read_text(path, what=f"{kind} preset")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: cannot parse the preset: {str(err).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: a preset must be a mapping")
+    cfg = _structured(path, SCHEMAS[kind], raw)
+    _check_values(path, kind, cfg)
+    return cfg
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def fairseq_arguments(preset: dict, has_gpu: bool | None = None) -> list[str]:
+    """``fairseq-train`` arguments for the ``fairseq`` block and ``device`` of an MLM/UNMT preset.
+
+    Options in the file's order: ``name: value`` -> ``--name value``; ``true`` -> ``--name``;
+    ``false`` or null -> left out. ``device: cpu`` adds ``--cpu``; ``device: auto`` adds ``--fp16``
+    where ``has_gpu`` (default: ``torch.cuda.is_available()``), else ``--cpu``. The task, data,
+    languages, seed, save and log options are the caller's.
+    """
+    args: list[str] = []
+    for name, value in preset["fairseq"].items():
+        if value is True:
+            args.append(_flag(name))
+        elif value is not False and value is not None:
+            args += [_flag(name), str(value)]
+    if preset["device"] == "cpu":
+        args.append("--cpu")
+    else:
+        if has_gpu is None:
+            import torch
+
+            has_gpu = torch.cuda.is_available()
+        args.append("--fp16" if has_gpu else "--cpu")
+    return args
+
+
+def grid_arguments(preset: dict) -> list[str]:
+    """``xdomain-ubli grid`` arguments for the ``grid`` block of a UBLI preset (lists joined by
+    commas, ``true`` -> a bare flag); the embeddings, dictionary, output and labels are the
+    caller's."""
+    actions = _grid_options()
+    args: list[str] = []
+    for dest, value in preset["grid"].items():
+        opt = max(actions[dest].option_strings, key=len)
+        if value is True:
+            args.append(opt)
+        elif value is not False and value is not None:
+            args += [opt, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+    return args
+
+
+def fasttext_arguments(preset: dict) -> list[str]:
+    """``xdomain-embed train|joint|binarized`` fastText options for the ``fasttext`` block of a
+    preset (``thread: 0`` -> the number of cores; null fields left out: the tool's default)."""
+    args: list[str] = []
+    for name, value in preset["fasttext"].items():
+        if name == "thread" and value == 0:
+            value = os.cpu_count() or 1
+        if value is not None:
+            args += [_flag(name), str(value)]
+    return args
+
+
+__all__ = ["KINDS", "configs_dir", "list_presets", "preset_path", "load_preset",
+           "fairseq_arguments", "grid_arguments", "fasttext_arguments"]

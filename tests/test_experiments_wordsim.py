@@ -1,0 +1,148 @@
+"""``xdomain-run wordsim`` (paper Table 6): input checks, plan, and a tiny end-to-end run.
+
+The end-to-end run uses a generated mismatched pair (``xdomain-synth mismatched``: corpora
+``{aa,bb}.{wiki,un}.txt`` and the SemEval-layout ``aa-bb.test.{data,gold}.txt``) with tiny
+fastText and grid settings given as overrides of the ``tiny`` preset (~30 s on one core).
+The scores are checked against an independent recomputation from the files the driver says each
+row uses, so a row wired to the wrong vectors or mapping fails.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import run
+from scipy.stats import pearsonr, spearmanr
+
+from fairseq_xdomain.embeddings.vecio import load_vec
+from fairseq_xdomain.report import build_report
+
+TINY = ["--preset", "tiny", "--dim", "16", "--ft-epoch", "3", "--min-count", "3",
+        "--set", "fasttext.bucket=20000", "--max-vocab", "2000", "--epoch-size", "640",
+        "--seeds", "123", "--epochs", "1", "--refinements", "1", "--set", "grid.threads=1",
+        "--set", "grid.dis_hid_dim=32", "--set", "grid.dis_most_frequent=500",
+        "--set", "grid.dico_max_rank=500", "--set", "grid.criterion_max_rank=500",
+        "--set", "grid.knn_backend=torch"]
+ROWS = {"wiki-wiki": ("Wiki-Wiki", "separate", "Wiki-Wiki"),
+        "un-wiki": ("UN-Wiki", "separate", "UN-Wiki w/o Joint PT"),
+        "un-wiki-joint": ("UN-Wiki", "joint", "UN-Wiki w/ Joint PT")}
+ENV = {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("wsdata")
+    run(["xdomain-synth", "mismatched", "--out", d, "--n-lines", 8000, "--vocab-size", 600,
+         "--n-wordsim", 200, "--n-dict-test", 100, "--n-dict-train", 100, "--min-count", 5])
+    return d
+
+
+def wordsim(data, tmp, *extra, check=True):
+    return run(["xdomain-run", "wordsim", "--corpora", data, "--semeval", data, "--src-lang",
+                "aa", "--langs", "bb", "--no-tokenize", "--results", tmp / "results", "--work",
+                tmp / "work", *TINY, *extra], env=ENV, check=check)
+
+
+def test_missing_input_one_line(data, tmp_path):
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for name in ("aa.wiki.txt", "bb.wiki.txt", "aa-bb.test.data.txt", "aa-bb.test.gold.txt"):
+        (partial / name).write_bytes((data / name).read_bytes())
+    proc = run(["xdomain-run", "wordsim", "--corpora", partial, "--semeval", partial,
+                "--src-lang", "aa", "--langs", "bb", "--results", tmp_path / "r", "--work",
+                tmp_path / "w"], check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert str(partial / "aa.un.txt") in lines[0] and "UN Parallel Corpus" in lines[0]
+    assert not (tmp_path / "w").exists() and not (tmp_path / "r").exists()
+    # the Wiki-Wiki row alone does not need the UN corpus
+    ok = run(["xdomain-run", "wordsim", "--corpora", partial, "--semeval", partial,
+              "--src-lang", "aa", "--langs", "bb", "--rows", "wiki-wiki", "--check-only"])
+    assert "aa-bb wiki-wiki" in ok.stdout and "un-wiki" not in ok.stdout
+    # missing SemEval files: one line naming both files and where to get the data
+    proc = run(["xdomain-run", "wordsim", "--corpora", data, "--semeval",
+                tmp_path / "nosemeval", "--src-lang", "aa", "--langs", "bb", "--rows",
+                "wiki-wiki"], check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: {tmp_path / 'nosemeval' / 'aa-bb.test.data.txt'}:")
+    assert str(tmp_path / "nosemeval" / "aa-bb.test.gold.txt") in lines[0]
+    assert "alt.qcri.org/semeval2017/task2" in lines[0]
+
+
+def _cosines(src_vec, tgt_vec, pairs_file, W=None):
+    """Independent recomputation: cosine of the terms' vectors (exact, else lower-cased), the
+    source rows mapped as x @ W."""
+    s, t = load_vec(src_vec), load_vec(tgt_vec)
+
+    def vec(wv, term):
+        return wv.vectors[wv.word2id.get(term, wv.word2id.get(term.lower()))].astype(np.float64)
+
+    out = []
+    for line in pairs_file.read_text(encoding="utf-8").splitlines():
+        a, b = line.split("\t")
+        va, vb = vec(s, a), vec(t, b)
+        va = va @ W if W is not None else va
+        out.append(va @ vb / np.linalg.norm(va) / np.linalg.norm(vb))
+    return np.array(out)
+
+
+def test_end_to_end_tiny(data, tmp_path):
+    proc = wordsim(data, tmp_path)
+    res, work = tmp_path / "results", tmp_path / "work"
+    gold = np.loadtxt(data / "aa-bb.test.gold.txt")
+    sep, joint = work / "emb" / "separate", work / "emb" / "joint" / "aa.un-bb.wiki"
+    uses = {"wiki-wiki": (sep / "aa.wiki.vec", sep / "bb.wiki.vec"),
+            "un-wiki": (sep / "aa.un.vec", sep / "bb.wiki.vec"),
+            "un-wiki-joint": (joint / "aa.vec", joint / "bb.vec")}
+    for row, (domains, init, _) in ROWS.items():
+        rec = json.loads((res / "aa-bb" / f"{row}.json").read_text())
+        W_path = rec["details"]["mapping"]
+        assert W_path.startswith(str(work / "grid" / f"aa-bb.{row}.")), W_path
+        assert W_path.endswith("/selected_W.npy")
+        assert (rec["kind"], rec["pair"], rec["domains"], rec["init"], rec["space"]) == (
+            "wordsim", "aa-bb", domains, init, "aligned")
+        assert rec["n_pairs"] == 200
+        assert rec["details"]["src_emb"] == str(uses[row][0])
+        assert rec["details"]["tgt_emb"] == str(uses[row][1])
+        expect = _cosines(*uses[row], data / "aa-bb.test.data.txt", np.load(W_path))
+        scores = np.loadtxt(res / "aa-bb" / f"{row}.scores.txt")
+        assert np.allclose(scores, expect, atol=1e-5)
+        r, rho = pearsonr(expect, gold)[0], spearmanr(expect, gold)[0]
+        assert rec["harmonic_mean"] == pytest.approx(2 * r * rho / (r + rho), abs=1e-4)
+    # the source vectors of the rows come from different corpora (UN vs Wiki)
+    assert load_vec(uses["un-wiki"][0]).words != load_vec(uses["wiki-wiki"][0]).words
+    # xdomain-report reads them as the paper's three Table 6 rows (and the driver printed it)
+    report = build_report(res, tmp_path / "check" / "report.md", plots=False)
+    t6 = {x["canonical"]: x for x in json.loads(report["json"].read_text())["table6"]}
+    assert set(t6) == {label for _, _, label in ROWS.values()}
+    for row, (_, _, label) in ROWS.items():
+        rec = json.loads((res / "aa-bb" / f"{row}.json").read_text())
+        assert t6[label]["pair"] == "aa-bb"
+        assert t6[label]["harmonic_mean"] == rec["harmonic_mean"]
+    assert "| UN-Wiki w/ Joint PT |" in proc.stdout
+    cfg = json.loads((res / "run.json").read_text())
+    assert cfg["config"]["settings"]["fasttext"]["dim"] == 16
+    assert cfg["config"]["corpora"]["aa.un"] == str(data / "aa.un.txt")
+    assert cfg["seed"] == [123] and cfg["version"] and cfg["wall_s"] >= 0
+    # rerunning resumes: every step is up to date and no result is rewritten
+    before = {p: p.stat().st_mtime_ns for p in (res / "aa-bb").glob("*.json")}
+    again = wordsim(data, tmp_path)
+    steps = [line for line in again.stdout.splitlines() if line.startswith("[")]
+    assert len(steps) == 3 + 3 + 1 + 3 + 1 and all(s.endswith(": up to date") for s in steps)
+    assert {p: p.stat().st_mtime_ns for p in (res / "aa-bb").glob("*.json")} == before
+
+
+def test_joint_space_without_mapping(data, tmp_path):
+    """--no-joint-align scores the joint row in the joint space as trained (no grid for it)."""
+    wordsim(data, tmp_path, "--rows", "un-wiki-joint", "--no-joint-align")
+    rec = json.loads((tmp_path / "results" / "aa-bb" / "un-wiki-joint.json").read_text())
+    assert rec["space"] == "joint" and rec["details"]["mapping"] is None
+    assert not (tmp_path / "work" / "grid").exists()
+    assert not (tmp_path / "work" / "emb" / "separate").exists()  # not needed
+    joint = tmp_path / "work" / "emb" / "joint" / "aa.un-bb.wiki"
+    expect = _cosines(joint / "aa.vec", joint / "bb.vec", data / "aa-bb.test.data.txt")
+    scores = np.loadtxt(tmp_path / "results" / "aa-bb" / "un-wiki-joint.scores.txt")
+    assert np.allclose(scores, expect, atol=1e-5)
