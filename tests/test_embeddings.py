@@ -134,3 +134,19 @@ def test_fasttext_on_binarized_folder(tmp_path):
                 tmp_path / "emb2", *FT_FLAGS], check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"error: {data / 'cc' / 'train'}.bin: missing (binarized training data of 'cc')"
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_fasttext_progress_on_stderr(tmp_path, capfd, progress):
+    """fastText shows its progress line (percent, words/sec/thread, ETA) when asked (by default:
+    when stderr is a terminal), and stays silent otherwise (issue 16 point 7: 12 silent minutes)."""
+    from fairseq_xdomain.embeddings.fasttext_train import FastTextConfig, train_fasttext
+
+    rng = random.Random(0)
+    corpus = tmp_path / "c.txt"
+    write_lines(corpus, [" ".join(rng.choice("abcdefgh") * rng.randint(1, 3) for _ in range(12))
+                         for _ in range(200)])
+    train_fasttext(corpus, FastTextConfig(dim=8, epoch=1, min_count=1, thread=1, minn=0, maxn=0),
+                   progress=progress)
+    err = capfd.readouterr().err
+    assert ("Progress:" in err) == progress, err[-300:]

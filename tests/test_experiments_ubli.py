@@ -92,3 +92,25 @@ def test_ubli_driver_tiny(data, tmp_path):
     # record, never as a file it could not read
     skipped = json.loads((res / "report.json").read_text())["skipped"]
     assert "no 'kind' field" not in skipped, skipped
+
+
+def test_separate_vectors_reused_across_pairs(data, tmp_path):
+    """Two pairs with the same source corpus under one --work folder: the source's separate
+    vectors are trained once and reused (same file), the other side's are trained."""
+    base = ["xdomain-run", "ubli", "--src-lang", "aa", "--tgt-lang", "bb", "--src-corpus",
+            data / "aa.wiki.txt", "--src-domain", "Wiki", "--dico", data / "dict.aa-bb.test.txt",
+            "--no-tokenize", "--results", tmp_path / "results", "--work", tmp_path / "work",
+            *SMALL, "--dim", 8]
+    run([*base, "--tgt-corpus", data / "bb.un.txt", "--tgt-domain", "UN", "--name", "p1"],
+        env={"OMP_NUM_THREADS": "1"})
+    run([*base, "--tgt-corpus", data / "bb.wiki.txt", "--tgt-domain", "Wiki", "--name", "p2"],
+        env={"OMP_NUM_THREADS": "1"})
+    stamps = {p: json.loads((tmp_path / "work" / p / ".stamps" / "fasttext.separate.aa.json")
+                            .read_text())["counts"] for p in ("p1", "p2")}
+    assert (stamps["p1"]["reused"], stamps["p2"]["reused"]) == (False, True)
+    assert stamps["p1"]["cache"] == stamps["p2"]["cache"]
+    vec = [(tmp_path / "work" / p / "emb" / "separate.aa.vec").read_bytes() for p in ("p1", "p2")]
+    assert vec[0] == vec[1]
+    tgt = json.loads((tmp_path / "work" / "p2" / ".stamps" / "fasttext.separate.bb.json")
+                     .read_text())["counts"]
+    assert tgt["reused"] is False

@@ -383,3 +383,16 @@ def test_help_lists_every_subcommand(capsys):
     out = capsys.readouterr().out
     assert "{align,baseline,grid" in out and "the paper's grid search" in out
     assert "evaluate" in out  # issue 16: xdomain-ubli evaluate
+
+
+def test_faiss_loader_messages_stay_out_of_the_log():
+    """faiss's loader logs every CPU build it cannot load at INFO (``ModuleNotFoundError ...
+    swigfaiss_avx512``); a user's INFO log must not show them (issue 16, point 7)."""
+    import subprocess
+    import sys
+
+    code = ("import logging; logging.basicConfig(level=logging.INFO); "
+            "from fairseq_xdomain.ubli.csls import resolve_backend; print(resolve_backend('auto'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "faiss"
+    assert "swigfaiss" not in proc.stderr and "faiss.loader" not in proc.stderr, proc.stderr

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -105,9 +106,14 @@ def _public(report):
     return [{k: v for k, v in rec.items() if k != "counts"} for rec in report]
 
 
-def train_fasttext(corpus, cfg: FastTextConfig):
-    """Train a skipgram model on ``corpus``, a text file as written by :func:`prepare_corpus`."""
+def train_fasttext(corpus, cfg: FastTextConfig, progress: bool | None = None):
+    """Train a skipgram model on ``corpus``, a text file as written by :func:`prepare_corpus`.
+
+    ``progress``: fastText's own progress line on stderr (percent done, words/sec/thread, loss,
+    ETA); default: when stderr is a terminal (a log file would get a line per update)."""
     require_file(corpus, "corpus")
+    if progress is None:
+        progress = sys.stderr.isatty()
     import fasttext
 
     # no character n-grams: no hash bucket either (fastText's command line does the same; the
@@ -117,7 +123,7 @@ def train_fasttext(corpus, cfg: FastTextConfig):
     return fasttext.train_unsupervised(
         os.fspath(corpus), model="skipgram", dim=cfg.dim, minCount=cfg.min_count,
         epoch=cfg.epoch, thread=cfg.thread, minn=cfg.minn, maxn=cfg.maxn, bucket=bucket,
-        lr=cfg.lr, ws=cfg.ws, neg=cfg.neg, verbose=0,
+        lr=cfg.lr, ws=cfg.ws, neg=cfg.neg, verbose=2 if progress else 0,
     )
 
 

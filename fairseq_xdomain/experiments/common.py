@@ -150,6 +150,10 @@ def prep_corpus(runner: Runner, name: str, lang: str, source, work: Path, tok: d
                                                     drop_empty=True, show_progress=False)))
         text = sampled
     if not tokenize:
+        if lang == "ru":  # the paper lemmatizes Russian (section 2.1): say it is not done here
+            logger.warning("%s: --no-tokenize: the %s corpus is used as given, so it is NOT "
+                           "lemmatized (the paper lemmatizes Russian; lemmatize it with "
+                           "`xdomain-prep lemmatize`, or drop --no-tokenize)", source, lang)
         return text
     out = str(work / "corpus" / f"{name}.tok")
     rules = tokenizer_lang(lang)
@@ -180,14 +184,46 @@ def fasttext_config(ft: dict):
         raise UserError(f"fasttext settings: {err}") from None
 
 
+def vector_cache(runner: Runner) -> Path:
+    """``WORK/vectors``: separate fastText vectors shared by every pair run under one ``--work``
+    folder (``WORK/NAME`` is the runner's), one sub-folder per (corpus sha256, settings, version)."""
+    return runner.work_dir.parent / "vectors"
+
+
 def separate_step(runner: Runner, name: str, corpus: str, prefix: Path, ft: dict) -> str:
-    """Step ``fasttext.NAME``: skipgram vectors of one corpus -> ``PREFIX.vec`` (no .bin)."""
+    """Step ``fasttext.NAME``: skipgram vectors of one corpus -> ``PREFIX.vec`` (no .bin).
+
+    Vectors of the same corpus text under the same settings are trained once per ``--work``
+    folder and reused by every pair (e.g. English Wikipedia for en-es, en-fr, en-ru): they are
+    kept in :func:`vector_cache` under the key of (corpus checksum, fastText settings, package
+    version), and the step copies them; the step's counts say ``reused``."""
+    import shutil
+
     from ..embeddings.fasttext_train import train_separate
 
     vec = f"{prefix}.vec"
-    runner.step(f"fasttext.{name}", [corpus], ft, lambda: (
-        [vec, f"{prefix}.json"],
-        {"n_words": train_separate(corpus, prefix, fasttext_config(ft), save_bin=False)["n_words"]}))
+
+    def fn():
+        key = runner.key("fasttext.separate", ft, [corpus])[:16]
+        cached = vector_cache(runner) / key
+        done = cached / "done"
+        reused = done.exists()
+        if not reused:  # train into the cache; ``done`` last, so a killed run retrains
+            cached.mkdir(parents=True, exist_ok=True)
+            train_separate(corpus, cached / "vectors", fasttext_config(ft), save_bin=False)
+            done.write_text(corpus + "\n", encoding="utf-8")
+        else:
+            logger.info("fasttext.%s: reusing %s (same corpus text and settings)", name, cached)
+        Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+        for ext in (".vec", ".json"):  # copy under a temporary name, then rename (atomic)
+            tmp = Path(f"{prefix}{ext}.tmp")
+            shutil.copyfile(cached / f"vectors{ext}", tmp)
+            tmp.replace(f"{prefix}{ext}")
+        n_words = sum(1 for _ in open(vec, encoding="utf-8")) - 1
+        return [vec, f"{prefix}.json"], {"n_words": n_words, "reused": reused,
+                                         "cache": str(cached)}
+
+    runner.step(f"fasttext.{name}", [corpus], ft, fn)
     return vec
 
 

@@ -28,6 +28,10 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 def _faiss():
+    """faiss, or None when it is not installed. faiss's loader logs at INFO every CPU build it
+    tries and cannot load (``ModuleNotFoundError ... swigfaiss_avx512``): noise in the user's log
+    whatever the machine, so its logger is raised to WARNING (real failures still show)."""
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         import faiss  # noqa: F401
     except ImportError:  # pragma: no cover - faiss is in requirements
