@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" not in argv:
+        if "-h" in argv or "--help" in argv:
+            build_parser().parse_args(argv)  # prints the usage and exits 0
         raise UserError("give fairseq-train's arguments after '--': xdomain-train --nproc N "
                         "[--cpu] -- DATA --task ...")
     split = argv.index("--")

@@ -94,3 +94,9 @@ def main(argv=None):
         save_vec(args.output, wv.words, wv.vectors)
         print(f"{args.output}: {len(wv)} words")
     return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

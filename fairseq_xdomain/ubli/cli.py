@@ -361,3 +361,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["main", "read_json"]
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
