@@ -166,8 +166,12 @@ class Runner:
         return stamp
 
     def step(self, name: str, inputs: list, params: dict,
-             fn: Callable[[], tuple[list, dict]]) -> dict:
+             fn: Callable[[], tuple[list, dict]], outputs: list | None = None) -> dict:
         """Run ``fn() -> (outputs, counts)`` unless up to date; return the step's record.
+
+        ``outputs``: the paths the step writes, where they are known before it runs; they are
+        part of the key, so the same step asked to write elsewhere (another ``--results``
+        folder) runs again instead of being "up to date" with its files somewhere else.
 
         The record (also the stamp) has ``step, key, version, params, inputs, outputs`` (each
         ``{path, size, sha256}``), ``counts``, ``seconds``, ``finished_at`` and ``status``
@@ -176,7 +180,9 @@ class Runner:
         """
         index = len(self.records) + 1
         prefix = f"[{index}/{self.total}] {name}" if self.total else f"[{index}] {name}"
-        key = self.key(name, params, inputs)
+        key_params = params if outputs is None else {
+            **params, "_outputs": [os.path.abspath(p) for p in outputs]}
+        key = self.key(name, key_params, inputs)
         stamp_path = self.stamp_path(name)
         stamp = self._up_to_date(stamp_path, key)
         if stamp is not None:
@@ -215,7 +221,7 @@ class Runner:
             run_logged(cmd, log_path, env=env, cwd=cwd)
             return [str(p) for p in outputs], {"log": str(log_path)}
 
-        return self.step(name, inputs, params, fn)
+        return self.step(name, inputs, params, fn, outputs=outputs)
 
     def summary(self) -> list[dict]:
         """``[{step, status, seconds}]`` of the steps run so far (for ``run.json``)."""

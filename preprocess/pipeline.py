@@ -385,7 +385,7 @@ def run_pipeline(config_path, force: bool = False) -> dict:
                                        on_bad_utf8=utf8, hint=utf8_hint)
         return [str(out_dir / f) for f in result["files"]], result
 
-    runner.step("binarize", bin_inputs, bin_params, do_binarize)
+    runner.step("binarize", bin_inputs, bin_params, do_binarize, outputs=[out_dir])
 
     manifest = _manifest(cfg, config_path, runner, time.time() - started)
     write_json(out_dir / "manifest.json", manifest)

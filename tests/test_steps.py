@@ -199,3 +199,20 @@ def test_write_run_record(tmp_path):
     back = json.loads((tmp_path / "run.json").read_text())
     assert back == rec and back["config"]["a"] == "it's \"quoted\"" and back["seed"] == [1, 2]
     assert back["version"] == package_version() and back["steps"][0]["status"] == "ran"
+
+
+def test_a_step_asked_to_write_elsewhere_runs_again(tmp_path):
+    """A step whose declared outputs move (another --results folder) is not "up to date" with
+    its files in the old place: it runs again and writes the new ones (the old ones stay)."""
+    src = tmp_path / "src.txt"
+    src.write_text("hello")
+
+    def run(dest):
+        runner = Runner(tmp_path / "work", progress=lambda line: None)
+        cmd = [sys.executable, "-c", f"import shutil; shutil.copy({str(src)!r}, {str(dest)!r})"]
+        return runner.command("copy", [str(src)], {}, cmd, [dest])["status"]
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    assert (run(a), run(a)) == ("ran", "skipped")
+    assert run(b) == "ran" and b.read_text() == "hello" and a.exists()
+    assert run(b) == "skipped"

@@ -271,7 +271,7 @@ def grid_step(runner: Runner, name: str, src_vec: str, tgt_vec: str, work: Path,
         return [str(out / "summary.json"), str(out / "result.json"), str(out / "selected_W.npy"),
                 *map(str, publish.values())], {}
 
-    runner.step(f"grid.{name}", inputs, params, fn)
+    runner.step(f"grid.{name}", inputs, params, fn, outputs=list(publish.values()))
     return out
 
 
@@ -289,8 +289,9 @@ def report_step(runner: Runner, results: Path, inputs: list, plots: bool = False
     from ..report import build_report
 
     report = results / "report.md"
-    runner.step("report", sorted(map(str, inputs)), {}, lambda: (
-        [str(report)], {"counts": build_report(results, report, plots=plots)["counts"]}))
+    runner.step("report", sorted(map(str, inputs)), {"plots": plots}, lambda: (
+        [str(report)], {"counts": build_report(results, report, plots=plots)["counts"]}),
+        outputs=[report])
     return report
 
 
