@@ -382,3 +382,31 @@ __all__ = ["SCHEMA", "INTERMEDIATE_KINDS", "NotAResult", "UBLIResult", "STDMResu
            "WordsimResult", "UNMTCurve", "Result", "RESULT_TYPES", "check_result",
            "result_to_dict", "result_from_dict", "read_result", "write_result",
            "result_markdown", "unmt_file_name", "unmt_curves", "field_docs"]
+
+
+# ----------------------------------------------------------------------------- labels
+
+#: how the vectors of a UBLI / word-similarity result were trained
+INITS = ("separate", "joint")
+
+
+def add_label_arguments(parser, init: bool = True) -> None:
+    """``--pair``, ``--domains`` (and ``--init``): the labels a result carries so that
+    ``xdomain-report`` can place it in the paper's tables; one declaration for every tool."""
+    g = parser.add_argument_group("labels (copied into the result for xdomain-report)")
+    g.add_argument("--pair", default=None, help='"src-tgt", e.g. "en-es"')
+    g.add_argument("--domains", default=None, help='source-target corpus domains, e.g. "Wiki-UN"')
+    if init:
+        g.add_argument("--init", default=None,
+                       help='"separate" | "joint" (how the vectors were trained)')
+
+
+def labels_from_args(args) -> dict:
+    """{pair, domains, init} from :func:`add_label_arguments`'s flags; unknown ones are None
+    (never guessed). Raises UserError for a pair that is not ``src-tgt`` or an unknown init."""
+    pair, init = getattr(args, "pair", None), getattr(args, "init", None)
+    if pair is not None and len([x for x in pair.split("-") if x]) != 2:
+        raise UserError(f"--pair {pair!r}: expected src-tgt, e.g. en-es")
+    if init not in (None, *INITS):
+        raise UserError(f"--init {init!r}: expected separate or joint")
+    return {"pair": pair, "domains": getattr(args, "domains", None), "init": init}

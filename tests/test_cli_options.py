@@ -192,10 +192,13 @@ def test_ubli_align_methods(vecs, tmp_path, method):
     extra = ALIGN_TINY if method == "adversarial" else [
         "--sl-init-vocab", "40", "--sl-patience", "2", "--threads", "1", "--cpu"]
     argv = ["align", "--method", method, "--src-emb", vecs / "src.vec", "--tgt-emb",
-            vecs / "tgt.vec", "--dico-eval", vecs / "dico.txt", "--out", tmp_path, *extra]
+            vecs / "tgt.vec", "--dico-eval", vecs / "dico.txt", "--out", tmp_path, *extra,
+            "--pair", "aa-bb", "--domains", "Wiki-UN", "--init", "separate"]
     assert _main_exit(main, argv) == 0
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["config"].get("method", "adversarial") == method
+    # labelled for xdomain-report, like baseline and grid results
+    assert (res["pair"], res["domains"], res["init"]) == ("aa-bb", "Wiki-UN", "separate")
     assert (tmp_path / "W.npy").exists() and (tmp_path / "src.mapped.vec").exists()
 
 
@@ -220,10 +223,12 @@ def test_ubli_evaluate_flags(vecs, tmp_path, flag, value):
 
     argv = ["evaluate", "--src-emb", vecs / "src.vec", "--tgt-emb", vecs / "tgt.vec",
             "--mapping", _true_map(tmp_path / "W.npy"), "--dico-eval", vecs / "dico.txt",
-            "--out", tmp_path / "ev", "--threads", "1", "--cpu", flag, value]
+            "--out", tmp_path / "ev", "--threads", "1", "--cpu", flag, value, "--pair", "aa-bb",
+            "--init", "joint"]
     assert _main_exit(main, argv) == 0
     res = json.loads((tmp_path / "ev" / "results.json").read_text())
     assert res["metrics"]["csls_p@1"] == 100.0
+    assert (res["pair"], res["domains"], res["init"]) == ("aa-bb", None, "joint")
 
 
 # align shares these flags with baseline (the same ``_common``): one align run each is enough

@@ -38,7 +38,7 @@ import torch
 from ..common.atomic import atomic_open, read_json
 from ..common.dataclass_args import add_dataclass_arguments, dataclass_from_args
 from ..common.errors import UserError, check_minimums, cli_entry
-from ..results import UBLIResult, write_result
+from ..results import UBLIResult, add_label_arguments, labels_from_args, write_result
 from .adversarial import AdversarialConfig, BatchedAdversarial
 from .align import (
     adversarial_train,
@@ -100,15 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_self_learning_arguments(p)
     add_selection_arguments(p)  # --selection, --identity-candidate (ubli/selection.py)
+    add_label_arguments(p)  # --pair, --domains, --init (results.py)
     p = sub.add_parser("baseline", help="copy baseline, or identical-strings supervised Procrustes")
     _common(p)
     p.add_argument("--method", required=True, choices=("copy", "identical", "ortho"),
                    help="ortho: the target word with the most similar spelling (character "
                         "n-grams, no embeddings; see ubli/orthography.py)")
-    g = p.add_argument_group("labels (copied into the result JSON for xdomain-report)")
-    g.add_argument("--pair", help='"src-tgt", e.g. "en-es"')
-    g.add_argument("--domains", help='e.g. "Wiki-UN"')
-    g.add_argument("--init", help='"separate" | "joint" (how the vectors were trained)')
+    add_label_arguments(p)
     p = sub.add_parser("grid", help="the paper's grid search: seeds x epochs x refinements, "
                        "selected by the unsupervised criterion", description=GRID_DESCRIPTION)
     add_grid_arguments(p)
@@ -121,11 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _labels(args) -> dict:
     """Report labels of a baseline run; unknown ones are null (never guessed)."""
-    if args.pair is not None and len([x for x in args.pair.split("-") if x]) != 2:
-        raise UserError(f"--pair {args.pair!r}: expected src-tgt, e.g. en-es")
-    if args.init not in (None, "separate", "joint"):
-        raise UserError(f"--init {args.init!r}: expected separate or joint")
-    return {"pair": args.pair, "domains": args.domains, "init": args.init, "method": args.method}
+    return {**labels_from_args(args), "method": args.method}
 
 
 def _setup(args):
@@ -245,6 +239,7 @@ def cmd_align(args):
     evaluation = _evaluate(args, src_wv, tgt_wv, src, tgt, W)
     _export(args, out, src_wv, tgt_wv, src, tgt, W)
     result = UBLIResult(
+        **labels_from_args(args),
         method="muse", p_at_1=(evaluation or {}).get("csls_p@1"), metrics=evaluation or {},
         criterion=crit, config=config, wall_s=time.perf_counter() - t0,
         selected=selected,

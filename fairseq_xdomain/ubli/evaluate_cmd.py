@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..common.errors import UserError, check_minimums
-from ..results import UBLIResult, write_result
+from ..results import UBLIResult, add_label_arguments, labels_from_args, write_result
 from .csls import BACKENDS
 from .data import NORMALIZATIONS, add_max_vocab_argument, load_pair
 from .evaluation import evaluate_translation, load_dictionary, require_coverage
@@ -38,6 +38,7 @@ from .selection import mean_cosine_criterion
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``xdomain-ubli evaluate``."""
     r = RefinementConfig()
+    add_label_arguments(p)
     p.add_argument("--src-emb", required=True)
     p.add_argument("--tgt-emb", required=True)
     p.add_argument("--mapping", default=None, help="W.npy [d, d], mapped = src @ W "
@@ -113,7 +114,7 @@ def cmd_evaluate(args: argparse.Namespace) -> UBLIResult:
               "normalize_embeddings": args.normalize_embeddings, "csls_k": args.csls_k,
               "criterion_max_rank": rank, "knn_backend": args.knn_backend, "seed": None,
               "ortho_weight": args.ortho_weight}
-    result = UBLIResult(method="evaluate", p_at_1=evaluation.get("csls_p@1"), metrics=evaluation,
+    result = UBLIResult(**labels_from_args(args), method="evaluate", p_at_1=evaluation.get("csls_p@1"), metrics=evaluation,
                         criterion=crit, config=config, wall_s=time.perf_counter() - t0,
                         selected=selected,
                         details=_words(src_wv, tgt_wv))

@@ -64,7 +64,7 @@ import torch
 from ..common.atomic import atomic_open, read_json, write_json, write_text
 from ..common.dataclass_args import add_dataclass_arguments, dataclass_from_args
 from ..common.errors import UserError, check_minimums, cli_entry
-from ..results import UBLIResult, write_result
+from ..results import UBLIResult, add_label_arguments, write_result
 from .adversarial import AdversarialConfig, BatchedAdversarial
 from .align import (
     adversarial_train,
@@ -568,10 +568,7 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     g = p.add_argument_group("refinement and criterion")
     add_dataclass_arguments(g, RefinementConfig, exclude=("n_refinement",))
     g.add_argument("--knn-backend", default="auto", choices=BACKENDS)
-    g = p.add_argument_group("labels (copied into result.json for xdomain-report)")
-    g.add_argument("--pair", help='e.g. "en-es" (source-target)')
-    g.add_argument("--domains", help='e.g. "Wiki-UN"')
-    g.add_argument("--init", help='"separate" | "joint"')
+    add_label_arguments(p)  # --pair, --domains, --init (results.py)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--cpu", action="store_true", help="do not use CUDA even when available")
     p.add_argument("--no-progress", action="store_true")

@@ -223,6 +223,9 @@ def add_reallocate_parser(sub) -> None:
                    help="do not write the reallocated .vec files")
     add_dataclass_arguments(p, RefinementConfig, exclude=("dico_build", "dico_method"))
     p.set_defaults(knn_backend="auto", normalize_embeddings="")
+    from ..results import add_label_arguments
+
+    add_label_arguments(p)
 
 
 def cmd_reallocate(args: argparse.Namespace):
@@ -232,7 +235,7 @@ def cmd_reallocate(args: argparse.Namespace):
     flags or files."""
     from ..common.atomic import write_json
     from ..embeddings.vecio import load_vec, save_vec
-    from ..results import UBLIResult, write_result
+    from ..results import UBLIResult, labels_from_args, write_result
     from .align import refine_and_select, save_mapping
     from .cli import _check_common, _print_result, _ref_cfg, _setup
     from .data import load_pair, normalize_embeddings
@@ -286,7 +289,8 @@ def cmd_reallocate(args: argparse.Namespace):
               "tgt_sep_emb": args.tgt_sep_emb, "ratio": args.ratio,
               "max_vocab": args.max_vocab, "normalize_embeddings": args.normalize_embeddings,
               "refinement": ref.to_dict(), "dico_eval": args.dico_eval, "seed": None}
-    result = UBLIResult(method="reallocate", p_at_1=metrics.get("csls_p@1"), metrics=metrics,
+    result = UBLIResult(**labels_from_args(args), method="reallocate",
+                        p_at_1=metrics.get("csls_p@1"), metrics=metrics,
                         criterion=crit, config=config,
                         selected={"refinement": ref_it, "identity_criterion": crit0},
                         details={"reallocation": {k: v for k, v in summary.items()

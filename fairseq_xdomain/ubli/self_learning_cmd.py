@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..common.dataclass_args import add_dataclass_arguments, dataclass_from_args
 from ..common.errors import UserError
-from ..results import UBLIResult, write_result
+from ..results import UBLIResult, labels_from_args, write_result
 from .self_learning import SelfLearningConfig, normalize_sl, self_learning
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def cmd_align_self_learning(args) -> UBLIResult:
         outputs["W_tgt"] = os.fspath(out / "W_tgt.npy")
     evaluation = evaluation or {}
     result = UBLIResult(
-        method="self-learning", p_at_1=evaluation.get("csls_p@1"), metrics=evaluation,
+        **labels_from_args(args), method="self-learning", p_at_1=evaluation.get("csls_p@1"), metrics=evaluation,
         criterion=crit, config=config, wall_s=time.perf_counter() - t0,
         details={"objective_per_iteration": run["objective"],
                  "keep_prob_per_iteration": run["keep_prob"], "n_iterations": run["n_iterations"],
