@@ -31,7 +31,9 @@ def results(tmp_path):
     r = tmp_path / "results"
     write_result(r / "ubli/sep/s123_e1.json", _ubli(init="separate", criterion=0.50, p_at_1=10.0))
     write_result(r / "ubli/sep/s123_e3.json", _ubli(init="separate", criterion=0.61, p_at_1=5.0,
-                                                    metrics={"nn_p@1": 4.0, "coverage": 0.5}))
+                                                    metrics={"nn_p@1": 4.0, "coverage": 0.5,
+                                                             "csls_p@1_nonident": 2.5},
+                                                    wall_s=12.0))
     write_result(r / "ubli/joint/a.json", _ubli(init="joint", criterion=0.1, p_at_1=70.0))
     write_result(r / "ubli/joint/b.json", _ubli(init="joint", criterion=0.9, p_at_1=60.0,
                                                 selected={"seed": 1, "epochs": 3,
@@ -79,10 +81,12 @@ def test_report_tables(results):
     assert (row["separate"], row["joint"]) == (5.0, 60.0)
     assert (row["paper_separate"], row["paper_joint"]) == (0.2, 56.9)
     assert "| en-es | Wiki-UN | 5.0 | 60.0 | +55.0 | 0.2 | 56.9 | +56.7 |" in md
-    # the details table: NN P@1, coverage in %, criterion, selected configuration
-    assert "| en-es | Wiki-UN | separate | muse | 5.0 | 4.0 | 50.0% | 0.6100 | |" in md
-    assert "| en-es | Wiki-UN | joint | muse | 60.0 | – | – | 0.9000 | seed 1, 3 epochs, " \
-        "5 refinement |" in md
+    # the details table (every method): P@1, P@1 over non-identical pairs (copying: 0 by
+    # definition), NN P@1, coverage in %, criterion, selected configuration, wall time
+    assert "| en-es | Wiki-UN | separate | muse | 5.0 | 2.5 | 4.0 | 50.0% | 0.6100 | | 12 |" in md
+    assert "| en-es | Wiki-UN | joint | muse | 60.0 | – | – | – | 0.9000 | seed 1, 3 epochs, " \
+        "5 refinement | – |" in md
+    assert "| en-es | Wiki-UN | separate | copy | 30.0 | 0.0 |" in md
     t3 = {r["method"]: r for r in data["table3"]}
     assert t3["joint"]["copy_baseline"] == 30.0 and t3["joint"]["stdm"] == 0.25
     assert t3["identical"]["acc1"] == 20.0 and t3["identical"]["paper"]["acc1"] == 25.5
