@@ -187,6 +187,8 @@ TABLE3_ROWS = (
     ("identical strings, joint embeddings", "identical_joint", "joint", "identical", None),
     ("joint pre-training (MUSE grid)", "joint", "joint", "muse", "joint"),
     ("separate pre-training (MUSE grid)", "separate", "separate", "muse", None),
+    ("orthographic: character n-grams, no embeddings (beyond the paper)", "ortho", "separate",
+     "ortho", None),
 )
 
 

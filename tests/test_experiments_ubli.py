@@ -52,7 +52,7 @@ def test_ubli_driver_tiny(data, tmp_path):
     proc = ubli(data, tmp_path, 16)
     res, work = tmp_path / "results" / "aa-bb", tmp_path / "work" / "aa-bb"
     first = steps(proc)
-    assert set(first.values()) == {"ran"} and len(first) == 3 + 3 + 3 + 2 + 3 + 2
+    assert set(first.values()) == {"ran"} and len(first) == 3 + 3 + 3 + 2 + 4 + 2
     # sampled (4,000 of 6,000 lines), then tokenized with the English rules (no rules for aa)
     assert len((work / "corpus" / "aa.src.sample").read_text().splitlines()) == 4000
     assert len((work / "corpus" / "aa.src.tok").read_text().splitlines()) == 4000
@@ -64,6 +64,8 @@ def test_ubli_driver_tiny(data, tmp_path):
         assert (r.pair, r.domains, r.init, r.method) == ("aa-bb", "Wiki-UN", init, "muse")
     copy = read_result(res / "baseline_copy_separate" / "baseline_copy.json")
     assert copy.method == "copy" and copy.init == "separate"
+    ortho = read_result(res / "baseline_ortho_separate" / "baseline_ortho.json")
+    assert ortho.method == "ortho" and ortho.p_at_1 is not None
     assert read_result(res / "stdm.json").stdm is not None
     report = json.loads((res / "report.json").read_text())
     (row,) = report["table2"]
@@ -71,6 +73,10 @@ def test_ubli_driver_tiny(data, tmp_path):
     assert row["separate"] == pytest.approx(grids["separate"].p_at_1)
     assert row["joint"] == pytest.approx(grids["joint"].p_at_1)
     assert "## Table 2" in proc.stdout and "## Table 3" in proc.stdout
+    # Table 3 has the orthographic baseline beside the copying baseline (issue 16 point 4)
+    t3 = {r["method"]: r for r in report["table3"]}
+    assert t3["ortho"]["acc1"] == pytest.approx(ortho.p_at_1)
+    assert t3["ortho"]["copy_baseline"] == pytest.approx(copy.p_at_1)
     # run.json: the full configuration, seed(s), version, wall time
     rec = json.loads((res / "run.json").read_text())
     assert rec["config"]["preset"] == "tiny" and rec["config"]["sample_lines"] == 4000
@@ -85,7 +91,7 @@ def test_ubli_driver_tiny(data, tmp_path):
     assert {s for s, v in again.items() if v == "ran"} == {
         "fasttext.separate.aa", "fasttext.separate.bb", "fasttext.joint", "grid.separate",
         "grid.joint", "baseline.copy.separate", "baseline.identical.separate",
-        "baseline.identical.joint", "report"}
+        "baseline.identical.joint", "baseline.ortho.separate", "report"}
     assert load_vec(work / "emb" / "separate.aa.vec").dim == 8
     assert json.loads((res / "run.json").read_text())["config"]["settings"]["fasttext"]["dim"] == 8
     # the report (rerun after the first run.json existed) counts run.json as an intermediate

@@ -3,7 +3,7 @@
 Steps (each skipped when its settings and inputs are unchanged, ``fairseq_xdomain/steps.py``):
 tokenize (Moses, lowercased; + lemmatize Russian) -> fastText separate (one model per corpus)
 and joint (one model on both) -> the MUSE grid (seeds x epochs x refinements, selected by the
-unsupervised criterion) for both initialisations -> copying and identical-strings baselines
+unsupervised criterion) for both initialisations -> copying, identical-strings and orthographic baselines
 (Søgaard et al. 2018) -> STDM between the target language's corpora of the two domains (paper
 section 2.4, footnote 5) -> ``RESULTS/NAME/report.md`` (Tables 2 and 3, ``xdomain-report``) and
 ``RESULTS/NAME/run.json``.
@@ -48,7 +48,10 @@ SHORTCUTS = {
 }
 
 #: the baselines of Table 3: (method, initialisation)
-BASELINES = (("copy", "separate"), ("identical", "separate"), ("identical", "joint"))
+#: (method, vectors) of the baselines: copying and identical strings (the paper's Table 3), and
+#: the orthographic baseline beside copying (character n-grams, no embeddings; issue 16)
+BASELINES = (("copy", "separate"), ("identical", "separate"), ("identical", "joint"),
+             ("ortho", "separate"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
