@@ -91,16 +91,38 @@ class TokenizePreset:
     workers: int = MISSING
 
 
+#: the UBLI methods beyond the paper that ``xdomain-run ubli`` can add as rows (issue 16;
+#: ``experiments/ubli.py``): W = I on the joint vectors, orthography-aware retrieval on W = I
+#: and on the joint grid's selected map, vocabulary reallocation, robust self-learning
+BEYOND_METHODS = ("identity", "ortho_identity", "ortho_grid", "reallocation", "self_learning")
+
+
+@dataclass
+class BeyondPreset:
+    """The UBLI methods beyond the paper run by ``xdomain-run ubli`` (extra report rows):
+    ``methods`` (a subset of :data:`BEYOND_METHODS`; [] = none), the frequency ratio of
+    vocabulary reallocation (``xdomain-ubli reallocate --ratio``) and the self-learning sizes
+    (``xdomain-ubli align --sl-vocab/--sl-init-vocab/--sl-patience``; null: the paper's)."""
+
+    methods: list[str] = field(default_factory=lambda: list(BEYOND_METHODS))
+    ratio: float = 10.0
+    sl_vocab: int | None = None
+    sl_init_vocab: int | None = None
+    sl_patience: int | None = None
+
+
 @dataclass
 class UbliPreset:
-    """One UBLI experiment (fastText, MUSE grid, STDM) at one scale. ``grid``: options of
-    ``xdomain-ubli grid`` by their argparse names (the rest at the grid's defaults, MUSE's)."""
+    """One UBLI experiment (fastText, MUSE grid, STDM, the methods beyond the paper) at one
+    scale. ``grid``: options of ``xdomain-ubli grid`` by their argparse names (the rest at the
+    grid's defaults, MUSE's)."""
 
     source: str = MISSING
     fasttext: FastTextPreset = field(default_factory=FastTextPreset)
     grid: dict[str, Any] = field(default_factory=dict)
     stdm: StdmPreset = field(default_factory=StdmPreset)
     tokenize: TokenizePreset = field(default_factory=TokenizePreset)
+    beyond: BeyondPreset = field(default_factory=BeyondPreset)
 
 
 SCHEMAS = {"mlm": MlmPreset, "unmt": UnmtPreset, "ubli": UbliPreset}
@@ -198,6 +220,7 @@ def _check_values(path: Path, kind: str, cfg: dict) -> None:
         raise UserError(f"{path}: mlm: no mlm preset {cfg['mlm']!r} (presets: "
                         f"{', '.join(list_presets('mlm'))})")
     if kind == "ubli":
+        check_beyond(path, cfg["beyond"])
         known = _grid_options()
         for opt, value in cfg["grid"].items():
             if opt not in known:
@@ -211,6 +234,27 @@ def _check_values(path: Path, kind: str, cfg: dict) -> None:
                 raise UserError(f"{path}: grid.{opt}: {value!r}: {err}") from None
             if action.choices is not None and parsed not in action.choices:
                 choice(f"grid.{opt}", parsed, [str(c) for c in action.choices])
+
+
+def check_beyond(where, beyond: dict) -> None:
+    """UserError (naming ``where``: a preset file or ``--set``) unless ``beyond.methods`` is a
+    list of distinct :data:`BEYOND_METHODS`, ``beyond.ratio`` > 1 and each ``sl_*`` size null or
+    >= 1."""
+    methods = beyond.get("methods")
+    if not isinstance(methods, list) or len(set(map(str, methods))) != len(methods):
+        raise UserError(f"{where}: beyond.methods: expected a list of distinct names of "
+                        f"{', '.join(BEYOND_METHODS)}, got {methods!r}")
+    for m in methods:
+        if m not in BEYOND_METHODS:
+            raise UserError(f"{where}: beyond.methods: {m!r} is not one of "
+                            f"{', '.join(BEYOND_METHODS)}")
+    ratio = beyond.get("ratio")
+    if not isinstance(ratio, (int, float)) or ratio <= 1:
+        raise UserError(f"{where}: beyond.ratio: {ratio!r}: must be a number > 1")
+    for key in ("sl_vocab", "sl_init_vocab", "sl_patience"):
+        value = beyond.get(key)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise UserError(f"{where}: beyond.{key}: {value!r}: must be null or an integer >= 1")
 
 
 def load_preset(kind: str, name: str) -> dict:
@@ -293,5 +337,6 @@ def fasttext_arguments(preset: dict) -> list[str]:
     return args
 
 
-__all__ = ["KINDS", "configs_dir", "list_presets", "preset_path", "load_preset",
-           "fairseq_arguments", "grid_arguments", "fasttext_arguments"]
+__all__ = ["KINDS", "BEYOND_METHODS", "check_beyond", "configs_dir", "list_presets",
+           "preset_path", "load_preset", "fairseq_arguments", "grid_arguments",
+           "fasttext_arguments"]

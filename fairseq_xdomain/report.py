@@ -21,6 +21,11 @@ Table 2 (separate vs joint pre-training) and Table 3 (vs the copying baseline, w
     ``criterion`` is kept (the paper's selection rule) and the other is counted as a duplicate.
     A per-pair folder of ``recipes/ubli.sh`` (grid results for separate and joint, baselines,
     STDM) therefore gives that pair's Tables 2 and 3.
+UBLI, every method (the paper's and beyond it)
+    every tabulated ``ubli`` result, one row per (pair, domains, method, init), methods as
+    :func:`report_method` names them (an ``evaluate`` result is ``identity`` without a map, and
+    ``+ortho`` with orthography-aware retrieval, whose P@1 it shows): P@1 over all test pairs and
+    over the non-identical ones, wall time.
 Tables 4/5 (UNMT)
     ``unmt`` curves, grouped by (``data``, ``direction``), ``init`` baseline vs joint.
 Table 6 (word similarity)
@@ -107,22 +112,39 @@ def _crit_key(res: UBLIResult) -> float:
     return res.criterion if res.criterion is not None else float("-inf")
 
 
+def report_method(res: UBLIResult) -> str:
+    """The method a ubli result is tabulated under: its ``method``, except ``evaluate`` (a given
+    map scored by ``xdomain-ubli evaluate``): ``identity`` when no map was given (W = I, a
+    joint space as it is), and ``+ortho`` appended when it was scored with orthography-aware
+    retrieval too (``csls_ortho_p@1`` in its metrics)."""
+    if res.method != "evaluate":
+        return res.method
+    base = "evaluate" if res.config.get("mapping") else "identity"
+    return base + ("+ortho" if "csls_ortho_p@1" in res.metrics else "")
+
+
 def select_ubli(records: list[tuple[str, UBLIResult]]) -> tuple[dict, dict[str, list[str]]]:
-    """{(pair, domains, init, method): result} of the tabulable ubli results, and the files left
-    out by reason (no pair/domains/init/P@1; a duplicate with a lower criterion)."""
+    """{(pair, domains, init, method): result} of the tabulable ubli results (``method`` as
+    :func:`report_method` names it), and the files left out by reason (no
+    pair/domains/init/P@1; a duplicate with a lower criterion)."""
     groups: dict[tuple, list[tuple[str, UBLIResult]]] = defaultdict(list)
     left: dict[str, list[str]] = defaultdict(list)
     for rel, res in records:
         if None in (res.pair, res.domains, res.init, res.p_at_1):
             left["ubli result without pair/domains/init/P@1 (not tabulated)"].append(rel)
             continue
-        groups[(res.pair, res.domains, res.init, res.method)].append((rel, res))
+        groups[(res.pair, res.domains, res.init, report_method(res))].append((rel, res))
     chosen = {}
     for key, items in groups.items():
         best = max(range(len(items)), key=lambda i: (_crit_key(items[i][1]), i))
         chosen[key] = items[best][1]
         left["ubli duplicate (same pair, domains, init, method; lower criterion)"] += [
             rel for i, (rel, _) in enumerate(items) if i != best]
+        # a method scored with orthography-aware retrieval too (reallocate --ortho-weight):
+        # a second row with that retrieval's numbers
+        if key[3] != "evaluate" and "+ortho" not in key[3] \
+                and "csls_ortho_p@1" in chosen[key].metrics:
+            chosen[(*key[:3], key[3] + "+ortho")] = chosen[key]
     return chosen, {k: v for k, v in left.items() if v}
 
 
@@ -156,29 +178,82 @@ def _selected_text(sel: dict) -> str:
 #: P@1 over the test pairs whose two words differ, by the retrieval the result's P@1 is of
 NONIDENT_KEYS = ("csls_p@1_nonident", "ortho_p@1_nonident")
 
+#: the rows of the every-method table, in order: report method -> label (other methods follow,
+#: under their own name)
+METHOD_LABELS = {
+    "copy": "copying (no embeddings)",
+    "ortho": "orthographic: character n-grams (no embeddings)",
+    "identical": "identical strings + Procrustes (Søgaard et al. 2018)",
+    "muse": "MUSE grid (adversarial + refinement; the paper's)",
+    "identity": "no mapping (W = I)",
+    "identity+ortho": "W = I + orthography-aware retrieval (Riley & Gildea 2018)",
+    "evaluate": "given map",
+    "evaluate+ortho": "given map + orthography-aware retrieval (Riley & Gildea 2018)",
+    "reallocate": "vocabulary reallocation + refinement (Wang et al. 2020)",
+    "reallocate+ortho": "vocabulary reallocation + orthography-aware retrieval",
+    "self-learning": "robust self-learning (Artetxe et al. 2018)",
+}
 
-def _nonident(res: UBLIResult):
-    """P@1 (%) over the non-identical test pairs (0 for copying, by definition), or None."""
+
+def _p1(res: UBLIResult, method: str) -> tuple:
+    """(P@1, P@1 over the non-identical test pairs) in % of a result tabulated as ``method``:
+    the orthography-aware retrieval's for ``+ortho``, 0 over non-identical pairs for copying
+    (by definition); None where unknown."""
+    m = res.metrics
+    if method.endswith("+ortho"):
+        return m.get("csls_ortho_p@1"), m.get("csls_ortho_p@1_nonident")
     if res.method == "copy":
-        return 0.0
-    return next((res.metrics[k] for k in NONIDENT_KEYS if k in res.metrics), None)
+        return res.p_at_1, 0.0
+    return res.p_at_1, next((m[k] for k in NONIDENT_KEYS if k in m), None)
 
 
-def ubli_details(ubli: dict) -> list[str]:
-    """Every tabulated ubli result, every method (the paper's and beyond): P@1 (%) over all test
-    pairs and over the non-identical ones (in a joint space an identical string is trivially its
-    own neighbour), NN P@1, coverage, criterion, selected configuration, wall time (s)."""
-    rows = []
-    for (pair, dom, init, method), res in sorted(ubli.items()):
+def _notes(res: UBLIResult, method: str) -> str:
+    """What was selected or done: the grid's configuration and rule, the map scored, the
+    orthography weight, the words reallocation split, the self-learning iterations."""
+    sel, notes = res.selected, []
+    if _selected_text(sel):
+        notes.append(_selected_text(sel))
+    if sel.get("selection_rule"):
+        notes.append(f"rule {sel['selection_rule']}")
+    if sel.get("candidate"):
+        notes.append(f"candidate {sel['candidate']}")
+    if method.startswith("evaluate") and res.config.get("mapping"):
+        path = Path(res.config["mapping"])
+        notes.append(f"map {path.parent.name}/{path.name}")
+    if method.endswith("+ortho") and res.metrics.get("ortho_weight") is not None:
+        notes.append(f"w = {res.metrics['ortho_weight']:g}")
+    split = res.details.get("reallocation") if res.method == "reallocate" else None
+    if isinstance(split, dict) and "n_shared" in split:
+        notes.append(f"{split.get('n_src_specific', 0)}+{split.get('n_tgt_specific', 0)} of "
+                     f"{split['n_shared']} shared words split")
+    if res.method == "self-learning" and res.details.get("n_iterations") is not None:
+        notes.append(f"{res.details['n_iterations']} iterations")
+    return "; ".join(notes)
+
+
+def ubli_details(ubli: dict) -> tuple[list[str], list[dict]]:
+    """Every tabulated ubli result, every method (the paper's and beyond it; rows in the order
+    of :data:`METHOD_LABELS`): P@1 (%) over all test pairs and over the non-identical ones (in
+    a joint space an identical string is trivially its own neighbour), NN P@1, coverage,
+    criterion, what was selected, wall time (s). Returns (Markdown lines, rows as data)."""
+    order = {m: i for i, m in enumerate(METHOD_LABELS)}
+    rows, data = [], []
+    for (pair, dom, init, method), res in sorted(
+            ubli.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][3], len(order)),
+                                          kv[0][3], kv[0][2])):
         m = res.metrics
         cov = m.get("coverage")
-        rows.append([pair, dom, init, method, _fmt(res.p_at_1), _fmt(_nonident(res)),
-                     _fmt(m.get("nn_p@1")), "–" if cov is None else f"{100 * cov:.1f}%",
-                     _fmt(res.criterion, 4), _selected_text(res.selected),
-                     _fmt(res.wall_s, 0)])
-    head = ["pair", "domains", "init", "method", "P@1", "P@1 non-identical", "NN P@1",
-            "coverage", "criterion", "selected", "wall s"]
-    return table(head, rows, "llllrrrrrlr") if rows else []
+        p1, nonident = _p1(res, method)
+        label, notes = METHOD_LABELS.get(method, method), _notes(res, method)
+        rows.append([pair, dom, label, init, _fmt(p1), _fmt(nonident), _fmt(m.get("nn_p@1")),
+                     "–" if cov is None else f"{100 * cov:.1f}%", _fmt(res.criterion, 4), notes,
+                     _fmt(res.wall_s)])
+        data.append({"pair": pair, "domains": dom, "method": method, "label": label,
+                     "init": init, "p_at_1": p1, "p_at_1_nonident": nonident,
+                     "criterion": res.criterion, "notes": notes, "wall_s": res.wall_s})
+    head = ["pair", "domains", "method", "vectors", "P@1", "P@1 non-identical", "NN P@1",
+            "coverage", "criterion", "selected / notes", "wall s"]
+    return (table(head, rows, "llllrrrrrlr") if rows else []), data
 
 
 #: Table 3 rows: (label, report key, init, method, key of the paper's row or None)
@@ -390,7 +465,7 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
     out = Path(out) if out else root / "report.md"
     ubli, left_ubli = select_ubli(records["ubli"])
     t2_lines, t2 = table2(ubli, paper)
-    d_lines = ubli_details(ubli)
+    d_lines, details = ubli_details(ubli)
     t3_lines, t3 = table3(ubli, records["stdm"], paper)
     groups, left_unmt = unmt_groups(records["unmt"])
     u_lines, u_data = unmt_tables(groups, paper)
@@ -426,11 +501,15 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
     section("Table 2: UBLI P@1 (%), separate vs joint pre-training", t2_lines,
             "P@1: CSLS P@1 of the configuration selected by the unsupervised criterion.")
     if d_lines:
-        section("UBLI results in detail: every method", d_lines,
-                "P@1: CSLS P@1 (copy/ortho: their own P@1), over the covered test words; "
-                "P@1 non-identical: over the test pairs whose two words differ (in a joint "
-                "space an identical string is trivially its own neighbour; copying scores 0 "
-                "there by definition).")
+        section("UBLI, every method: the paper's and beyond the paper, with wall time",
+                d_lines,
+                "P@1: CSLS P@1 (copy/ortho: their own P@1; orthography-aware retrieval: the "
+                "combined score's), over the covered test words; P@1 non-identical: over the "
+                "test pairs whose two words differ (in a joint space an identical string is "
+                "trivially its own neighbour; copying scores 0 there by definition). vectors: "
+                "separately or jointly trained fastText. wall s: the method's own time "
+                "(fastText not included; seconds on different machines or loads do not "
+                "compare).")
     section("Table 3: method vs copying baseline, with STDM", t3_lines)
     section("Tables 4/5: UNMT BLEU per epoch, baseline vs joint pre-training", u_lines)
     if png:
@@ -448,7 +527,7 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
     write_text(out, "\n".join(md))
     json_path = out.with_name("report.json")
     write_json(json_path, {"kind": "report", "results_dir": os.fspath(root), "table2": t2,
-                           "table3": t3, "unmt": u_data, "table6": t6, "headline": head,
+                           "ubli_methods": details, "table3": t3, "unmt": u_data, "table6": t6, "headline": head,
                            "skipped": skipped_files, "plots": [os.fspath(p) for p in png]})
     return {"report": out, "json": json_path, "plots": png, "headline": head,
             "counts": {k: len(v) for k, v in records.items()}, "skipped": skipped}

@@ -92,7 +92,9 @@ class UBLIResult:
                         "{fro_dev, sv_min, sv_max}, flagged_nonorthogonal, mapping file",
                         default_factory=dict)
     details: dict = _f("producer-specific diagnostics (per-epoch criteria, refinement steps, "
-                       "word counts, output files); never read by the report", default_factory=dict)
+                       "word counts, output files); the report reads only reallocation's split counts "
+                       "and self-learning's iteration count from it, for its notes column",
+                       default_factory=dict)
     config: dict = _f("the full configuration, seed included (None where none)",
                       default_factory=dict)
     wall_s: float | None = _f("wall time in s", default=None, check="nonneg")

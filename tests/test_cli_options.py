@@ -202,6 +202,23 @@ def test_ubli_align_methods(vecs, tmp_path, method):
     assert (tmp_path / "W.npy").exists() and (tmp_path / "src.mapped.vec").exists()
 
 
+@pytest.mark.parametrize("dropped", cover("xdomain-ubli", ["align"], "--sl-dropped",
+                                          ("zero", "excluded")))
+def test_ubli_self_learning_dropped(vecs, tmp_path, dropped):
+    """Both treatments of the dropped similarities (Artetxe et al. 2018: set to 0; or left out
+    of the argmax) recover the fixture's exact rotation and are recorded."""
+    from fairseq_xdomain.ubli.cli import main
+
+    argv = ["align", "--method", "self-learning", "--src-emb", vecs / "src.vec", "--tgt-emb",
+            vecs / "tgt.vec", "--dico-eval", vecs / "dico.txt", "--out", tmp_path,
+            "--sl-init-vocab", "40", "--sl-patience", "2", "--threads", "1", "--cpu",
+            "--sl-dropped", dropped, "--no-export"]
+    assert _main_exit(main, argv) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["config"]["self_learning"]["dropped"] == dropped
+    assert res["metrics"]["csls_p@1"] == 100.0
+
+
 def _true_map(path):
     """The rotation of the ``vecs`` fixture: ``src @ Q = tgt``."""
     rng = np.random.default_rng(0)

@@ -81,12 +81,12 @@ def test_report_tables(results):
     assert (row["separate"], row["joint"]) == (5.0, 60.0)
     assert (row["paper_separate"], row["paper_joint"]) == (0.2, 56.9)
     assert "| en-es | Wiki-UN | 5.0 | 60.0 | +55.0 | 0.2 | 56.9 | +56.7 |" in md
-    # the details table (every method): P@1, P@1 over non-identical pairs (copying: 0 by
-    # definition), NN P@1, coverage in %, criterion, selected configuration, wall time
-    assert "| en-es | Wiki-UN | separate | muse | 5.0 | 2.5 | 4.0 | 50.0% | 0.6100 | | 12 |" in md
-    assert "| en-es | Wiki-UN | joint | muse | 60.0 | – | – | – | 0.9000 | seed 1, 3 epochs, " \
-        "5 refinement | – |" in md
-    assert "| en-es | Wiki-UN | separate | copy | 30.0 | 0.0 |" in md
+    # the every-method table: P@1, P@1 over non-identical pairs (copying: 0 by definition),
+    # NN P@1, coverage in %, criterion, selected configuration, wall time
+    muse = "| en-es | Wiki-UN | MUSE grid (adversarial + refinement; the paper's) |"
+    assert f"{muse} separate | 5.0 | 2.5 | 4.0 | 50.0% | 0.6100 | | 12.0 |" in md
+    assert f"{muse} joint | 60.0 | – | – | – | 0.9000 | seed 1, 3 epochs, 5 refinement | – |" in md
+    assert "| en-es | Wiki-UN | copying (no embeddings) | separate | 30.0 | 0.0 |" in md
     t3 = {r["method"]: r for r in data["table3"]}
     assert t3["joint"]["copy_baseline"] == 30.0 and t3["joint"]["stdm"] == 0.25
     assert t3["identical"]["acc1"] == 20.0 and t3["identical"]["paper"]["acc1"] == 25.5
@@ -120,6 +120,61 @@ def test_report_tables(results):
     # the report's own JSON is not read back as a record
     again = build_report(results, plots=False)
     assert again["counts"] == res["counts"]
+
+
+def test_every_method_table(tmp_path):
+    """The methods beyond the paper get their own rows, told apart where one command made
+    them (evaluate: no map / a map, with or without orthography-aware retrieval, whose P@1
+    is shown), with the notes of what was done and the wall time; Tables 2/3 are unchanged."""
+    r = tmp_path / "r"
+    ev = {"method": "evaluate", "init": "joint", "criterion": 0.7}
+    write_result(r / "grid.json", _ubli(init="joint", p_at_1=40.0, criterion=0.8,
+                                        selected={"selection_rule": "orthogonal",
+                                                  "candidate": "identity"}))
+    write_result(r / "id/results.json", _ubli(**ev, p_at_1=30.0, wall_s=2.0,
+                                              config={"mapping": None},
+                                              metrics={"csls_p@1_nonident": 3.0}))
+    write_result(r / "id_ortho/results.json", _ubli(
+        **ev, p_at_1=30.0, config={"mapping": None},
+        metrics={"csls_p@1_nonident": 3.0, "csls_ortho_p@1": 35.0,
+                 "csls_ortho_p@1_nonident": 8.0, "ortho_weight": 0.3}))
+    write_result(r / "map_ortho/results.json", _ubli(
+        **ev, p_at_1=40.0, config={"mapping": "/w/grid/joint.abc/selected_W.npy"},
+        metrics={"csls_ortho_p@1": 41.0, "csls_ortho_p@1_nonident": 9.0, "ortho_weight": 0.0}))
+    write_result(r / "re/results.json", _ubli(
+        method="reallocate", init="joint", p_at_1=42.0, criterion=0.75, wall_s=3.4,
+        selected={"refinement": 2}, metrics={"csls_p@1_nonident": 10.0, "csls_ortho_p@1": 45.0,
+                                             "csls_ortho_p@1_nonident": 12.0, "ortho_weight": 0.5},
+        details={"reallocation": {"n_shared": 50, "n_src_specific": 4, "n_tgt_specific": 6}}))
+    write_result(r / "sl/results.json", _ubli(method="self-learning", init="separate",
+                                              p_at_1=1.5, wall_s=20.0,
+                                              details={"n_iterations": 77}))
+    res = build_report(r, plots=False)
+    md = res["report"].read_text()
+    data = json.loads(res["json"].read_text())
+    rows = {(d["method"], d["init"]): d for d in data["ubli_methods"]}
+    assert set(rows) == {("muse", "joint"), ("identity", "joint"), ("identity+ortho", "joint"),
+                         ("evaluate+ortho", "joint"), ("reallocate", "joint"),
+                         ("reallocate+ortho", "joint"), ("self-learning", "separate")}
+    assert res["skipped"] == {}  # two evaluate results of the same vectors are not duplicates
+    assert (rows["identity+ortho", "joint"]["p_at_1"],
+            rows["identity+ortho", "joint"]["p_at_1_nonident"]) == (35.0, 8.0)
+    assert "| W = I + orthography-aware retrieval (Riley & Gildea 2018) | joint | 35.0 | 8.0 |" \
+        in md and "| 0.7000 | w = 0.3 | – |" in md
+    assert "| given map + orthography-aware retrieval (Riley & Gildea 2018) | joint | 41.0 | " \
+        "9.0 | – | – | 0.7000 | map joint.abc/selected_W.npy; w = 0 | – |" in md
+    assert "| no mapping (W = I) | joint | 30.0 | 3.0 | – | – | 0.7000 | | 2.0 |" in md
+    assert "| joint | 42.0 | 10.0 | – | – | 0.7500 | refinement 2; 4+6 of 50 shared words " \
+        "split | 3.4 |" in md
+    # reallocation scored with orthography-aware retrieval too: a second row, its numbers
+    assert "| vocabulary reallocation + orthography-aware retrieval | joint | 45.0 | 12.0 | – | " \
+        "– | 0.7500 | refinement 2; w = 0.5; 4+6 of 50 shared words split | 3.4 |" in md
+    assert "| robust self-learning (Artetxe et al. 2018) | separate | 1.5 | – | – | – | – | " \
+        "77 iterations | 20.0 |" in md
+    assert "rule orthogonal; candidate identity" in md
+    # row order: the paper's methods first, then beyond the paper
+    assert md.index("MUSE grid") < md.index("no mapping (W = I)") < md.index("reallocation")
+    assert data["table2"][0]["joint"] == 40.0 and data["table2"][0]["separate"] is None
 
 
 def test_paper_numbers_consistent():

@@ -112,6 +112,22 @@ def test_reallocate_cli(tmp_path):
     assert result["metrics"]["csls_p@1"] == 100.0
     assert len(load_vec(tmp_path / "o/tgt.vec")) == 48
     assert np.load(tmp_path / "o/W.npy").shape == (DIM, DIM)
+    assert "csls_ortho_p@1" not in result["metrics"]  # --ortho-weight 0 (default): off
+    # with orthography-aware retrieval: w = 1 is spelling alone, and every test pair is
+    # spelled identically here (100 %); the selection record comes with auto
+    for w in ("1", "auto"):
+        run(["xdomain-ubli", "reallocate", "--src-emb", tmp_path / "s.vec", "--tgt-emb",
+             tmp_path / "t.vec", "--src-counts", tmp_path / "sc.txt", "--tgt-counts",
+             tmp_path / "tc.txt", "--tgt-sep-emb", tmp_path / "tsep.vec", "--dico-eval",
+             tmp_path / "d.txt", "--out", tmp_path / f"o{w}", "--refinement", "1", "--cpu",
+             "--threads", "1", "--no-progress", "--no-export", "--ortho-weight", w])
+    one = json.loads((tmp_path / "o1/results.json").read_text())
+    assert one["metrics"]["ortho_weight"] == 1.0 and one["metrics"]["csls_ortho_p@1"] == 100.0
+    assert one["metrics"]["csls_p@1"] == 100.0 and one["config"]["ortho_weight"] == 1.0
+    auto = json.loads((tmp_path / "oauto/results.json").read_text())
+    sel = auto["selected"]["ortho_weight_selection"]
+    assert sel["criterion"] == "two_view_agreement"
+    assert auto["metrics"]["ortho_weight"] == sel["weight"]
 
 
 def test_reallocate_cli_bad_ratio(tmp_path, capsys):

@@ -21,6 +21,9 @@ from conftest import run
 from fairseq_xdomain.embeddings.vecio import save_vec
 from fairseq_xdomain.ubli.self_learning import (
     SelfLearningConfig,
+    _stochastic_argmax,
+    csls_union,
+    final_mapping,
     initial_dictionary,
     normalize_sl,
     self_learning,
@@ -69,7 +72,7 @@ def test_self_learning_recovers_rotation_where_adversarial_fails(one_thread):
     assert out["keep_prob"][0] == 0.5 and out["keep_prob"][-1] == 1.0
     # without re-weighting the map is orthogonal and the target is untouched
     plain = self_learning(x, z, SelfLearningConfig(init_vocab=1000, p0=1.0, patience=2,
-                                                   reweight=0.0), seed=0)
+                                                   reweight=0.0, whiten=False), seed=0)
     W = plain["W_src"]
     assert (W @ W.T - torch.eye(64)).abs().max() < 1e-4
     assert torch.equal(plain["W_tgt"], torch.eye(64))
@@ -133,8 +136,6 @@ def test_stochastic_argmax_has_the_masking_distribution():
     descending rank r with probability (1 - p)^r p; the geometric draw must match that, also
     past the top-k depth (38 for p = 0.1: those rows are redone) and with no kept entry (the
     last rank, probability (1 - p)^(m - 1))."""
-    from fairseq_xdomain.ubli.self_learning import _stochastic_argmax
-
     n, m, p = 40000, 60, 0.1
     c = torch.arange(m, 0, -1, dtype=torch.float32).repeat(n, 1)  # rank r = column r
     gen = torch.Generator().manual_seed(0)
@@ -149,3 +150,73 @@ def test_stochastic_argmax_has_the_masking_distribution():
     # same generator state, same draw
     a = _stochastic_argmax(c, p, torch.Generator().manual_seed(3))[1]
     assert torch.equal(a, _stochastic_argmax(c, p, torch.Generator().manual_seed(3))[1])
+
+
+def test_dropped_entries_set_to_zero():
+    """The paper's stochastic induction sets dropped entries to zero: a row whose kept entries
+    are all negative picks a zero, the first dropped column (P(column j) = p^j (1 - p)); a row
+    with a kept positive entry keeps it; with every entry kept (p = 1) nothing changes."""
+    n, m, p = 40000, 30, 0.5
+    neg = -torch.arange(1, m + 1, dtype=torch.float32).repeat(n, 1)
+    v, i = _stochastic_argmax(neg, p, torch.Generator().manual_seed(0), zero=True)
+    assert torch.equal(v, torch.zeros(n))
+    freq = torch.bincount(i, minlength=m).double() / n
+    expect = torch.tensor([p ** j * (1 - p) for j in range(m)], dtype=torch.float64)
+    assert (freq - expect).abs().max() < 0.01, freq[:4]
+    # excluded: the kept maximum, negative (rank r with probability (1 - p)^r p)
+    v2, i2 = _stochastic_argmax(neg, p, torch.Generator().manual_seed(0), zero=False)
+    assert (v2 < 0).all() and torch.equal(v2, neg[0, i2])
+    # a kept positive entry wins over the zeros: column 0 (2.0) when kept (p), else column 1
+    # (1.0) when kept ((1 - p) p), else both dropped: column 0 again, as the first zero
+    pos = torch.cat([torch.full((n, 1), 2.0), torch.full((n, 1), 1.0), neg[:, 2:]], dim=1)
+    v3, i3 = _stochastic_argmax(pos, p, torch.Generator().manual_seed(1), zero=True)
+    assert abs((i3 == 0).double().mean().item() - (p + (1 - p) ** 2)) < 0.01
+    assert abs((i3 == 1).double().mean().item() - (1 - p) * p) < 0.01
+    assert abs((v3 == 0).double().mean().item() - (1 - p) ** 2) < 0.01
+    assert set(i3.tolist()) == {0, 1}
+    # positives past the top-k depth (38 at p = 0.1), at columns 3..59: the first zero is
+    # column 0 with probability 0.9, 1 with 0.09, 2 with 0.009, else column 3
+    wide = torch.cat([-torch.ones(n, 3), torch.arange(60, 3, -1).float().repeat(n, 1)], dim=1)
+    v4, i4 = _stochastic_argmax(wide, 0.1, torch.Generator().manual_seed(2), zero=True)
+    zeros = v4 == 0
+    assert 0 < zeros.sum() < 0.05 * n and (i4[zeros] <= 3).all()
+    assert torch.equal(_stochastic_argmax(neg[:5], 1.0, None, zero=True)[1],
+                       torch.zeros(5, dtype=torch.long))
+
+
+def test_objective_is_nearest_neighbour_cosine_and_ignores_the_draws():
+    """The convergence objective is the mean cosine of each word's nearest neighbour (both
+    directions), the same whatever the keep probability and the random draws."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.nn.functional.normalize(torch.randn(300, 8, generator=g), dim=1)
+    b = torch.nn.functional.normalize(torch.randn(200, 8, generator=g), dim=1)
+    sim = a @ b.T
+    expect = (sim.max(1).values.mean() + sim.max(0).values.mean()).item() / 2
+    objs = [csls_union(a, b, 10, keep, torch.Generator().manual_seed(seed), block=64, zero=zero)[2]
+            for keep, seed, zero in ((1.0, 0, True), (0.1, 1, True), (0.1, 2, False))]
+    assert max(abs(o - expect) for o in objs) < 1e-6
+
+
+def test_final_mapping_whitening_recovers_exact_rotation():
+    """On a dictionary related by an exact rotation Q and an anisotropic spectrum, whitening,
+    re-weighting and de-whitening (the paper's final step) give W_src = Q, W_tgt = I (the
+    canonical correlations are all 1); without whitening re-weighting scales by the spectrum
+    (W_tgt != I) but still maps the dictionary onto itself."""
+    g = torch.Generator().manual_seed(0)
+    d = 6
+    x = torch.randn(500, d, generator=g, dtype=torch.float64) * torch.logspace(0, -1.5, d,
+                                                                             dtype=torch.float64)
+    q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    z = x @ q
+    idx = torch.arange(500)
+    ws, wt = final_mapping(x, z, idx, idx, reweight=0.5, whiten=True)
+    assert torch.allclose(ws.double(), q, atol=1e-5)
+    assert torch.allclose(wt.double(), torch.eye(d, dtype=torch.float64), atol=1e-5)
+    ws2, wt2 = final_mapping(x, z, idx, idx, reweight=0.5, whiten=False)
+    assert (wt2.double() - torch.eye(d, dtype=torch.float64)).abs().max() > 0.1
+    assert torch.allclose((x @ ws2.double()), (z @ wt2.double()), atol=1e-4)
+    # whitening with no re-weighting: an orthogonal source map, the target as it is
+    ws3, wt3 = final_mapping(x, z + 0.01 * torch.randn(500, d, generator=g, dtype=torch.float64),
+                             idx, idx, reweight=0.0, whiten=True)
+    assert torch.allclose(ws3 @ ws3.T, torch.eye(d), atol=1e-5)
+    assert torch.allclose(wt3, torch.eye(d), atol=1e-5)

@@ -5,8 +5,14 @@ tokenize (Moses, lowercased; + lemmatize Russian) -> fastText separate (one mode
 and joint (one model on both) -> the MUSE grid (seeds x epochs x refinements, selected by the
 unsupervised criterion) for both initialisations -> copying, identical-strings and orthographic baselines
 (Søgaard et al. 2018) -> STDM between the target language's corpora of the two domains (paper
-section 2.4, footnote 5) -> ``RESULTS/NAME/report.md`` (Tables 2 and 3, ``xdomain-report``) and
-``RESULTS/NAME/run.json``.
+section 2.4, footnote 5) -> the methods beyond the paper (issue 16; preset section ``beyond``,
+:data:`~fairseq_xdomain.presets.BEYOND_METHODS`): W = I on the joint vectors, orthography-aware
+retrieval on W = I and on the joint grid's selected map (``xdomain-ubli evaluate``), vocabulary
+reallocation (``xdomain-ubli reallocate``, Wang et al. 2020) and robust self-learning on the
+separate vectors (``xdomain-ubli align --method self-learning``, Artetxe et al. 2018), each a
+labelled result with its wall time in ``RESULTS/NAME/beyond_METHOD_INIT/results.json`` ->
+``RESULTS/NAME/report.md`` (Tables 2 and 3, every method with its wall time; ``xdomain-report``)
+and ``RESULTS/NAME/run.json``.
 
 Work files go to ``WORK/NAME`` (corpora, vectors, grid folders, logs, ``.stamps``), results to
 ``RESULTS/NAME``. Settings: ``--preset`` (``fairseq_xdomain/configs/ubli/*.yaml``) with the
@@ -21,10 +27,12 @@ from pathlib import Path
 
 from ..common.errors import UserError
 from ..common.textio import require_file
-from ..steps import Runner, write_run_record
+from ..presets import check_beyond
+from ..steps import Runner, run_logged, write_run_record
 from .common import (
     add_preset_arguments,
     add_sample_argument,
+    copy_file,
     grid_step,
     int_list,
     joint_step,
@@ -37,7 +45,8 @@ from .common import (
 )
 
 DESCRIPTION = ("UBLI of one language pair (paper Tables 2-3): fastText separate vs joint, the "
-               "MUSE grid, copying/identical baselines, STDM, report")
+               "MUSE grid, copying/identical/orthographic baselines, STDM, the methods beyond "
+               "the paper (preset section beyond), report")
 
 #: --option -> (preset section, key)
 SHORTCUTS = {
@@ -47,7 +56,6 @@ SHORTCUTS = {
     "epochs": ("grid", "epochs"), "refinements": ("grid", "refinements"),
 }
 
-#: the baselines of Table 3: (method, initialisation)
 #: (method, vectors) of the baselines: copying and identical strings (the paper's Table 3), and
 #: the orthographic baseline beside copying (character n-grams, no embeddings; issue 16)
 BASELINES = (("copy", "separate"), ("identical", "separate"), ("identical", "joint"),
@@ -126,9 +134,13 @@ def run_pair(args: argparse.Namespace) -> dict:
     ft, grid, stdm, tok = (settings[k] for k in ("fasttext", "grid", "stdm", "tokenize"))
     tokenize = not args.no_tokenize
     n = args.sample_lines
+    beyond = settings["beyond"]
+    check_beyond("--preset/--set", beyond)
     n_prep = (prep_steps(sl, tokenize, n) + prep_steps(tl, tokenize, n)
               + (prep_steps(tl, tokenize, n) + 1 if args.stdm_corpus else 0))
-    runner = Runner(work, force=args.force, total=n_prep + 3 + 2 + len(BASELINES) + 1)
+    n_beyond = len(beyond["methods"]) + 2 * ("reallocation" in beyond["methods"])
+    runner = Runner(work, force=args.force,
+                    total=n_prep + 3 + 2 + len(BASELINES) + n_beyond + 1)
     print(f"xdomain-run ubli {name}: preset {args.preset}; work {work}, results {res}", flush=True)
 
     # 1. preprocessing
@@ -178,7 +190,14 @@ def run_pair(args: argparse.Namespace) -> dict:
     else:
         print("no --stdm-corpus: STDM is n/a", flush=True)
 
-    # 6. Tables 2 and 3
+    # 6. the methods beyond the paper (extra rows of the every-method table)
+    labels = {"pair": pair, "domains": domains}
+    texts = {sl: src_txt, tl: tgt_txt}
+    for method in beyond["methods"]:
+        beyond_step(runner, method, vecs, grids["joint"] / "selected_W.npy", texts, dico, grid,
+                    beyond, labels, work, res)
+
+    # 7. Tables 2 and 3, every method
     report = report_step(runner, res, [p for p in res.glob("**/*.json")
                                        if p.name not in ("run.json", "report.json")])
     write_run_record(res / "run.json", {
@@ -188,7 +207,106 @@ def run_pair(args: argparse.Namespace) -> dict:
         "stdm_corpus": args.stdm_corpus,
         "tokenize": tokenize, "sample_lines": n, "settings": settings, "work": str(work), "results": str(res)},
         seed=grid["seeds"], started=started, runner=runner)
-    print(report_sections(report, "Table 2", "Table 3"))
+    print(report_sections(report, "Table 2", "Table 3", "UBLI, every method"))
     print(f"done in {time.time() - started:.0f}s: {report}", flush=True)
     return {"vectors": vecs, "grids": grids, "report": report}
 
+
+
+#: preset ``grid`` settings that the beyond-the-paper commands share with the grid (passed to a
+#: command where it has the option: the same vocabulary, k-NN, CSLS and criterion)
+SHARED_GRID = ("max_vocab", "threads", "knn_backend", "csls_k", "criterion_max_rank",
+               "dico_max_rank", "normalize_embeddings")
+
+
+def _shared(grid: dict, command: str) -> dict:
+    """The :data:`SHARED_GRID` values of ``grid`` that ``xdomain-ubli COMMAND`` accepts
+    (``max_vocab``/``threads``: the grid's defaults when the preset leaves them out)."""
+    from ..ubli.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices[command]
+    dests = {a.dest for a in sub._actions}
+    values = {"max_vocab": 200000, "threads": 0, **grid}
+    return {k: values[k] for k in SHARED_GRID if k in values and k in dests}
+
+
+def counts_step(runner: Runner, lang: str, corpus: str, work: Path) -> str:
+    """Step ``counts.LANG``: the word counts of the text fastText trained on (``word count``
+    lines, most frequent first; the words fastText sees) -> ``WORK/corpus/LANG.counts``, the
+    counts file of ``xdomain-ubli reallocate``."""
+    from ..common.atomic import write_text
+    from ..embeddings.fasttext_train import corpus_vocab
+
+    out = work / "corpus" / f"{lang}.counts"
+
+    def fn():
+        words, counts = corpus_vocab(corpus, 1)
+        write_text(out, "".join(f"{w} {counts[w]}\n" for w in words))
+        return [str(out)], {"n_words": len(words)}
+
+    runner.step(f"counts.{lang}", [corpus], {}, fn)
+    return str(out)
+
+
+def beyond_step(runner: Runner, method: str, vecs: dict, joint_map: Path, texts: dict,
+                dico: str, grid: dict, beyond: dict, labels: dict, work: Path,
+                res: Path) -> Path:
+    """Step ``beyond.METHOD.INIT``: one method beyond the paper (``method`` of
+    :data:`~fairseq_xdomain.presets.BEYOND_METHODS`) on the vectors ``vecs`` (``{init: [src .vec,
+    tgt .vec]}``); ``joint_map``: the joint grid's ``selected_W.npy`` (``ortho_grid``);
+    ``texts``: ``{lang: corpus}`` fastText trained on (``reallocation`` counts them: steps
+    ``counts.LANG``). The command writes into ``WORK/beyond/METHOD_INIT``; its labelled
+    ``UBLIResult`` (``results.json``, with ``wall_s``) and ``results.md`` are published to
+    ``RESULTS/beyond_METHOD_INIT/``, which is returned. Raises UserError when the command fails.
+
+    ``identity``: ``xdomain-ubli evaluate`` of the joint space with no map (W = I);
+    ``ortho_identity`` / ``ortho_grid``: the same / the joint grid's map, with orthography-aware
+    retrieval (``--ortho-weight auto``, Riley & Gildea 2018); ``reallocation``: ``xdomain-ubli
+    reallocate`` of the joint space with both separate models (Wang et al. 2020;
+    ``beyond.ratio``; refinement up to the grid's largest; scored with and without
+    orthography-aware retrieval: two rows); ``self_learning``: ``xdomain-ubli
+    align --method self-learning`` on the separate vectors (Artetxe et al. 2018; the grid's
+    first seed, ``beyond.sl_*``).
+    """
+    init = "separate" if method == "self_learning" else "joint"
+    name = f"{method}_{init}"
+    out, pub = work / "beyond" / name, res / f"beyond_{name}"
+    src, tgt = vecs[init]
+    inputs = [src, tgt, dico]
+    lab = [x for k, v in {**labels, "init": init}.items() for x in (f"--{k}", v)]
+    if method in ("identity", "ortho_identity", "ortho_grid"):
+        params = _shared(grid, "evaluate")
+        cmd = ["xdomain-ubli", "evaluate", "--src-emb", src, "--tgt-emb", tgt]
+        if method == "ortho_grid":
+            cmd += ["--mapping", joint_map]
+            inputs.append(str(joint_map))
+        if method != "identity":
+            params["ortho_weight"] = "auto"
+    elif method == "reallocation":
+        params = {**_shared(grid, "reallocate"), "ratio": beyond["ratio"],
+                  "refinement": max(grid.get("refinements") or [5]), "ortho_weight": "auto"}
+        counts = [counts_step(runner, lang, text, work) for lang, text in texts.items()]
+        (src_sep, tgt_sep) = vecs["separate"]
+        cmd = ["xdomain-ubli", "reallocate", "--src-emb", src, "--tgt-emb", tgt,
+               "--src-counts", counts[0], "--tgt-counts", counts[1], "--src-sep-emb", src_sep,
+               "--tgt-sep-emb", tgt_sep, "--no-export", "--no-progress"]
+        inputs += [*counts, src_sep, tgt_sep]
+    elif method == "self_learning":
+        params = {**_shared(grid, "align"), "seed": grid["seeds"][0],
+                  **{k: v for k, v in beyond.items() if k.startswith("sl_") and v is not None}}
+        cmd = ["xdomain-ubli", "align", "--method", "self-learning", "--src-emb", src,
+               "--tgt-emb", tgt, "--no-export", "--no-progress"]
+    else:
+        raise UserError(f"beyond.methods: {method!r} is not a known method")
+    cmd += ["--dico-eval", dico, "--out", out, *lab,
+            *[x for k, v in params.items() for x in (f"--{k.replace('_', '-')}", v)]]
+    published = [pub / "results.json", pub / "results.md"]
+
+    def fn():
+        run_logged(cmd, work / "logs" / f"beyond.{name}.log")
+        for file in published:
+            copy_file(out / file.name, file)
+        return [str(out / "results.json"), *map(str, published)], {}
+
+    runner.step(f"beyond.{method}.{init}", inputs, {**params, **labels}, fn, outputs=published)
+    return pub

@@ -222,6 +222,9 @@ def add_reallocate_parser(sub) -> None:
     p.add_argument("--no-export", action="store_true",
                    help="do not write the reallocated .vec files")
     add_dataclass_arguments(p, RefinementConfig, exclude=("dico_build", "dico_method"))
+    from .ortho_retrieval import add_ortho_arguments
+
+    add_ortho_arguments(p)
     p.set_defaults(knn_backend="auto", normalize_embeddings="")
     from ..results import add_label_arguments
 
@@ -230,8 +233,10 @@ def add_reallocate_parser(sub) -> None:
 
 def cmd_reallocate(args: argparse.Namespace):
     """Run ``xdomain-ubli reallocate``: writes DIR/src.vec, DIR/tgt.vec (reallocated, before
-    the map; not with ``--no-export``), DIR/W.npy (``src @ W``), DIR/reallocation.json (counts and examples) and DIR/results.json (a
-    ``UBLIResult``, method ``reallocate``). Returns the result. Raises ``UserError`` for bad
+    the map; not with ``--no-export``), DIR/W.npy (``src @ W``), DIR/reallocation.json (counts
+    and examples) and DIR/results.json (a ``UBLIResult``, method ``reallocate``; with
+    ``--ortho-weight`` and ``--dico-eval`` also the orthography-aware retrieval's
+    ``csls_ortho_*`` metrics, as ``evaluate`` has them). Returns the result. Raises ``UserError`` for bad
     flags or files."""
     from ..common.atomic import write_json
     from ..embeddings.vecio import load_vec, save_vec
@@ -272,9 +277,17 @@ def cmd_reallocate(args: argparse.Namespace):
     W, crit, ref_it, records = refine_and_select(x, z, eye, crit0, ref, backend=args.knn_backend,
                                                  progress=not args.no_progress)
     metrics: dict = {}
+    selected = {"refinement": ref_it, "identity_criterion": crit0}
     if dico is not None:
         metrics = evaluate_translation(x @ W, z, src_w2i, tgt_w2i, dico, k_csls=args.csls_k,
                                        backend=args.knn_backend)
+        if args.ortho_weight != 0:  # orthography-aware retrieval on the reallocated space
+            from .ortho_retrieval import ortho_evaluation
+
+            ortho, selected["ortho_weight_selection"] = ortho_evaluation(
+                x @ W, z, src_w2i, tgt_w2i, dico, args.ortho_weight, k_csls=args.csls_k,
+                max_rank=ref.criterion_max_rank or len(src_w2i), backend=args.knn_backend)
+            metrics.update(ortho)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = re.summary()
@@ -288,11 +301,12 @@ def cmd_reallocate(args: argparse.Namespace):
               "tgt_counts": os.fspath(args.tgt_counts), "src_sep_emb": args.src_sep_emb,
               "tgt_sep_emb": args.tgt_sep_emb, "ratio": args.ratio,
               "max_vocab": args.max_vocab, "normalize_embeddings": args.normalize_embeddings,
-              "refinement": ref.to_dict(), "dico_eval": args.dico_eval, "seed": None}
+              "refinement": ref.to_dict(), "dico_eval": args.dico_eval, "seed": None,
+              "ortho_weight": args.ortho_weight}
     result = UBLIResult(**labels_from_args(args), method="reallocate",
                         p_at_1=metrics.get("csls_p@1"), metrics=metrics,
                         criterion=crit, config=config,
-                        selected={"refinement": ref_it, "identity_criterion": crit0},
+                        selected=selected,
                         details={"reallocation": {k: v for k, v in summary.items()
                                                   if not k.endswith("_examples")},
                                  "refinement": records},

@@ -6,9 +6,10 @@ DIR/W.pt and W.npy (the source map), DIR/src.mapped.vec and DIR/tgt.vec, DIR/res
 (a ``UBLIResult``: ``config`` with the seed, ``metrics``, ``details`` with the objective per
 iteration) and DIR/results.md. Both spaces are
 normalised first (unit, centre, unit, as in the paper), so the maps apply to the normalised
-vectors: ``mapped_src = normalize_sl(src) @ W``; with re-weighting (``--sl-reweight`` > 0, the
-paper's default 0.5) the target is mapped too (``normalize_sl(tgt) @ W_tgt``, written as
-DIR/W_tgt.npy; tgt.vec holds the mapped target). No checkpoints: a run is restarted afresh.
+vectors: ``mapped_src = normalize_sl(src) @ W``; with whitening (``--sl-whiten``, the paper's
+setting, the default) or re-weighting (``--sl-reweight`` > 0, the paper's default 0.5) the
+target is mapped too (``normalize_sl(tgt) @ W_tgt``, written as DIR/W_tgt.npy; tgt.vec holds the
+mapped target). No checkpoints: a run is restarted afresh.
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def cmd_align_self_learning(args) -> UBLIResult:
     evaluation = _evaluate(args, src_wv, tgt_wv, x, z_mapped, W, dico)
     _export(args, out, src_wv, tgt_wv, x, z_mapped, W)
     outputs = {"W": os.fspath(out / "W.pt")}
-    if cfg.reweight > 0:
+    if cfg.reweight > 0 or cfg.whiten:
         from .align import save_mapping
 
         save_mapping(out / "W_tgt.npy", W_tgt)
