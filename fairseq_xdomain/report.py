@@ -504,7 +504,8 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
         section("UBLI, every method: the paper's and beyond the paper, with wall time",
                 d_lines,
                 "P@1: CSLS P@1 (copy/ortho: their own P@1; orthography-aware retrieval: the "
-                "combined score's), over the covered test words; P@1 non-identical: over the "
+                "combined score's; NN P@1 stays plain nearest-neighbour retrieval), over the "
+                "covered test words; P@1 non-identical: over the "
                 "test pairs whose two words differ (in a joint space an identical string is "
                 "trivially its own neighbour; copying scores 0 there by definition). vectors: "
                 "separately or jointly trained fastText. wall s: the method's own time "

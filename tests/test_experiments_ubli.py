@@ -148,6 +148,13 @@ def test_ubli_driver_tiny(data, tmp_path):
         "beyond.ortho_grid.joint", "report"}
     assert load_vec(work / "emb" / "separate.aa.vec").dim == 8
     assert json.loads((res / "run.json").read_text())["config"]["settings"]["fasttext"]["dim"] == 8
+    # the methods left out of beyond.methods leave the results folder and the report
+    assert {p.name for p in res.glob("beyond_*")} == {"beyond_identity_joint",
+                                                      "beyond_ortho_grid_joint"}
+    methods = {d["method"] for d in json.loads((res / "report.json").read_text())["ubli_methods"]}
+    assert {"identity", "evaluate+ortho"} <= methods
+    assert not methods & {"identity+ortho", "reallocate", "reallocate+ortho", "self-learning"}
+    assert (work / "beyond" / "self_learning_separate" / "results.json").exists()
     # the report (rerun after the first run.json existed) counts run.json as an intermediate
     # record, never as a file it could not read
     skipped = json.loads((res / "report.json").read_text())["skipped"]

@@ -196,6 +196,7 @@ def run_pair(args: argparse.Namespace) -> dict:
     for method in beyond["methods"]:
         beyond_step(runner, method, vecs, grids["joint"] / "selected_W.npy", texts, dico, grid,
                     beyond, labels, work, res)
+    drop_stale_beyond(res, work, beyond["methods"])
 
     # 7. Tables 2 and 3, every method
     report = report_step(runner, res, [p for p in res.glob("**/*.json")
@@ -211,6 +212,25 @@ def run_pair(args: argparse.Namespace) -> dict:
     print(f"done in {time.time() - started:.0f}s: {report}", flush=True)
     return {"vectors": vecs, "grids": grids, "report": report}
 
+
+
+def drop_stale_beyond(res: Path, work: Path, methods) -> list[str]:
+    """Remove from ``res`` the published results ``beyond_METHOD_INIT/`` of methods no longer in
+    ``methods`` (a rerun with a shorter ``beyond.methods``), so that the report shows only what
+    this configuration ran; the command's own files stay in ``WORK/beyond/METHOD_INIT`` (nothing
+    is lost, and adding the method back republishes them). Prints one line per folder removed;
+    returns their names."""
+    import shutil
+
+    removed = []
+    for folder in sorted(res.glob("beyond_*")):
+        method = folder.name[len("beyond_"):].rsplit("_", 1)[0]
+        if folder.is_dir() and method not in methods:
+            shutil.rmtree(folder)
+            removed.append(folder.name)
+            print(f"removed {folder}: {method} is not in beyond.methods now (its files stay in "
+                  f"{work / 'beyond' / folder.name[len('beyond_'):]})", flush=True)
+    return removed
 
 
 #: preset ``grid`` settings that the beyond-the-paper commands share with the grid (passed to a

@@ -253,7 +253,8 @@ def cmd_align(args):
 
 
 def _print_result(result: UBLIResult) -> None:
-    """One line: criterion, selected epoch/refinement, P@1 (%) and coverage (fraction)."""
+    """One line: criterion, selected epoch/refinement, P@1 (%) (and the orthography-aware
+    retrieval's with its weight, when scored), coverage (fraction)."""
     ev = result.metrics
     parts = [f"criterion {result.criterion:.4f}"]
     if result.selected.get("candidate") == "identity":
@@ -265,6 +266,8 @@ def _print_result(result: UBLIResult) -> None:
     for k in ("csls_p@1", "nn_p@1", "copy_p@1"):
         if k in ev:
             parts.append(f"{k} {ev[k]:.2f}")
+    if "csls_ortho_p@1" in ev:  # orthography-aware retrieval (--ortho-weight)
+        parts.append(f"csls_ortho_p@1 {ev['csls_ortho_p@1']:.2f} (w = {ev['ortho_weight']:g})")
     if "coverage" in ev:
         parts.append(f"coverage {ev['coverage']:.3f}")
     print(", ".join(parts))
