@@ -110,7 +110,8 @@ def frequency_ratio(word: str, src_counts: dict[str, int], tgt_counts: dict[str,
 
 
 def _fit_separate(sep_words: Sequence[str], sep: torch.Tensor, joint_w2i: dict[str, int],
-                  joint: torch.Tensor, anchors: Sequence[str]) -> tuple[torch.Tensor | None, int]:
+                  joint: torch.Tensor, anchors: Sequence[str],
+                  side: str = "") -> tuple[torch.Tensor | None, int]:
     """Procrustes map ``[d, d]`` of a separate model into the joint space on the anchor words
     both have (unit rows), and the number of anchors used (None if there is none)."""
     sep_w2i = {w: i for i, w in enumerate(sep_words)}
@@ -118,8 +119,8 @@ def _fit_separate(sep_words: Sequence[str], sep: torch.Tensor, joint_w2i: dict[s
     if not use:
         return None, 0
     if len(use) < sep.shape[1]:
-        logger.warning("reallocation: only %d anchor words for a %d-d Procrustes fit",
-                       len(use), sep.shape[1])
+        logger.warning("reallocation: only %d anchor words for a %d-d Procrustes fit of the "
+                       "%sseparate model", len(use), sep.shape[1], f"{side} " if side else "")
     a = torch.nn.functional.normalize(sep[[sep_w2i[w] for w in use]].float(), dim=1)
     b = torch.nn.functional.normalize(joint[[joint_w2i[w] for w in use]].float(), dim=1)
     return procrustes(a, b).float(), len(use)
@@ -127,6 +128,7 @@ def _fit_separate(sep_words: Sequence[str], sep: torch.Tensor, joint_w2i: dict[s
 
 def _reallocate_side(words: list[str], vecs: torch.Tensor, uneven: list[str],
                      anchors: list[str], sep: tuple[Sequence[str], torch.Tensor] | None,
+                     side: str = "",
                      ) -> tuple[list[str], torch.Tensor, list[str], list[str], int]:
     w2i = {w: i for i, w in enumerate(words)}
     vecs = vecs.clone()
@@ -136,7 +138,7 @@ def _reallocate_side(words: list[str], vecs: torch.Tensor, uneven: list[str],
         if sep[1].shape[1] != vecs.shape[1]:
             raise ValueError(f"separate model of dimension {sep[1].shape[1]}, joint "
                              f"{vecs.shape[1]}")
-        W, n_anchors = _fit_separate(sep[0], sep[1], w2i, vecs, anchors)
+        W, n_anchors = _fit_separate(sep[0], sep[1], w2i, vecs, anchors, side)
     sep_w2i = {w: i for i, w in enumerate(sep[0])} if sep is not None else {}
     for w in uneven:
         if W is not None and w in sep_w2i:
@@ -180,9 +182,9 @@ def reallocate(src_words: Sequence[str], src: torch.Tensor, tgt_words: Sequence[
         r = frequency_ratio(w, src_counts, tgt_counts, n_src, n_tgt)
         (src_spec if r >= threshold else tgt_spec if r <= 1 / threshold else balanced).append(w)
     new_tgt_words, new_tgt, rep_t, drop_t, anc_t = _reallocate_side(
-        tgt_words, tgt, src_spec, balanced, tgt_sep)
+        tgt_words, tgt, src_spec, balanced, tgt_sep, "target")
     new_src_words, new_src, rep_s, drop_s, anc_s = _reallocate_side(
-        src_words, src, tgt_spec, balanced, src_sep)
+        src_words, src, tgt_spec, balanced, src_sep, "source")
     res = Reallocation(new_src_words, new_src, new_tgt_words, new_tgt, threshold, len(shared),
                        src_spec, tgt_spec, rep_s, rep_t, drop_s, drop_t, anc_s, anc_t)
     s = res.summary(0)
