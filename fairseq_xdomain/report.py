@@ -142,8 +142,7 @@ def select_ubli(records: list[tuple[str, UBLIResult]]) -> tuple[dict, dict[str, 
             rel for i, (rel, _) in enumerate(items) if i != best]
         # a method scored with orthography-aware retrieval too (reallocate --ortho-weight):
         # a second row with that retrieval's numbers
-        if key[3] != "evaluate" and "+ortho" not in key[3] \
-                and "csls_ortho_p@1" in chosen[key].metrics:
+        if "+ortho" not in key[3] and "csls_ortho_p@1" in chosen[key].metrics:
             chosen[(*key[:3], key[3] + "+ortho")] = chosen[key]
     return chosen, {k: v for k, v in left.items() if v}
 

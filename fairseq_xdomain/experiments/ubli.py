@@ -233,21 +233,24 @@ def drop_stale_beyond(res: Path, work: Path, methods) -> list[str]:
     return removed
 
 
-#: preset ``grid`` settings that the beyond-the-paper commands share with the grid (passed to a
-#: command where it has the option: the same vocabulary, k-NN, CSLS and criterion)
-SHARED_GRID = ("max_vocab", "threads", "knn_backend", "csls_k", "criterion_max_rank",
-               "dico_max_rank", "normalize_embeddings")
+#: preset ``grid`` settings that each beyond-the-paper command shares with the grid (the ones
+#: it has an option for: the same vocabulary, k-NN back end, CSLS and criterion)
+SHARED_GRID = {
+    "evaluate": ("max_vocab", "threads", "knn_backend", "csls_k", "criterion_max_rank",
+                 "normalize_embeddings"),
+    "reallocate": ("max_vocab", "threads", "csls_k", "criterion_max_rank", "dico_max_rank"),
+    "align": ("max_vocab", "threads", "knn_backend", "csls_k", "criterion_max_rank",
+              "dico_max_rank", "normalize_embeddings"),
+}
 
 
 def _shared(grid: dict, command: str) -> dict:
-    """The :data:`SHARED_GRID` values of ``grid`` that ``xdomain-ubli COMMAND`` accepts
+    """The :data:`SHARED_GRID` values of ``grid`` for ``xdomain-ubli COMMAND``
     (``max_vocab``/``threads``: the grid's defaults when the preset leaves them out)."""
-    from ..ubli.cli import build_parser
+    from ..ubli.data import MAX_VOCAB  # (torch: not at import, the CLI's --help stays fast)
 
-    sub = build_parser()._subparsers._group_actions[0].choices[command]
-    dests = {a.dest for a in sub._actions}
-    values = {"max_vocab": 200000, "threads": 0, **grid}
-    return {k: values[k] for k in SHARED_GRID if k in values and k in dests}
+    values = {"max_vocab": MAX_VOCAB, "threads": 0, **grid}
+    return {k: values[k] for k in SHARED_GRID[command] if k in values}
 
 
 def counts_step(runner: Runner, lang: str, corpus: str, work: Path) -> str:

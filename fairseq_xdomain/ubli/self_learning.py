@@ -254,7 +254,7 @@ def final_mapping(x: torch.Tensor, z: torch.Tensor, rows: torch.Tensor, cols: to
     xd, zd = x[rows].double(), z[cols].double()
     d = x.shape[1]
     if not whiten:
-        u, s, vh = torch.linalg.svd(xd.T @ zd)
+        u, s, vh = _orthogonal(x, z, rows, cols)
         if reweight == 0:
             return (u @ vh).float(), torch.eye(d, device=x.device)
         sr = (s / s.max()) ** reweight
