@@ -47,14 +47,17 @@ $(STAMP): $(REQS)
 # The suite runs its test files on TEST_JOBS processes (pytest-xdist; a file's tests stay together,
 # so a module's fixture is built once), one thread each: 2 cores -> about 7 min instead of 13.
 TEST_JOBS ?= 2
-test: install
+test: lint
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile tests
 
 demo: install
 	$(BIN)/python -m fairseq_xdomain.demo
 
+# ruff, then the import rules of docs/design.md ("Import rules": the contracts in pyproject.toml);
+# a broken contract exits non-zero. `make test` runs this first.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done

@@ -52,7 +52,7 @@ def _part(out, name, fn):
 
 
 def ubli_grid(tmp: Path, n: int, dim: int, epoch_size: int, dis_hid: int):
-    from fairseq_xdomain.ubli.grid import _configs, add_grid_arguments, run_grid
+    from fairseq_xdomain.ubli.commands.grid import add_grid_arguments, grid_config, run_args
     from fairseq_xdomain.ubli.synthetic_emb import write_pair
 
     write_pair(tmp, n, dim)
@@ -61,9 +61,9 @@ def ubli_grid(tmp: Path, n: int, dim: int, epoch_size: int, dis_hid: int):
         "--dico-eval", str(tmp / "dico.txt"), "--out", str(tmp / "grid"),
         "--epoch-size", str(epoch_size), "--dis-hid-dim", str(dis_hid),
         "--dis-most-frequent", str(min(n, 75000)), "--precision", "auto", "--no-progress"])
-    adv, _ = _configs(args)
+    adv = grid_config(args).adversarial_config()
     t0 = time.perf_counter()
-    summary, _ = run_grid(args)
+    summary, _ = run_args(args)
     secs = time.perf_counter() - t0
     samples = len(args.seeds) * max(args.epochs) * epoch_size
     return {"words": n, "dim": dim, "epoch_size": epoch_size, "seeds": len(args.seeds),

@@ -25,17 +25,15 @@ from pathlib import Path
 
 import torch
 
+from fairseq_xdomain.ubli.commands.grid import add_grid_arguments, grid_config, run_args
 from fairseq_xdomain.ubli.evaluation import load_dictionary
 from fairseq_xdomain.ubli.grid import (
     PAPER_EPOCHS,
     PAPER_REFINEMENTS,
     PAPER_SEEDS,
-    _configs,
-    add_grid_arguments,
     run_configuration,
-    run_grid,
-    select,
 )
+from fairseq_xdomain.ubli.grid_summary import select
 from fairseq_xdomain.ubli.synthetic_emb import write_pair
 
 
@@ -62,9 +60,10 @@ def main(argv=None) -> int:
                  "--epoch-size", str(b.epoch_size), "--dis-hid-dim", str(b.dis_hid),
                  "--threads", str(b.threads), "--precision", b.precision, "--no-progress"]
         args = add_grid_arguments(argparse.ArgumentParser()).parse_args(flags)
-        adv_cfg, ref_cfg = _configs(args)
+        cfg = grid_config(args)
+        adv_cfg, ref_cfg = cfg.adversarial_config(), cfg.refinement_config()
         w0, c0 = time.perf_counter(), time.process_time()
-        summary, _ = run_grid(args)
+        summary, _ = run_args(args)
         shared_s, shared_cpu = time.perf_counter() - w0, time.process_time() - c0
 
         from fairseq_xdomain.embeddings.vecio import load_vec

@@ -180,18 +180,18 @@ def bench_api(ours_data, builtin_data, cfg):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sentences", type=int, default=4000, help="sentences per language")
-    parser.add_argument("--vocab", type=int, default=1000, help="words per language")
-    parser.add_argument("--dim", type=int, default=128)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--tokens-per-sample", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--updates", type=int, default=200)
-    parser.add_argument("--log-interval", type=int, default=25)
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each system, alternating")
-    parser.add_argument("--threads", type=int, default=1, help="OMP/torch threads per run")
-    parser.add_argument("--seed", type=int, default=1)
+    # the integer options: (flag, default, help)
+    for flag, default, help_text in (
+        ("--sentences", 4000, "sentences per language"),
+        ("--vocab", 1000, "words per language"),
+        ("--dim", 128, None), ("--layers", 2, None), ("--heads", 4, None),
+        ("--tokens-per-sample", 64, None), ("--batch-size", 16, None),
+        ("--updates", 200, None), ("--log-interval", 25, None),
+        ("--repeats", 2, "runs of each system, alternating"),
+        ("--threads", 1, "OMP/torch threads per run"),
+        ("--seed", 1, None),
+    ):
+        parser.add_argument(flag, type=int, default=default, help=help_text)
     parser.add_argument("--mode", choices=("api", "cli"), default="api",
                         help="api: both Trainers in this process, alternating chunks of "
                              "--log-interval updates (robust under load); cli: fairseq-train runs")

@@ -78,9 +78,22 @@ themselves.
    mode by fairseq's option parsing and fail without torch_xla: TPU mode is switched back off.
    ``--task muse_ubli`` with memory-efficient fp16/bf16 (fairseq's SGD has no such path) is a
    one-line error. See ``patch_fairseq_distributed_and_precision``.
+
+7. **A run's folder, budget, restart and disk.** Before ``fairseq-train`` does any work (in the
+   same ``call_main``): its complete configuration is checked by
+   :func:`fairseq_xdomain.training_checks.check_training_config` (a negative or missing budget,
+   ``--max-tokens`` below one block, an explicit ``--restore-file`` that does not exist: one line,
+   exit 2), and the first process takes ``--save-dir`` for itself
+   (:func:`fairseq_xdomain.common.folder_lock.own_folder`: a second run on that folder stops with
+   ``error: SAVE_DIR: in use by fairseq-train (pid N)``). Checkpoints are written to
+   ``NAME.tmp`` and renamed, and copied (``checkpoint_last.pt`` from ``checkpointN.pt``) the same
+   way; a disk that is full, a file-size limit, a read-only folder or a path below a file is one
+   line ``error: PATH: cannot save checkpoint: CAUSE`` (exit 2) with no ``.tmp`` or partial file
+   left, instead of three retries and a traceback. See ``patch_fairseq_checkpoint_saving``.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -94,7 +107,7 @@ import types
 import numpy
 import torch
 
-from .common.errors import UserError
+from .common.errors import UserError, is_machine_error, os_error_message
 
 _CHECKPOINT_MODULES = ("fairseq.checkpoint_utils", "fairseq.distributed.utils")
 _NUMPY2_MODULES = (
@@ -184,15 +197,22 @@ def _checked_ensemble_loader(original):
     return load_model_ensemble_and_task
 
 
+def _set_module_global(module_names, name: str, shim) -> None:
+    """Set global ``name`` of each module in ``module_names`` (imported here) to ``shim``, unless
+    it already holds an object of ``shim``'s type (idempotent: ``apply_all`` may run twice)."""
+    import importlib
+
+    for module_name in module_names:
+        module = importlib.import_module(module_name)
+        if not isinstance(getattr(module, name, None), type(shim)):
+            setattr(module, name, shim)
+
+
 def patch_fairseq_checkpoint_loading() -> None:
     """Make fairseq's checkpoint loaders work on torch >= 2.6 (idempotent)."""
     import importlib
 
-    shim = _TorchTrustedLoad()
-    for name in _CHECKPOINT_MODULES:
-        module = importlib.import_module(name)
-        if not isinstance(getattr(module, "torch", None), _TorchTrustedLoad):
-            module.torch = shim
+    _set_module_global(_CHECKPOINT_MODULES, "torch", _TorchTrustedLoad())
     checkpoint_utils = importlib.import_module("fairseq.checkpoint_utils")
     loader = checkpoint_utils.load_model_ensemble_and_task
     if not getattr(loader, "xdomain_patched", False):
@@ -225,13 +245,7 @@ class _NumpyWithOldAliases(types.ModuleType):
 
 def patch_fairseq_numpy2() -> None:
     """Give the fairseq modules of the table above the NumPy aliases they use (idempotent)."""
-    import importlib
-
-    shim = _NumpyWithOldAliases()
-    for name in _NUMPY2_MODULES:
-        module = importlib.import_module(name)
-        if not isinstance(getattr(module, "np", None), _NumpyWithOldAliases):
-            module.np = shim
+    _set_module_global(_NUMPY2_MODULES, "np", _NumpyWithOldAliases())
 
 
 # ---------------------------------------------------------------- 3. --log-file
@@ -291,6 +305,8 @@ def user_error_message(exc: BaseException):
         return None
     if isinstance(exc, ProcessRaisedException):  # raised in a torch.multiprocessing.spawn child
         return _message_from_traceback_text(str(exc))
+    if is_machine_error(exc):  # disk full, file-size limit, read-only folder (section 7)
+        return os_error_message(exc)
     return None
 
 
@@ -429,10 +445,110 @@ def patch_fairseq_distributed_and_precision() -> None:
 
         def call_main(cfg, main, **kwargs):
             _check_and_fix_run_config(cfg)
+            if getattr(main, "__module__", "") == "fairseq_cli.train":
+                _check_training_run(cfg)
+                main = _OwnSaveDirThenRun(main)
             return original(cfg, main, **kwargs)
 
         call_main._xdomain_checked = True
         dist_utils.call_main = call_main
+
+
+# ---------------------------------------------------------------- 7. folder, budget, restart, disk
+
+
+def _check_training_run(cfg) -> None:
+    """fairseq-train's complete config checked before any work (every process)."""
+    from .training_checks import check_training_config
+
+    check_training_config(cfg)
+
+
+class _OwnSaveDirThenRun:
+    """fairseq-train's ``main``, preceded by taking ``--save-dir`` for this run in the master
+    process (rank 0, once fairseq has assigned ranks: spawned, torchrun, SLURM or
+    ``--distributed-rank``). A class, not a closure: fairseq pickles ``main`` for spawned ranks."""
+
+    def __init__(self, main):
+        self.main = main
+
+    def __call__(self, cfg, **kwargs):
+        from fairseq.distributed import utils as distributed_utils
+
+        from .common.folder_lock import own_folder
+
+        if distributed_utils.is_master(cfg.distributed_training) and not cfg.checkpoint.no_save:
+            own_folder(cfg.checkpoint.save_dir)
+        return self.main(cfg, **kwargs)
+
+
+def _machine_error_in(err: BaseException):
+    """The OSError of MACHINE_ERRNOS behind ``err`` (torch's zip writer wraps it), or None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if is_machine_error(err):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _cleanup_and_raise(err: BaseException, tmp: str, target: str, what: str):
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    cause = _machine_error_in(err)
+    if cause is not None:
+        raise UserError(os_error_message(cause, target, what)) from None
+    raise err
+
+
+def _atomic_torch_save(obj, filename, async_write: bool = False):
+    """fairseq's ``torch_persistent_save``: ``filename.tmp`` then rename, no retries; a failed
+    write removes the ``.tmp`` and is a UserError naming the file and the cause."""
+    filename = os.fspath(filename)
+    tmp = filename + ".tmp"
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(obj, handle)
+        os.replace(tmp, filename)
+    except Exception as err:  # noqa: BLE001 - re-raised unless it is the machine's
+        _cleanup_and_raise(err, tmp, filename, "cannot save checkpoint")
+
+
+class _AtomicCopyPathManager:
+    """fairseq's ``PathManager`` whose ``copy`` writes ``dst.tmp`` and renames it (no partial
+    ``checkpoint_last.pt`` when the disk fills during the copy)."""
+
+    def __init__(self, manager):
+        self._manager = manager
+
+    def __getattr__(self, name):
+        return getattr(self._manager, name)
+
+    def copy(self, src_path, dst_path, overwrite=False, **kwargs):
+        import shutil
+
+        if not os.path.isfile(os.fspath(src_path)):
+            return self._manager.copy(src_path, dst_path, overwrite, **kwargs)
+        dst = os.fspath(dst_path)
+        if os.path.exists(dst) and not overwrite:
+            return False
+        tmp = dst + ".tmp"
+        try:
+            shutil.copyfile(os.fspath(src_path), tmp)
+            os.replace(tmp, dst)
+        except Exception as err:  # noqa: BLE001
+            _cleanup_and_raise(err, tmp, dst, "cannot save checkpoint")
+        return True
+
+
+def patch_fairseq_checkpoint_saving() -> None:
+    """Checkpoint saving: atomic, no partial files, one line on a full disk (idempotent)."""
+    import fairseq.checkpoint_utils as checkpoint_utils
+
+    checkpoint_utils.torch_persistent_save = _atomic_torch_save
+    if not isinstance(checkpoint_utils.PathManager, _AtomicCopyPathManager):
+        checkpoint_utils.PathManager = _AtomicCopyPathManager(checkpoint_utils.PathManager)
 
 
 def apply_all() -> None:
@@ -443,3 +559,4 @@ def apply_all() -> None:
     install_user_error_hook()
     patch_fairseq_prefetch_thread()
     patch_fairseq_distributed_and_precision()
+    patch_fairseq_checkpoint_saving()

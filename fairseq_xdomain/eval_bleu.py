@@ -9,16 +9,22 @@ like validation, so the number reproduces the validation BLEU of the same checkp
 Every sentence of the set is translated and scored: a source longer than the model's positions
 is truncated exactly as in validation and ``fairseq-generate`` (first positions - 1 tokens and
 ``eos``; the reference is kept whole), and the count is printed. A file that is not a fairseq
-checkpoint is a one-line error naming it.
+checkpoint is a one-line error naming it. ``--direction`` is split against the checkpoint's
+languages, so codes with a hyphen work (``pt-BR-en``; ``common/langcodes.py``). BLEU's tokenizer
+follows the target language as sacrebleu's defaults do (``--tokenize auto``; ``bleu_meter``) and
+is in the printed signature.
 """
 from __future__ import annotations
 
-import argparse
 import logging
+import os
 import sys
 
+from .bleu_meter import TOKENIZE_CHOICES, resolve_tokenize
 from .common.atomic import write_json, write_text
+from .common.cli import ArgumentParser, setup_logging
 from .common.errors import UserError, cli_entry
+from .common.langcodes import split_direction
 from .common.progress import progress
 
 logger = logging.getLogger("xdomain-eval-bleu")
@@ -39,20 +45,22 @@ def translate_subset(checkpoint, direction, data=None, subset="test", beam=1, ma
     from fairseq import checkpoint_utils, utils
     from fairseq.dataclass.configs import GenerationConfig
 
-    from .models.unmt_transformer import read_checkpoint
+    from .checkpoint_file import read_checkpoint
 
-    try:
-        src, tgt = direction.split("-")
-    except ValueError:
-        raise UserError(f"--direction {direction!r}: expected SRC-TGT, e.g. en-fr") from None
-    overrides = {"source_lang": src, "target_lang": tgt}
-    if data:
-        overrides["data"] = data
+    overrides = {"data": data} if data else {}
     state = read_checkpoint(checkpoint, "checkpoint",
                             loader=lambda p: checkpoint_utils.load_checkpoint_to_cpu(p, overrides))
     task_name = _task_name(state)
     if task_name != "unmt_xdomain":
         raise UserError(f"{checkpoint}: not an unmt_xdomain checkpoint (task {task_name})")
+    recorded = getattr(getattr(state.get("cfg"), "task", None), "data", None)
+    if not data and recorded and not os.path.isdir(recorded):
+        raise UserError(f"{checkpoint}: the data folder recorded in the checkpoint, {recorded}, "
+                        f"does not exist here (a relative path is read from the current folder): "
+                        f"give the binarized data folder with --data DIR")
+    src, tgt = split_direction(direction, checkpoint_langs(state))
+    overrides.update({"source_lang": src, "target_lang": tgt})
+    state["cfg"].task.source_lang, state["cfg"].task.target_lang = src, tgt
     models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
         [checkpoint], arg_overrides=overrides, state=state)
     use_cuda = torch.cuda.is_available() and not cpu
@@ -80,9 +88,17 @@ def translate_subset(checkpoint, direction, data=None, subset="test", beam=1, ma
     if len(ids) != len(dataset):
         raise UserError(f"{checkpoint}: translated {len(ids)} of {len(dataset)} sentences")
     if report is not None:
+        report["src"], report["tgt"] = src, tgt
         report["truncated"] = sum(dataset.truncated.values())
         report["max_source_len"] = int(dataset.max_len)
     return [hyps[i] for i in ids], [refs[i] for i in ids]
+
+
+def checkpoint_langs(state) -> list[str]:
+    """The languages (``--langs``, in order) of a loaded unmt_xdomain checkpoint."""
+    from .tasks.shared import parse_langs
+
+    return parse_langs(state["cfg"].task.langs, minimum=2)
 
 
 def _task_name(state) -> str | None:
@@ -96,26 +112,32 @@ def _task_name(state) -> str | None:
 
 @cli_entry
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="xdomain-eval-bleu", description=__doc__.splitlines()[0])
-    ap.add_argument("checkpoint")
+    ap = ArgumentParser(prog="xdomain-eval-bleu", description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint", help="an unmt_xdomain checkpoint (checkpoint_best.pt)")
     ap.add_argument("--direction", required=True, help="SRC-TGT, e.g. en-fr")
     ap.add_argument("--data", help="binarized data folder (default: the one the checkpoint was trained on)")
     ap.add_argument("--subset", default="test", help="parallel set: test (default) or valid")
-    ap.add_argument("--beam", type=int, default=1)
-    ap.add_argument("--max-len-a", type=float, default=1.3)
-    ap.add_argument("--max-len-b", type=int, default=5)
-    ap.add_argument("--max-tokens", type=int, default=4000)
-    ap.add_argument("--cpu", action="store_true")
-    ap.add_argument("--output", help="write the translations here, one per line")
+    ap.add_argument("--beam", type=int, default=1, help="beam size")
+    ap.add_argument("--max-len-a", type=float, default=1.3,
+                    help="longest translation: a * source length + b, this is a")
+    ap.add_argument("--max-len-b", type=int, default=5, help="... and this is b")
+    ap.add_argument("--max-tokens", type=int, default=4000, help="tokens per batch")
+    ap.add_argument("--cpu", action="store_true", help="do not use CUDA even when available")
+    ap.add_argument("--output", "-o", help="write the translations here, one per line")
     ap.add_argument("--json", help="write {bleu, signature, config} here")
+    ap.add_argument("--tokenize", default="auto", metavar="TOK",
+                    help="sacrebleu tokenizer: auto (default: the target language's sacrebleu "
+                         "default, as validation: zh, ja-mecab, ko-mecab, else 13a) or one of "
+                         f"{', '.join(TOKENIZE_CHOICES[1:])}")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.WARNING)
     from sacrebleu.metrics import BLEU
 
     report = {}
+    resolve_tokenize(args.tokenize, "en")  # an unknown name is refused before any work
     hyps, refs = translate_subset(args.checkpoint, args.direction, args.data, args.subset, args.beam,
                                   args.max_len_a, args.max_len_b, args.max_tokens, args.cpu, report)
-    bleu = BLEU()
+    bleu = BLEU(tokenize=resolve_tokenize(args.tokenize, report["tgt"]))
     score = bleu.corpus_score(hyps, [refs])
     signature = str(bleu.get_signature())
     cut = (f", {report['truncated']} of them with the source truncated to "

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 
+from .common.cli import ArgumentParser
 from .common.errors import UserError, cli_entry
 
 # Flags the launcher sets itself; given among the fairseq arguments they would contradict it.
@@ -44,6 +45,39 @@ def free_port() -> int:
 
 def _has_flag(args, flag: str) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in args)
+
+
+def _flag_value(args, flag: str):
+    """The value of ``flag`` in ``args`` (``--flag V`` or ``--flag=V``; the last one), or None."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def check_user_dir(train_args) -> None:
+    """``--user-dir`` of the fairseq-train arguments, checked once before any rank starts: it must
+    be a folder with ``__init__.py`` (relative to here, or to fairseq's package, as fairseq looks
+    it up). UserError naming the folder and how to get the plugin's (``xdomain-user-dir``)."""
+    import importlib.util
+
+    value = _flag_value(train_args, "--user-dir")
+    if value is None:
+        return
+    how = 'the plugin\'s folder is printed by xdomain-user-dir: --user-dir "$(xdomain-user-dir)"'
+    candidates = [os.path.abspath(value)]
+    spec = importlib.util.find_spec("fairseq")
+    if spec is not None and spec.origin and not os.path.isabs(value):
+        candidates.append(os.path.join(os.path.dirname(spec.origin), value))
+    found = next((c for c in candidates if os.path.isdir(c)), None)
+    if found is None:
+        raise UserError(f"--user-dir {value}: no such folder (looked in {os.getcwd()}); {how}")
+    if not os.path.isfile(os.path.join(found, "__init__.py")):
+        raise UserError(f"--user-dir {value}: {found} is not a Python package (no __init__.py); "
+                        f"{how}")
 
 
 def fairseq_train_command() -> list[str]:
@@ -138,7 +172,7 @@ def run_gpus(train_args, nproc: int) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="xdomain-train",
         description="Run fairseq-train in N data-parallel processes (CPU ranks over gloo, or "
                     "one process per GPU). Arguments after '--' go to fairseq-train.",
@@ -154,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" not in argv:
-        if "-h" in argv or "--help" in argv:
-            build_parser().parse_args(argv)  # prints the usage and exits 0
+        if "-h" in argv or "--help" in argv or "--version" in argv:
+            build_parser().parse_args(argv)  # prints the usage (or version) and exits 0
         raise UserError("give fairseq-train's arguments after '--': xdomain-train --nproc N "
                         "[--cpu] -- DATA --task ...")
     split = argv.index("--")
@@ -169,6 +203,7 @@ def main(argv=None) -> None:
     if given and opts.nproc > 1:
         raise UserError(f"{given[0]}: set by xdomain-train itself; leave it out (or run "
                         "fairseq-train directly)")
+    check_user_dir(train_args)  # once, before any rank starts
     if opts.cpu:
         if opts.nproc == 1:
             cpu = [] if _has_flag(train_args, "--cpu") else ["--cpu"]

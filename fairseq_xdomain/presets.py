@@ -3,9 +3,8 @@
 ``fairseq_xdomain/configs/{mlm,unmt,ubli}/{tiny,cpu,paper}.yaml``; ``docs/presets.md`` says what
 each is for and which source it follows (each file says so too, in its ``source:`` key):
 
-- ``tiny``: the demo's settings (generated data, 2-core CPU, minutes). The demo's numbers come
-  from these: mlm/unmt ``tiny`` are what ``recipes/unmt.sh --tiny`` ran, ubli ``tiny`` what
-  ``make demo`` gave ``recipes/ubli.sh``.
+- ``tiny``: the demo's settings (generated data, 2-core CPU, minutes): what ``make demo``
+  (``xdomain-run demo``) runs.
 - ``cpu``: real corpora on a CPU (hours).
 - ``paper``: the paper's scale (GPUs), where the paper gives a setting; otherwise the source the
   file names (XLM's README/defaults, MUSE's or fastText's defaults, or ours).
@@ -14,14 +13,16 @@ A preset is checked on loading against a structured config (OmegaConf): an unkno
 type or a missing value is a :class:`~fairseq_xdomain.common.errors.UserError` naming the file.
 The ``fairseq:`` block of an MLM/UNMT preset holds ``fairseq-train`` options (option name with
 ``_`` for ``-``; ``true`` = a bare flag, ``false``/null = left out): :func:`fairseq_arguments`
-turns it into arguments. The ``grid:`` block of a UBLI preset holds ``xdomain-ubli grid`` options
-(checked against that parser): :func:`grid_arguments`.
+turns it into arguments. The ``grid:`` block of a UBLI preset holds settings of the grid search
+by their flat names (``xdomain-ubli grid``'s options with ``_``), checked against
+:class:`~fairseq_xdomain.ubli.grid_config.GridConfig` like the other sections (names, types,
+choices); only the settings the file gives are kept (the rest are the grid's defaults), and
+``xdomain-run`` builds the typed config with ``GridConfig.from_flat``.
 """
 from __future__ import annotations
 
-import argparse
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from omegaconf import MISSING
 
 from .common.errors import UserError
 from .common.textio import read_text
+from .ubli_methods import BEYOND_METHODS
 
 KINDS = ("mlm", "unmt", "ubli")
 DEVICES = ("cpu", "auto")
@@ -91,16 +93,11 @@ class TokenizePreset:
     workers: int = MISSING
 
 
-#: the UBLI methods beyond the paper that ``xdomain-run ubli`` can add as rows (issue 16;
-#: ``experiments/ubli.py``): W = I on the joint vectors, orthography-aware retrieval on W = I
-#: and on the joint grid's selected map, vocabulary reallocation, robust self-learning
-BEYOND_METHODS = ("identity", "ortho_identity", "ortho_grid", "reallocation", "self_learning")
-
-
 @dataclass
 class BeyondPreset:
     """The UBLI methods beyond the paper run by ``xdomain-run ubli`` (extra report rows):
-    ``methods`` (a subset of :data:`BEYOND_METHODS`; [] = none), the frequency ratio of
+    ``methods`` (a subset of :data:`~fairseq_xdomain.ubli_methods.BEYOND_METHODS`, the one
+    method table's names; [] = none), the frequency ratio of
     vocabulary reallocation (``xdomain-ubli reallocate --ratio``) and the self-learning sizes
     (``xdomain-ubli align --sl-vocab/--sl-init-vocab/--sl-patience``; null: the paper's)."""
 
@@ -114,8 +111,9 @@ class BeyondPreset:
 @dataclass
 class UbliPreset:
     """One UBLI experiment (fastText, MUSE grid, STDM, the methods beyond the paper) at one
-    scale. ``grid``: options of ``xdomain-ubli grid`` by their argparse names (the rest at the
-    grid's defaults, MUSE's)."""
+    scale. ``grid``: settings of the grid search by their flat names
+    (:func:`~fairseq_xdomain.ubli.grid_config.flat_names`; the rest at the grid's defaults,
+    MUSE's)."""
 
     source: str = MISSING
     fasttext: FastTextPreset = field(default_factory=FastTextPreset)
@@ -126,9 +124,6 @@ class UbliPreset:
 
 
 SCHEMAS = {"mlm": MlmPreset, "unmt": UnmtPreset, "ubli": UbliPreset}
-#: grid options that are the experiment's inputs and labels, not settings
-GRID_NOT_PRESET = frozenset({"src_emb", "tgt_emb", "dico_eval", "out", "pair", "domains", "init",
-                             "help"})
 
 
 def configs_dir() -> Path:
@@ -195,11 +190,23 @@ def _known(schema, full_key: str) -> list[str]:
     return [f.name for f in fields(node)]
 
 
-def _grid_options() -> dict:
-    """argparse dest -> action of the ``xdomain-ubli grid`` parser (the settings a preset may give)."""
-    from .ubli.grid import build_parser
+def check_grid(where, grid: dict) -> None:
+    """``UserError`` (naming ``where``) unless every key of a preset's ``grid`` section is a
+    setting of :class:`~fairseq_xdomain.ubli.grid_config.GridConfig` (its flat names) with a
+    value of its type (OmegaConf, as the other sections) and within its choices."""
+    # the grid's settings live with the grid (ubli/grid_config.py, which imports torch): read
+    # here, when a UBLI preset is checked, so that importing presets stays light
+    from .ubli.grid_config import flat_fields, preset_schema
 
-    return {a.dest: a for a in build_parser()._actions if a.dest not in GRID_NOT_PRESET}
+    schema = preset_schema()
+    section = make_dataclass("GridSection", [("grid", schema, field(default_factory=schema))])
+    _structured(where, section, {"grid": grid})
+    fields_ = flat_fields()
+    for key, value in grid.items():
+        choices = fields_[key][1].metadata.get("choices")
+        if choices is not None and value not in choices:
+            raise UserError(f"{where}: grid.{key}: {value!r} is not one of "
+                            f"{', '.join(map(str, choices))}")
 
 
 def _check_values(path: Path, kind: str, cfg: dict) -> None:
@@ -221,24 +228,12 @@ def _check_values(path: Path, kind: str, cfg: dict) -> None:
                         f"{', '.join(list_presets('mlm'))})")
     if kind == "ubli":
         check_beyond(path, cfg["beyond"])
-        known = _grid_options()
-        for opt, value in cfg["grid"].items():
-            if opt not in known:
-                raise UserError(f"{path}: grid.{opt}: unknown key (known: "
-                                f"{', '.join(sorted(known))})")
-            action = known[opt]
-            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-            try:
-                parsed = action.type(text) if action.type and action.nargs != 0 else value
-            except (ValueError, TypeError, argparse.ArgumentTypeError) as err:
-                raise UserError(f"{path}: grid.{opt}: {value!r}: {err}") from None
-            if action.choices is not None and parsed not in action.choices:
-                choice(f"grid.{opt}", parsed, [str(c) for c in action.choices])
+        check_grid(path, cfg["grid"])
 
 
 def check_beyond(where, beyond: dict) -> None:
     """UserError (naming ``where``: a preset file or ``--set``) unless ``beyond.methods`` is a
-    list of distinct :data:`BEYOND_METHODS`, ``beyond.ratio`` > 1 and each ``sl_*`` size null or
+    list of distinct :data:`~fairseq_xdomain.ubli_methods.BEYOND_METHODS`, ``beyond.ratio`` > 1 and each ``sl_*`` size null or
     >= 1."""
     methods = beyond.get("methods")
     if not isinstance(methods, list) or len(set(map(str, methods))) != len(methods):
@@ -310,21 +305,6 @@ def fairseq_arguments(preset: dict, has_gpu: bool | None = None) -> list[str]:
     return args
 
 
-def grid_arguments(preset: dict) -> list[str]:
-    """``xdomain-ubli grid`` arguments for the ``grid`` block of a UBLI preset (lists joined by
-    commas, ``true`` -> a bare flag); the embeddings, dictionary, output and labels are the
-    caller's."""
-    actions = _grid_options()
-    args: list[str] = []
-    for dest, value in preset["grid"].items():
-        opt = max(actions[dest].option_strings, key=len)
-        if value is True:
-            args.append(opt)
-        elif value is not False and value is not None:
-            args += [opt, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
-    return args
-
-
 def fasttext_arguments(preset: dict) -> list[str]:
     """``xdomain-embed train|joint|binarized`` fastText options for the ``fasttext`` block of a
     preset (``thread: 0`` -> the number of cores; null fields left out: the tool's default)."""
@@ -337,6 +317,6 @@ def fasttext_arguments(preset: dict) -> list[str]:
     return args
 
 
-__all__ = ["KINDS", "BEYOND_METHODS", "check_beyond", "configs_dir", "list_presets",
-           "preset_path", "load_preset", "fairseq_arguments", "grid_arguments",
+__all__ = ["KINDS", "BEYOND_METHODS", "check_beyond", "check_grid", "configs_dir",
+           "list_presets", "preset_path", "load_preset", "fairseq_arguments",
            "fasttext_arguments"]

@@ -22,10 +22,10 @@ Table 2 (separate vs joint pre-training) and Table 3 (vs the copying baseline, w
     A per-pair folder of ``recipes/ubli.sh`` (grid results for separate and joint, baselines,
     STDM) therefore gives that pair's Tables 2 and 3.
 UBLI, every method (the paper's and beyond it)
-    every tabulated ``ubli`` result, one row per (pair, domains, method, init), methods as
-    :func:`report_method` names them (an ``evaluate`` result is ``identity`` without a map, and
-    ``+ortho`` with orthography-aware retrieval, whose P@1 it shows): P@1 over all test pairs and
-    over the non-identical ones, wall time.
+    every tabulated ``ubli`` result, one row per (pair, domains, method, init), under the
+    ``method`` its producer wrote and the label of the one method table
+    (``fairseq_xdomain/ubli_methods.py``; a ``+ortho`` method shows the orthography-aware
+    retrieval's P@1): P@1 over all test pairs and over the non-identical ones, wall time.
 Tables 4/5 (UNMT)
     ``unmt`` curves, grouped by (``data``, ``direction``), ``init`` baseline vs joint.
 Table 6 (word similarity)
@@ -35,7 +35,6 @@ Table 6 (word similarity)
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -45,9 +44,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from .common.atomic import write_json, write_text
+from .common.cli import ArgumentParser, setup_logging
 from .common.errors import UserError, cli_entry
 from .common.markdown import table
+from .provenance import portable_cell, portable_path
 from .results import (
+    SELECTORS,
     NotAResult,
     STDMResult,
     UBLIResult,
@@ -55,6 +57,14 @@ from .results import (
     WordsimResult,
     read_result,
 )
+from .significance import (
+    bootstrap_p_at_1,
+    format_mean_sd,
+    mcnemar_exact,
+    mean_sd,
+    paired_bootstrap_bleu,
+)
+from .ubli_methods import METHODS
 
 log = logging.getLogger(__name__)
 
@@ -112,38 +122,28 @@ def _crit_key(res: UBLIResult) -> float:
     return res.criterion if res.criterion is not None else float("-inf")
 
 
-def report_method(res: UBLIResult) -> str:
-    """The method a ubli result is tabulated under: its ``method``, except ``evaluate`` (a given
-    map scored by ``xdomain-ubli evaluate``): ``identity`` when no map was given (W = I, a
-    joint space as it is), and ``+ortho`` appended when it was scored with orthography-aware
-    retrieval too (``csls_ortho_p@1`` in its metrics)."""
-    if res.method != "evaluate":
-        return res.method
-    base = "evaluate" if res.config.get("mapping") else "identity"
-    return base + ("+ortho" if "csls_ortho_p@1" in res.metrics else "")
-
-
 def select_ubli(records: list[tuple[str, UBLIResult]]) -> tuple[dict, dict[str, list[str]]]:
-    """{(pair, domains, init, method): result} of the tabulable ubli results (``method`` as
-    :func:`report_method` names it), and the files left out by reason (no
-    pair/domains/init/P@1; a duplicate with a lower criterion)."""
+    """{(pair, domains, init, method): result} of the tabulable ubli results (``method`` as its
+    producer wrote it, a name of :data:`~fairseq_xdomain.ubli_methods.METHODS`), and the files
+    left out by reason (no pair/domains/init/P@1; a duplicate with a lower criterion). A result
+    of a method with an ``ortho_row`` that was scored with orthography-aware retrieval too
+    (``csls_ortho_p@1`` in its metrics) also fills that row."""
     groups: dict[tuple, list[tuple[str, UBLIResult]]] = defaultdict(list)
     left: dict[str, list[str]] = defaultdict(list)
     for rel, res in records:
         if None in (res.pair, res.domains, res.init, res.p_at_1):
             left["ubli result without pair/domains/init/P@1 (not tabulated)"].append(rel)
             continue
-        groups[(res.pair, res.domains, res.init, report_method(res))].append((rel, res))
+        groups[(res.pair, res.domains, res.init, res.method)].append((rel, res))
     chosen = {}
     for key, items in groups.items():
         best = max(range(len(items)), key=lambda i: (_crit_key(items[i][1]), i))
         chosen[key] = items[best][1]
         left["ubli duplicate (same pair, domains, init, method; lower criterion)"] += [
             rel for i, (rel, _) in enumerate(items) if i != best]
-        # a method scored with orthography-aware retrieval too (reallocate --ortho-weight):
-        # a second row with that retrieval's numbers
-        if "+ortho" not in key[3] and "csls_ortho_p@1" in chosen[key].metrics:
-            chosen[(*key[:3], key[3] + "+ortho")] = chosen[key]
+        second = METHODS[key[3]].ortho_row
+        if second and "csls_ortho_p@1" in chosen[key].metrics:
+            chosen[(*key[:3], second)] = chosen[key]
     return chosen, {k: v for k, v in left.items() if v}
 
 
@@ -177,29 +177,12 @@ def _selected_text(sel: dict) -> str:
 #: P@1 over the test pairs whose two words differ, by the retrieval the result's P@1 is of
 NONIDENT_KEYS = ("csls_p@1_nonident", "ortho_p@1_nonident")
 
-#: the rows of the every-method table, in order: report method -> label (other methods follow,
-#: under their own name)
-METHOD_LABELS = {
-    "copy": "copying (no embeddings)",
-    "ortho": "orthographic: character n-grams (no embeddings)",
-    "identical": "identical strings + Procrustes (Søgaard et al. 2018)",
-    "muse": "MUSE grid (adversarial + refinement; the paper's)",
-    "identity": "no mapping (W = I)",
-    "identity+ortho": "W = I + orthography-aware retrieval (Riley & Gildea 2018)",
-    "evaluate": "given map",
-    "evaluate+ortho": "given map + orthography-aware retrieval (Riley & Gildea 2018)",
-    "reallocate": "vocabulary reallocation + refinement (Wang et al. 2020)",
-    "reallocate+ortho": "vocabulary reallocation + orthography-aware retrieval",
-    "self-learning": "robust self-learning (Artetxe et al. 2018)",
-}
-
-
 def _p1(res: UBLIResult, method: str) -> tuple:
     """(P@1, P@1 over the non-identical test pairs) in % of a result tabulated as ``method``:
     the orthography-aware retrieval's for ``+ortho``, 0 over non-identical pairs for copying
     (by definition); None where unknown."""
     m = res.metrics
-    if method.endswith("+ortho"):
+    if METHODS[method].ortho:
         return m.get("csls_ortho_p@1"), m.get("csls_ortho_p@1_nonident")
     if res.method == "copy":
         return res.p_at_1, 0.0
@@ -219,7 +202,7 @@ def _notes(res: UBLIResult, method: str) -> str:
     if method.startswith("evaluate") and res.config.get("mapping"):
         path = Path(res.config["mapping"])
         notes.append(f"map {path.parent.name}/{path.name}")
-    if method.endswith("+ortho") and res.metrics.get("ortho_weight") is not None:
+    if METHODS[method].ortho and res.metrics.get("ortho_weight") is not None:
         notes.append(f"w = {res.metrics['ortho_weight']:g}")
     split = res.details.get("reallocation") if res.method == "reallocate" else None
     if isinstance(split, dict) and "n_shared" in split:
@@ -230,12 +213,53 @@ def _notes(res: UBLIResult, method: str) -> str:
     return "; ".join(notes)
 
 
+def _per_word(res: UBLIResult, method: str) -> dict | None:
+    """{covered source word: 1/0 (CSLS top-1 correct)} of a result (``per_word_top1`` that
+    ``ubli/evaluation.py`` writes, in ``details`` or ``metrics``), or None (none stored, or a
+    row whose P@1 is not plain CSLS: orthography-aware retrieval, copying)."""
+    if METHODS[method].ortho or res.method == "copy":
+        return None
+    pw = res.details.get("per_word_top1") or res.metrics.get("per_word_top1")
+    if not isinstance(pw, dict) or not isinstance(pw.get("csls"), list):
+        return None
+    return dict(zip(pw["words"], pw["csls"]))
+
+
+def ubli_significance(ubli: dict) -> dict:
+    """{result key: {"ci": bootstrap 95% interval of its P@1, "mcnemar": exact McNemar test vs
+    the best paper method of its (pair, domains) on their common test words, "vs": that
+    method's label}} for the results that store per-word correctness (``significance.py``)."""
+    out = {}
+    best: dict[tuple, tuple] = {}
+    for key, res in ubli.items():
+        if METHODS[key[3]].beyond is None and _per_word(res, key[3]) is not None:
+            cur = best.get(key[:2])
+            if cur is None or (res.p_at_1 or 0) > (ubli[cur].p_at_1 or 0):
+                best[key[:2]] = key
+    for key, res in ubli.items():
+        pw = _per_word(res, key[3])
+        if pw is None:
+            continue
+        entry = {"ci": bootstrap_p_at_1(list(pw.values()), seed=0).to_dict()}
+        ref = best.get(key[:2])
+        if ref is not None and ref != key:
+            rw = _per_word(ubli[ref], ref[3])
+            common = [w for w in pw if w in rw]
+            if common:
+                entry["mcnemar"] = mcnemar_exact([rw[w] for w in common],
+                                                 [pw[w] for w in common]).to_dict()
+                entry["vs"] = f"{METHODS[ref[3]].label}, {ref[2]}"
+        out[key] = entry
+    return out
+
+
 def ubli_details(ubli: dict) -> tuple[list[str], list[dict]]:
     """Every tabulated ubli result, every method (the paper's and beyond it; rows in the order
-    of :data:`METHOD_LABELS`): P@1 (%) over all test pairs and over the non-identical ones (in
+    of :data:`~fairseq_xdomain.ubli_methods.METHODS`): P@1 (%) over all test pairs and over the non-identical ones (in
     a joint space an identical string is trivially its own neighbour), NN P@1, coverage,
     criterion, what was selected, wall time (s). Returns (Markdown lines, rows as data)."""
-    order = {m: i for i, m in enumerate(METHOD_LABELS)}
+    order = {m: i for i, m in enumerate(METHODS)}
+    sig = ubli_significance(ubli)
     rows, data = [], []
     for (pair, dom, init, method), res in sorted(
             ubli.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][3], len(order)),
@@ -243,16 +267,22 @@ def ubli_details(ubli: dict) -> tuple[list[str], list[dict]]:
         m = res.metrics
         cov = m.get("coverage")
         p1, nonident = _p1(res, method)
-        label, notes = METHOD_LABELS.get(method, method), _notes(res, method)
-        rows.append([pair, dom, label, init, _fmt(p1), _fmt(nonident), _fmt(m.get("nn_p@1")),
-                     "–" if cov is None else f"{100 * cov:.1f}%", _fmt(res.criterion, 4), notes,
-                     _fmt(res.wall_s)])
+        label, notes = METHODS[method].label, portable_cell(_notes(res, method))
+        s = sig.get((pair, dom, init, method), {})
+        ci = f"{s['ci']['lower']:.1f}–{s['ci']['upper']:.1f}" if "ci" in s else "–"
+        mc = (f"{s['mcnemar']['p_value']:.3f} ({s['mcnemar']['c']}+/{s['mcnemar']['b']}−)"
+              if "mcnemar" in s else "–")
+        rows.append([pair, dom, label, init, _fmt(p1), ci, mc, _fmt(nonident),
+                     _fmt(m.get("nn_p@1")), "–" if cov is None else f"{100 * cov:.1f}%",
+                     _fmt(res.criterion, 4), notes, _fmt(res.wall_s)])
         data.append({"pair": pair, "domains": dom, "method": method, "label": label,
                      "init": init, "p_at_1": p1, "p_at_1_nonident": nonident,
-                     "criterion": res.criterion, "notes": notes, "wall_s": res.wall_s})
-    head = ["pair", "domains", "method", "vectors", "P@1", "P@1 non-identical", "NN P@1",
+                     "criterion": res.criterion, "notes": notes, "wall_s": res.wall_s,
+                     "significance": s})
+    head = ["pair", "domains", "method", "vectors", "P@1", "P@1 95% CI",
+            "McNemar p vs best paper method (+/− words)", "P@1 non-identical", "NN P@1",
             "coverage", "criterion", "selected / notes", "wall s"]
-    return (table(head, rows, "llllrrrrrlr") if rows else []), data
+    return (table(head, rows, "llllrrrrrrrlr") if rows else []), data
 
 
 #: Table 3 rows: (label, report key, init, method, key of the paper's row or None)
@@ -297,17 +327,31 @@ def _same_label(a: str, b: str) -> bool:
 
 
 def unmt_groups(records: list[tuple[str, UNMTCurve]]) -> tuple[dict, dict[str, list[str]]]:
-    """{(data, direction): {"baseline": bleu list, "joint": bleu list}}; and duplicates left
-    out (a later file of the same (data, direction, init))."""
-    groups: dict[tuple, dict] = defaultdict(dict)
+    """{(data, direction): {init: {seed: curve}}} (seed None for a curve without one); and
+    duplicates left out (a later file of the same (data, direction, init, seed))."""
+    groups: dict[tuple, dict] = defaultdict(lambda: defaultdict(dict))
     left: dict[str, list[str]] = defaultdict(list)
     for rel, res in records:
-        cell = groups[(res.data, res.direction)]
-        if res.init in cell:
-            left["unmt duplicate (same data, direction, init)"].append(rel)
+        cell = groups[(res.data, res.direction)][res.init]
+        if res.seed in cell:
+            left["unmt duplicate (same data, direction, init, seed)"].append(rel)
             continue
-        cell[res.init] = list(res.bleu)
-    return dict(groups), dict(left)
+        cell[res.seed] = res
+    return {k: dict(v) for k, v in groups.items()}, dict(left)
+
+
+def _seed_key(seed) -> tuple:
+    return (seed is None, seed if seed is not None else 0)
+
+
+def _curve_values(curve: UNMTCurve) -> list[float]:
+    """The per-epoch curve of the tables and plots: dev BLEU, or round-trip BLEU without a
+    parallel dev set."""
+    return list(curve.bleu or curve.rt_bleu)
+
+
+def _first(by_seed: dict | None) -> UNMTCurve | None:
+    return by_seed[sorted(by_seed, key=_seed_key)[0]] if by_seed else None
 
 
 def _paper_unmt(paper: dict, data: str, direction: str):
@@ -319,30 +363,122 @@ def _paper_unmt(paper: dict, data: str, direction: str):
 
 
 def unmt_tables(groups: dict, paper: dict) -> tuple[list[str], list[dict]]:
-    """One BLEU-per-epoch table per (data, direction): baseline, joint, Δ, the paper's rows."""
+    """One table per (data, direction): the per-epoch curve (dev BLEU, or round-trip BLEU
+    without a parallel dev set) of each init and seed, Δ (one seed), the paper's rows; the
+    selected checkpoint's epoch marked ``*``."""
     lines, data = [], []
-    for (mono, direction), curves in sorted(groups.items()):
-        n = max(len(c) for c in curves.values())
+    for (mono, direction), inits in sorted(groups.items()):
+        seeds = sorted({s for by in inits.values() for s in by}, key=_seed_key)
+        curves = {init: _first(by) for init, by in inits.items()}
+        n = max(len(c.epochs) for by in inits.values() for c in by.values())
+        kind = "dev BLEU" if any(c.bleu for by in inits.values() for c in by.values()) \
+            else "round-trip BLEU (no parallel dev set)"
+        lines.append(f"**{direction}**, monolingual data: {mono}; {kind} per epoch\n")
+
+        def row(label, values, chosen=None, n=n):
+            return [label, *((_fmt(values[e], 2) + ("*" if chosen == e + 1 else ""))
+                             if values and e < len(values) else "–" for e in range(n))]
+
+        rows = []
+        for init, label in (("baseline", "UNMT baseline"), ("joint", "w/ joint pre-training")):
+            for seed in seeds:
+                c = inits.get(init, {}).get(seed)
+                if c is None:
+                    continue
+                name = f"{label} (seed {seed})" if len(seeds) > 1 else label
+                rows.append(row(name, _curve_values(c), c.selected_epoch))
         base, joint = curves.get("baseline"), curves.get("joint")
-        lines.append(f"**{direction}**, monolingual data: {mono}\n")
-
-        def row(label, curve, n=n):
-            return [label, *(_fmt(curve[e], 2) if curve and e < len(curve) else "–"
-                             for e in range(n))]
-
-        rows = [row("UNMT baseline", base), row("w/ joint pre-training", joint)]
-        if base and joint:
-            rows.append(["Δ", *(_delta(joint[e], base[e], 2) if e < min(len(base), len(joint))
-                                else "–" for e in range(n))])
+        b = _curve_values(base) if base else None
+        j = _curve_values(joint) if joint else None
+        if b and j and len(seeds) == 1:
+            rows.append(["Δ", *(_delta(j[e], b[e], 2) if e < min(len(b), len(j)) else "–"
+                                for e in range(n))])
         tname, prow = _paper_unmt(paper, mono, direction)
         if prow:
             rows.append(row(f"paper {tname[-1]} baseline", prow["baseline"]))
             rows.append(row(f"paper {tname[-1]} joint", prow["joint"]))
         lines.extend(table(["", *(str(e + 1) for e in range(n))], rows, "l" + "r" * n))
+        sig = next((c.signature for by in inits.values() for c in by.values() if c.signature),
+                   None)
+        if sig:
+            lines.append(f"\nBLEU signature: `{sig}`")
         lines.append("")
-        data.append({"data": mono, "direction": direction, "baseline": base, "joint": joint,
-                     "paper_table": tname})
+        data.append({"data": mono, "direction": direction, "baseline": b, "joint": j,
+                     "curve": "dev BLEU" if kind == "dev BLEU" else "round-trip BLEU",
+                     "paper_table": tname, "signature": sig,
+                     "seeds": {init: {str(s): _curve_values(c) for s, c in by.items()}
+                               for init, by in inits.items()}})
     return lines, data
+
+
+def _selector_label(curves) -> str:
+    names = sorted({c.selector for c in curves if c.selector})
+    return " / ".join(SELECTORS.get(x, x) for x in names) or "not recorded"
+
+
+def _paired_bootstrap(base: UNMTCurve, joint: UNMTCurve) -> dict | None:
+    """Paired bootstrap (joint vs baseline) on the same test references, or None."""
+    tb, tj = base.details.get("test"), joint.details.get("test")
+    if not (isinstance(tb, dict) and isinstance(tj, dict)) or \
+            tb.get("references") != tj.get("references") or not tb.get("references"):
+        return None
+    from .bleu_meter import resolve_tokenize
+
+    tgt = base.direction.split("-")[1]
+    quiet = logging.getLogger("sacrebleu")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # sacrebleu logs every resampling step at INFO
+    try:
+        test = paired_bootstrap_bleu(tb["hypotheses"], tj["hypotheses"], tb["references"],
+                                     tokenize=resolve_tokenize("auto", tgt))
+    finally:
+        quiet.setLevel(level)
+    return test.to_dict()
+
+
+def unmt_test_table(groups: dict) -> tuple[list[str], list[dict]]:
+    """Test BLEU of the checkpoint each run selected without the test set (dev BLEU, or
+    round-trip BLEU without a parallel dev set): mean ± sd over seeds and each seed's value,
+    baseline vs joint, Δ of the means, the paired bootstrap p-value of joint vs baseline (per
+    seed, sacrebleu's)."""
+    rows, data = [], []
+    for (mono, direction), inits in sorted(groups.items()):
+        base, joint = inits.get("baseline", {}), inits.get("joint", {})
+        tb = {s: c.test_bleu for s, c in base.items() if c.test_bleu is not None}
+        tj = {s: c.test_bleu for s, c in joint.items() if c.test_bleu is not None}
+        if not tb and not tj:
+            continue
+        allc = [*base.values(), *joint.values()]
+        mb = mean_sd(list(tb.values())) if tb else None
+        mj = mean_sd(list(tj.values())) if tj else None
+        tests = {}
+        for seed in sorted(set(base) & set(joint), key=_seed_key):
+            t = _paired_bootstrap(base[seed], joint[seed])
+            if t is not None:
+                tests[str(seed)] = t
+        per_seed = "; ".join(
+            f"seed {s}: {_fmt(tb.get(s), 2)} / {_fmt(tj.get(s), 2)}"
+            for s in sorted(set(tb) | set(tj), key=_seed_key))
+        pvals = ", ".join(f"{t['p_value']:.3f}" for t in tests.values()) or "–"
+        epochs = "; ".join(
+            (f"seed {seed}: " if seed is not None else "") + " / ".join(
+                str(by[seed].selected_epoch) if seed in by and by[seed].selected_epoch
+                else "–" for by in (base, joint))
+            for seed in sorted(set(base) | set(joint), key=_seed_key))
+        rows.append([mono, direction, format_mean_sd(mb, 2) if mb else "–",
+                     format_mean_sd(mj, 2) if mj else "–",
+                     _delta(mj.mean if mj else None, mb.mean if mb else None, 2), pvals,
+                     _selector_label(allc), epochs or "–", per_seed])
+        data.append({"data": mono, "direction": direction,
+                     "baseline": mb.to_dict() if mb else None,
+                     "joint": mj.to_dict() if mj else None, "selector": _selector_label(allc),
+                     "paired_bootstrap": tests,
+                     "signature": next((c.signature for c in allc if c.signature), None)})
+    head = ["monolingual data", "direction", "baseline test BLEU", "joint test BLEU", "Δ",
+            "paired bootstrap p (joint vs baseline)", "selected by",
+            "selected epoch (baseline / joint)",
+            "each seed (baseline / joint)"]
+    return (table(head, rows, "llrrrrlll") if rows else []), data
 
 
 def table6_row(res: WordsimResult) -> str:
@@ -391,51 +527,45 @@ def table6(records: list[tuple[str, WordsimResult]],
 
 def stdm_table(records: list[tuple[str, STDMResult]]) -> list[str]:
     """Every STDM result: pair, domains, the two corpora, STDM."""
-    rows = [[res.pair or "-", res.domains or "-", res.corpus1, res.corpus2, f"{res.stdm:.3f}"]
+    rows = [[res.pair or "-", res.domains or "-", portable_cell(res.corpus1),
+             portable_cell(res.corpus2), f"{res.stdm:.3f}"]
             for _, res in sorted(records, key=lambda x: x[0])]
     head = ["pair", "domains", "corpus 1", "corpus 2", "STDM"]
     return table(head, rows, "llllr") if rows else []
 
 
-def plot_unmt(groups: dict, out_dir: Path) -> list[Path]:
-    """One PNG per (data, direction): BLEU vs epoch, baseline vs joint."""
-    if not groups:
-        return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_unmt(groups: dict, out_dir: Path, ylabel: str | dict = "dev BLEU") -> list[Path]:
+    """One figure per (data, direction): BLEU vs epoch, baseline vs joint (``plots.py``: PNG at
+    2x and SVG, integer epochs, labels, legend). ``groups``: {(data, direction): {init: values}};
+    ``ylabel``: one label, or one per group key; returns the PNG paths."""
+    from .plots import new_figure, save_figure, style_epoch_axes
 
     paths = []
     for (mono, direction), curves in sorted(groups.items()):
-        fig, ax = plt.subplots(figsize=(5, 3.2))
+        fig, ax = new_figure()
         for init, style in (("baseline", "o--"), ("joint", "s-")):
-            if init in curves:
+            if curves.get(init):
                 c = curves[init]
                 ax.plot(range(1, len(c) + 1), c, style, label=init)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("BLEU")
-        ax.set_title(f"{direction} ({mono})")
-        ax.legend()
-        fig.tight_layout()
+        label = ylabel.get((mono, direction), "BLEU") if isinstance(ylabel, dict) else ylabel
+        style_epoch_axes(ax, ylabel=label, title=f"{direction} ({mono})")
         slug = re.sub(r"[^A-Za-z0-9]+", "_", f"{direction}_{mono}").strip("_")
-        path = out_dir / f"bleu_{slug}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp.png")
-        fig.savefig(tmp, dpi=100)
-        plt.close(fig)
-        os.replace(tmp, path)
-        paths.append(path)
+        paths.append(save_figure(fig, out_dir / f"bleu_{slug}")[0])
     return paths
 
 
 def headline(t2: list[dict], t6: list[dict], unmt: list[dict]) -> list[str]:
-    """Joint vs separate/baseline in one small table (what the demo prints)."""
+    """Joint vs separate/baseline in one small table (what the demo prints). Every number is
+    selected without the test set: UBLI's P@1 of the configuration the unsupervised criterion
+    picked, word similarity of the (unsupervised) selected space, UNMT's test BLEU of the
+    checkpoint dev BLEU (or round-trip BLEU) picked, never a maximum over epochs. ``unmt``: the
+    rows of :func:`unmt_test_table`; mean ± sd where there are several seeds."""
     rows = []
     for r in t2:
         if r["separate"] is not None and r["joint"] is not None:
-            rows.append([f"UBLI P@1 ({r['domains']})", r["pair"], f"{r['separate']:.1f}",
-                         f"{r['joint']:.1f}", f"{r['joint'] - r['separate']:+.1f}"])
+            rows.append([f"UBLI P@1 ({r['domains']}; unsupervised selection)", r["pair"],
+                         f"{r['separate']:.1f}", f"{r['joint']:.1f}",
+                         f"{r['joint'] - r['separate']:+.1f}"])
     by_pair = defaultdict(dict)
     for r in t6:
         if r["harmonic_mean"] is not None:
@@ -443,12 +573,18 @@ def headline(t2: list[dict], t6: list[dict], unmt: list[dict]) -> list[str]:
     for pair, vals in sorted(by_pair.items()):
         s, j = vals.get("UN-Wiki w/o Joint PT"), vals.get("UN-Wiki w/ Joint PT")
         if s is not None and j is not None:
-            rows.append(["word similarity (UN-Wiki)", pair, f"{s:.3f}", f"{j:.3f}", f"{j - s:+.3f}"])
+            rows.append(["word similarity (UN-Wiki; unsupervised selection)", pair, f"{s:.3f}",
+                         f"{j:.3f}", f"{j - s:+.3f}"])
     for r in unmt:
         if r["baseline"] and r["joint"]:
-            b, j = max(r["baseline"]), max(r["joint"])
-            rows.append([f"UNMT best BLEU ({r['data']})", r["direction"], f"{b:.2f}", f"{j:.2f}",
-                         f"{j - b:+.2f}"])
+            b, j = r["baseline"], r["joint"]
+
+            def cell(x):
+                return format_mean_sd(mean_sd(x["values"]), 2) if x["n"] > 1 else \
+                    f"{x['mean']:.2f}"
+
+            rows.append([f"UNMT test BLEU ({r['data']}; checkpoint by {r['selector']})",
+                         r["direction"], cell(b), cell(j), f"{j['mean'] - b['mean']:+.2f}"])
     head = ["experiment", "pair", "separate / baseline", "joint", "Δ"]
     return table(head, rows) if rows else []
 
@@ -468,6 +604,7 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
     t3_lines, t3 = table3(ubli, records["stdm"], paper)
     groups, left_unmt = unmt_groups(records["unmt"])
     u_lines, u_data = unmt_tables(groups, paper)
+    ut_lines, ut_data = unmt_test_table(groups)
     t6_lines, t6, left_ws = table6(records["wordsim"], paper)
     s_lines = stdm_table(records["stdm"])
     for left in (left_ubli, left_unmt, left_ws):
@@ -479,10 +616,13 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
         why = ("no *.json result file" if not skipped else "skipped: " + ", ".join(
             f"{n} × {why}" for why, n in sorted(skipped.items())))
         raise UserError(f"{root}: no result to report ({why})")
-    png = plot_unmt(groups, out.parent / "plots") if plots else []
-    head = headline(t2, t6, u_data)
+    plot_groups = {k: {init: _curve_values(_first(by)) for init, by in inits.items()}
+                   for k, inits in groups.items()}
+    labels = {(u["data"], u["direction"]): u["curve"] for u in u_data}
+    png = plot_unmt(plot_groups, out.parent / "plots", labels) if plots else []
+    head = headline(t2, t6, ut_data)
     md = ["# fairseq-xdomain results", "",
-          f"Results folder `{root}`: {sum(len(v) for v in records.values())} results "
+          f"Results folder `{portable_path(root)}`: {sum(len(v) for v in records.values())} results "
           f"({', '.join(f'{len(v)} {k}' for k, v in records.items())}). "
           "Paper figures in parentheses or in the *paper* columns (from "
           "`fairseq_xdomain/data/paper_numbers.json`). P@1 / Acc@1 in %, coverage of the test "
@@ -504,14 +644,24 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
                 d_lines,
                 "P@1: CSLS P@1 (copy/ortho: their own P@1; orthography-aware retrieval: the "
                 "combined score's; NN P@1 stays plain nearest-neighbour retrieval), over the "
-                "covered test words; P@1 non-identical: over the "
+                "covered test words, with its 95% bootstrap interval (1000 resamples of the test "
+                "words) and the exact McNemar test against the best of the paper's methods on "
+                "the same words (+/−: words only this row / only that method gets right); "
+                "P@1 non-identical: over the "
                 "test pairs whose two words differ (in a joint space an identical string is "
                 "trivially its own neighbour; copying scores 0 there by definition). vectors: "
                 "separately or jointly trained fastText. wall s: the method's own time "
                 "(fastText not included; seconds on different machines or loads do not "
                 "compare).")
     section("Table 3: method vs copying baseline, with STDM", t3_lines)
-    section("Tables 4/5: UNMT BLEU per epoch, baseline vs joint pre-training", u_lines)
+    section("UNMT: test BLEU of the selected checkpoint, baseline vs joint pre-training",
+            ut_lines, "Each run's checkpoint is selected without the test set (the maximum of "
+            "dev BLEU, or of round-trip BLEU on monolingual valid text when there is no parallel "
+            "dev set; Lample et al. 2018); mean ± sample sd over seeds; p: paired bootstrap "
+            "resampling (sacrebleu, 1000 resamples), per seed.")
+    section("Tables 4/5: UNMT BLEU per epoch, baseline vs joint pre-training", u_lines,
+            "The paper's per-epoch dev curves; `*` marks the selected checkpoint. The summary "
+            "numbers are the test BLEU above, not the maximum of these curves.")
     if png:
         md.extend([f"![{p.stem}]({os.path.relpath(p, out.parent)})" for p in png] + [""])
     section("Table 6: cross-lingual word similarity (harmonic mean of Pearson and Spearman)",
@@ -527,7 +677,8 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
     write_text(out, "\n".join(md))
     json_path = out.with_name("report.json")
     write_json(json_path, {"kind": "report", "results_dir": os.fspath(root), "table2": t2,
-                           "ubli_methods": details, "table3": t3, "unmt": u_data, "table6": t6, "headline": head,
+                           "ubli_methods": details, "table3": t3, "unmt": u_data,
+                           "unmt_test": ut_data, "table6": t6, "headline": head,
                            "skipped": skipped_files, "plots": [os.fspath(p) for p in png]})
     return {"report": out, "json": json_path, "plots": png, "headline": head,
             "counts": {k: len(v) for k, v in records.items()}, "skipped": skipped}
@@ -535,13 +686,13 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
 
 @cli_entry
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="xdomain-report", description=__doc__.split("\n\n")[0])
-    p.add_argument("results_dir")
-    p.add_argument("--out", default=None, help="report path (default RESULTS_DIR/report.md)")
-    p.add_argument("--no-plots", action="store_true")
+    p = ArgumentParser(prog="xdomain-report", description=__doc__.split("\n\n")[0])
+    p.add_argument("results_dir", help="folder searched for result files (RESULTS_DIR/**/*.json)")
+    p.add_argument("--out", "-o", "--output", dest="out", default=None,
+                   help="report path (default RESULTS_DIR/report.md)")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(message)s",
-                        stream=sys.stderr)
+    setup_logging()
     res = build_report(args.results_dir, args.out, plots=not args.no_plots)
     print(f"report: {res['report']}")
     if res["headline"]:

@@ -16,7 +16,9 @@ One result per file. A UNMT run writes one :class:`UNMTCurve` per (init, directi
 own file named by :func:`unmt_file_name` (``bleu.baseline.en-fr.json``, ...).
 
 File format: a JSON object ``{"kind": K, "schema": 1, FIELD: value, ...}`` with exactly the
-fields of the kind's dataclass (below; units in each field's ``metadata["doc"]``). A field left
+fields of the kind's dataclass (below; units in each field's ``metadata["doc"]``); the
+``config`` block also records the provenance (``provenance.py``: library versions, device,
+threads, commit) of the process that wrote it. A field left
 out takes its default (only fields that have one); an unknown field, a wrong type, a value out of
 its range or choices, or another ``schema`` is a :class:`NotAResult` (a ``UserError``) naming the
 file and the field. Next to ``X.json`` goes ``X.md``, a Markdown page of the same result
@@ -45,6 +47,8 @@ from pathlib import Path
 from .common.atomic import write_json, write_text
 from .common.errors import UserError
 from .common.markdown import table
+from .provenance import provenance
+from .ubli_methods import METHODS
 
 SCHEMA = 1
 #: records that are not results: one grid configuration, a grid's summary, data generators, reports
@@ -70,8 +74,10 @@ class UBLIResult:
     """One bilingual lexicon induction result: a selected map (grid, align), a baseline, or an
     evaluation of a given map (kind ``ubli``)."""
 
-    method: str = _f('"muse" (adversarial + refinement, grid or align) | "identical" | "copy" | '
-                     '"ortho" | "self-learning" | "evaluate" (a given map)')
+    method: str = _f("the method, a name of the one table ``ubli_methods.METHODS`` (written by "
+                     "its producer: muse, copy, ortho, identical, identity, identity+ortho, "
+                     "evaluate, evaluate+ortho, reallocate, self-learning)",
+                     choices=tuple(METHODS))
     p_at_1: float | None = _f("headline P@1 in % (0-100): CSLS P@1 of the map; for copy/ortho "
                               "their own P@1; None without a test dictionary", default=None)
     pair: str | None = _f('"en-de" (source-target); None when not labelled', default=None,
@@ -149,19 +155,40 @@ class WordsimResult:
     kind: typing.ClassVar[str] = "wordsim"
 
 
+#: how a UNMT checkpoint was selected: the validation metric it maximises
+SELECTORS = {"bleu": "dev BLEU", "rt_bleu": "round-trip BLEU"}
+
+
 @dataclass
 class UNMTCurve:
-    """BLEU per epoch of one UNMT direction of one run (kind ``unmt``)."""
+    """BLEU per epoch of one UNMT direction of one run, and the test BLEU of the checkpoint
+    selected without the test set (kind ``unmt``)."""
 
     direction: str = _f('"en-fr": source-target of the BLEU', check="pair")
     init: str = _f('"baseline" (MLM on the UNMT data only) | "joint" (joint pre-training)',
                    choices=("baseline", "joint"))
     epochs: list[int] = _f("epoch numbers (1-based), increasing")
-    bleu: list[float] = _f("sacrebleu BLEU (0-100) of the valid set after each epoch")
+    bleu: list[float] = _f("sacrebleu BLEU (0-100) of the parallel dev set after each epoch; "
+                           "empty when the run has no parallel dev set")
     pair: str | None = _f('"en-fr": the run\'s two languages', default=None, check="pair")
     data: str = _f('label of the UNMT monolingual data, e.g. "En Wiki, Fr UN"', default="-")
     mlm_data: str | None = _f("label of what the MLM saw", default=None)
-    details: dict = _f("run name, MLM folder and corpora", default_factory=dict)
+    seed: int | None = _f("the run's seed (MLM and UNMT)", default=None)
+    rt_bleu: list[float] = _f("round-trip BLEU (0-100, mean over the two languages, "
+                              "``round_trip.py``) after each epoch; empty when not logged",
+                              default_factory=list)
+    selector: str | None = _f('the validation metric that selected the checkpoint: "bleu" (dev '
+                              'BLEU, mean of both directions) | "rt_bleu" (round-trip BLEU, no '
+                              'parallel data); None for a curve without selection',
+                              choices=(*SELECTORS, None), default=None)
+    selected_epoch: int | None = _f("epoch of the selected checkpoint (the selector's maximum)",
+                                    default=None)
+    test_bleu: float | None = _f("sacrebleu BLEU (0-100) of the selected checkpoint on the "
+                                 "parallel test set; None without a test set", default=None)
+    signature: str | None = _f("sacrebleu signature of the BLEU numbers", default=None)
+    details: dict = _f("run name, MLM folder and corpora; ``test``: {hypotheses, references, "
+                       "sentences} of the selected checkpoint (paired bootstrap in the report)",
+                       default_factory=dict)
     config: dict = _f("the full configuration of the run", default_factory=dict)
     wall_s: float | None = _f("wall time in s", default=None, check="nonneg")
     kind: typing.ClassVar[str] = "unmt"
@@ -238,9 +265,17 @@ def check_result(result: Result, where: str = "<result>") -> Result:
     for f in dataclasses.fields(cls):
         _check_field(cls, f, getattr(result, f.name), where)
     if isinstance(result, UNMTCurve):
-        if len(result.epochs) != len(result.bleu):
-            raise NotAResult(f"{where}: fields 'epochs' and 'bleu' differ in length "
-                             f"({len(result.epochs)} vs {len(result.bleu)})", "bad unmt result")
+        for name in ("bleu", "rt_bleu"):
+            values = getattr(result, name)
+            if values and len(result.epochs) != len(values):
+                raise NotAResult(f"{where}: fields 'epochs' and '{name}' differ in length "
+                                 f"({len(result.epochs)} vs {len(values)})", "bad unmt result")
+        if not result.bleu and not result.rt_bleu:
+            raise NotAResult(f"{where}: neither 'bleu' nor 'rt_bleu' has a value",
+                             "bad unmt result")
+        if result.selected_epoch is not None and result.selected_epoch not in result.epochs:
+            raise NotAResult(f"{where}: field 'selected_epoch': {result.selected_epoch} is not "
+                             "one of 'epochs'", "bad unmt result")
         if any(b <= a for a, b in zip(result.epochs, result.epochs[1:])):
             raise NotAResult(f"{where}: field 'epochs': not increasing", "bad unmt result")
     return result
@@ -317,20 +352,28 @@ def result_markdown(result: Result) -> str:
         v = getattr(result, f.name)
         if f.name in ("metrics", "selected", "covered_only") and isinstance(v, dict):
             rows += [[f"{f.name}.{k}", _cell(x)] for k, x in v.items() if not isinstance(x, dict)]
-        elif f.name not in ("config", "details", "epochs", "bleu"):
+        elif f.name not in ("config", "details", "epochs", "bleu", "rt_bleu"):
             rows.append([f.name, _cell(v)])
     lines = [f"# {result.kind} result", "", *table(["field", "value"], rows, "lr")]
     if isinstance(result, UNMTCurve):
-        lines += ["", *table(["epoch", "BLEU"], [[e, f"{b:.2f}"] for e, b in
-                                                  zip(result.epochs, result.bleu)], "rr")]
+        cols = [(n, h) for n, h in (("bleu", "dev BLEU"), ("rt_bleu", "round-trip BLEU"))
+                if getattr(result, n)]
+        lines += ["", *table(["epoch", *(h for _, h in cols)],
+                             [[e, *(f"{getattr(result, n)[i]:.2f}" for n, _ in cols)]
+                              for i, e in enumerate(result.epochs)], "r" * (1 + len(cols)))]
     return "\n".join(lines) + "\n"
 
 
 def write_result(path, result: Result) -> Path:
     """Write ``result`` to ``path`` (JSON, atomic, ``"kind"`` and ``"schema": 1`` first) and its
-    Markdown page next to it (same stem, ``.md``); return the JSON path. Raises
-    :class:`NotAResult` when a field is invalid (nothing is written then)."""
+    Markdown page next to it (same stem, ``.md``); return the JSON path. The written config
+    block gets ``provenance`` (libraries, device, threads, commit: ``provenance.provenance()``)
+    unless it has one; ``result`` itself is not changed. Raises :class:`NotAResult` when a
+    field is invalid (nothing is written then)."""
     path = Path(path)
+    if "provenance" not in result.config:
+        result = dataclasses.replace(result, config={**result.config,
+                                                     "provenance": provenance()})
     write_json(path, result_to_dict(result))
     write_text(path.with_suffix(".md"), result_markdown(result))
     return path
@@ -344,32 +387,57 @@ def unmt_file_name(curve: UNMTCurve) -> str:
     return f"bleu.{curve.init}.{curve.direction}.json"
 
 
+def selected_epoch(epochs: list[int], values: list[float]) -> int:
+    """The epoch fairseq's ``checkpoint_best.pt`` holds for a maximised metric: the last epoch
+    reaching the maximum of ``values`` (fairseq keeps a later equal value)."""
+    best = max(values)
+    return max(e for e, v in zip(epochs, values) if v == best)
+
+
 def unmt_curves(valid_rows: list[dict], *, langs: tuple[str, str], init: str, data: str,
                 mlm_data: str | None = None, config: dict | None = None,
-                wall_s: float | None = None, details: dict | None = None) -> list[UNMTCurve]:
+                wall_s: float | None = None, details: dict | None = None,
+                selector: str | None = None, seed: int | None = None) -> list[UNMTCurve]:
     """The two curves (src-tgt, tgt-src) of one UNMT training from its validation rows.
 
-    ``valid_rows``: ``[{"epoch": e, "bleu_src_tgt": b, "bleu_tgt_src": b, ...}]`` (one per
-    validation, e.g. from :func:`fairseq_xdomain.fairseq_log.parse_valid` or fairseq's json
-    log; BLEU 0-100); the last row of an epoch wins. ``langs``: (src, tgt). A direction with no
-    BLEU at all is left out; a direction with a BLEU missing at some epoch is a ``UserError``.
-    Pure: reads and writes nothing.
+    ``valid_rows``: ``[{"epoch": e, "bleu_src_tgt": b, "bleu_tgt_src": b, "rt_bleu": r, ...}]``
+    (one per validation, e.g. from :func:`fairseq_xdomain.fairseq_log.parse_valid` or fairseq's
+    json log; BLEU 0-100); the last row of an epoch wins. ``langs``: (src, tgt). Without any
+    dev BLEU (no parallel dev set) both directions get the round-trip curve only. A direction
+    with a value missing at some epoch is a ``UserError``. ``selector`` ("bleu" | "rt_bleu"):
+    the metric ``--best-checkpoint-metric`` maximised; ``selected_epoch`` is its last maximum
+    (:func:`selected_epoch`). Pure: reads and writes nothing.
     """
     src, tgt = langs
     by_epoch = {int(r["epoch"]): r for r in valid_rows}
+    all_epochs = sorted(by_epoch)
+
+    def series(key, name):
+        have = [e for e in all_epochs if key in by_epoch[e]]
+        if not have:
+            return []
+        if len(have) != len(all_epochs):
+            missing = sorted(set(all_epochs) - set(have))
+            raise UserError(f"UNMT {init} {name}: no {key} at epoch(s) {missing}")
+        return [float(by_epoch[e][key]) for e in all_epochs]
+
+    rt = series("rt_bleu", "round trip")
+    chosen = None
+    if selector is not None:
+        values = series(selector, selector)
+        if not values:
+            raise UserError(f"UNMT {init}: the selector {selector} was never logged")
+        chosen = selected_epoch(all_epochs, values)
     out = []
     for a, b in ((src, tgt), (tgt, src)):
-        key = f"bleu_{a}_{b}"
-        epochs = sorted(e for e, r in by_epoch.items() if key in r)
-        if not epochs:
+        bleu = series(f"bleu_{a}_{b}", f"{a}-{b}")
+        if not bleu and not rt:
             continue
-        if len(epochs) != len(by_epoch):
-            missing = sorted(set(by_epoch) - set(epochs))
-            raise UserError(f"UNMT {init} {a}-{b}: no {key} at epoch(s) {missing}")
-        out.append(UNMTCurve(direction=f"{a}-{b}", init=init, epochs=epochs,
-                             bleu=[float(by_epoch[e][key]) for e in epochs], pair=f"{src}-{tgt}",
-                             data=data, mlm_data=mlm_data, config=dict(config or {}),
-                             wall_s=wall_s, details=dict(details or {})))
+        out.append(UNMTCurve(direction=f"{a}-{b}", init=init, epochs=all_epochs, bleu=bleu,
+                             pair=f"{src}-{tgt}", data=data, mlm_data=mlm_data, seed=seed,
+                             rt_bleu=rt, selector=selector, selected_epoch=chosen,
+                             config=dict(config or {}), wall_s=wall_s,
+                             details=dict(details or {})))
     return out
 
 
@@ -383,7 +451,8 @@ def field_docs(cls) -> list[tuple[str, str, str]]:
 __all__ = ["SCHEMA", "INTERMEDIATE_KINDS", "NotAResult", "UBLIResult", "STDMResult",
            "WordsimResult", "UNMTCurve", "Result", "RESULT_TYPES", "check_result",
            "result_to_dict", "result_from_dict", "read_result", "write_result",
-           "result_markdown", "unmt_file_name", "unmt_curves", "field_docs"]
+           "result_markdown", "unmt_file_name", "unmt_curves", "selected_epoch", "SELECTORS",
+           "field_docs"]
 
 
 # ----------------------------------------------------------------------------- labels

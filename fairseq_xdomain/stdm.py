@@ -30,7 +30,6 @@ Console script: ``xdomain-stdm CORPUS1 CORPUS2 --docs-per-corpus N --lines-per-d
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import random
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .common.cli import ArgumentParser, setup_logging
 from .common.errors import UserError, cli_entry
 from .common.progress import progress
 from .common.textio import LineStats, iter_lines, require_file
@@ -229,22 +229,28 @@ def to_result(rec: dict) -> STDMResult:
 
 @cli_entry
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="xdomain-stdm", description=__doc__.split("\n\n")[0])
-    p.add_argument("corpus1")
-    p.add_argument("corpus2")
-    p.add_argument("--docs-per-corpus", type=int, default=10000)
-    p.add_argument("--lines-per-doc", type=int, default=10)
-    p.add_argument("--svd-dim", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--min-df", type=int, default=1)
-    p.add_argument("--max-features", type=int, default=None)
-    p.add_argument("--on-bad-utf8", default="skip", choices=("skip", "replace", "fail"))
+    p = ArgumentParser(prog="xdomain-stdm", description=__doc__.split("\n\n")[0])
+    p.add_argument("corpus1", help="first corpus (text, one sentence per line)")
+    p.add_argument("corpus2", help="second corpus of the same language")
+    p.add_argument("--docs-per-corpus", type=int, default=10000,
+                   help="documents sampled from each corpus")
+    p.add_argument("--lines-per-doc", type=int, default=10,
+                   help="consecutive lines that make one document")
+    p.add_argument("--svd-dim", type=int, default=100,
+                   help="dimension of the truncated SVD of the tf-idf matrix")
+    p.add_argument("--seed", type=int, default=0, help="seed of the document sampling and SVD")
+    p.add_argument("--min-df", type=int, default=1,
+                   help="tf-idf: ignore tokens in fewer documents than this")
+    p.add_argument("--max-features", type=int, default=None,
+                   help="tf-idf: keep only the most frequent tokens (None: all)")
+    p.add_argument("--on-bad-utf8", default="skip", choices=("skip", "replace", "fail"),
+                   help="a line with invalid UTF-8: skip it (counted), replace the bytes, or fail")
     p.add_argument("--pair", default=None, help="label for xdomain-report, e.g. en-es")
     p.add_argument("--domains", default=None, help="label for xdomain-report, e.g. Wiki/UN")
-    p.add_argument("--json", default=None, help="write the result (an STDMResult) here, and a .md next to it")
+    p.add_argument("--json", "-o", "--output", dest="json", default=None,
+                   help="write the result (an STDMResult) here, and a .md next to it")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(message)s",
-                        stream=sys.stderr)
+    setup_logging()
     rec = stdm(args.corpus1, args.corpus2, docs_per_corpus=args.docs_per_corpus,
                lines_per_doc=args.lines_per_doc, svd_dim=args.svd_dim, seed=args.seed,
                on_bad_utf8=args.on_bad_utf8, min_df=args.min_df, max_features=args.max_features,

@@ -40,7 +40,9 @@ from pathlib import Path
 
 from .common.atomic import read_json, write_json
 from .common.errors import UserError
+from .common.folder_lock import LOCK_NAME, own_folder
 from .common.textio import require_file
+from .provenance import provenance
 
 logger = logging.getLogger("xdomain.steps")
 
@@ -88,13 +90,15 @@ class ShaCache:
 
     def sha(self, path) -> str:
         """sha256 (hex) of a file; of a folder: of its files' relative names and sha256s, in
-        name order (hidden temporary files ``.*.tmp`` left out). OSError if ``path`` is missing."""
+        name order (hidden temporary files ``.*.tmp`` and a run's lock file left out). OSError if
+        ``path`` is missing."""
         path = str(path)
         if not os.path.isdir(path):
             return self._file_sha(path)
         digest = hashlib.sha256()
         for file in sorted(Path(path).rglob("*")):
-            if file.is_file() and not (file.name.startswith(".") and file.name.endswith(".tmp")):
+            if file.is_file() and file.name != LOCK_NAME and not (
+                    file.name.startswith(".") and file.name.endswith(".tmp")):
                 rel = file.relative_to(path).as_posix()
                 digest.update(f"{rel}\0{self._file_sha(str(file))}\n".encode())
         return digest.hexdigest()
@@ -120,12 +124,19 @@ class Runner:
     set later as ``runner.total``). ``progress``: where the progress lines go (default: stdout).
     ``version``: the package version in the keys (default :func:`package_version`).
     ``force``: run every step whatever its stamp.
+
+    One run owns its folder: ``work_dir`` and the folders ``owns`` (e.g. an output folder) are
+    locked for this process (:func:`fairseq_xdomain.common.folder_lock.own_folder`) before
+    anything is read or written there; a second run on the same folder stops with the UserError
+    ``FOLDER: in use by COMMAND (pid N)``.
     """
 
     def __init__(self, work_dir, force: bool = False, total: int | None = None,
                  progress: Callable[[str], None] | None = None, version: str | None = None,
-                 not_in_key: Iterable[str] = NOT_IN_KEY):
+                 not_in_key: Iterable[str] = NOT_IN_KEY, owns: Iterable = ()):
         self.work_dir = Path(work_dir)
+        for folder in (self.work_dir, *owns):
+            own_folder(folder)
         self.stamps = self.work_dir / ".stamps"
         self.stamps.mkdir(parents=True, exist_ok=True)
         self.sha = ShaCache(self.stamps / "sha256.json")
@@ -191,7 +202,8 @@ class Runner:
         else:
             self.progress(f"{prefix}: running")
             start = time.time()
-            outputs, counts = fn()
+            with self.live_line(name, prefix):
+                outputs, counts = fn()
             missing = [str(p) for p in outputs if not os.path.exists(p)]
             if missing:
                 raise UserError(f"{missing[0]}: step '{name}' did not write this output")
@@ -210,6 +222,14 @@ class Runner:
         self.sha.save()
         self.records.append(record)
         return record
+
+    #: ``live(name, prefix)`` -> a context manager showing a running step's live line
+    #: (``common/step_progress.py``; set by a driver, none by default)
+    live: Callable | None = None
+
+    def live_line(self, name: str, prefix: str):
+        """The live progress line of step ``name`` while it runs (:attr:`live`), or nothing."""
+        return self.live(name, prefix) if self.live else contextlib.nullcontext()
 
     def command(self, name: str, inputs: list, params: dict, cmd: list, outputs: list,
                 log_path=None, env: dict | None = None, cwd=None) -> dict:
@@ -282,10 +302,11 @@ def write_run_record(path, config: dict, seed, started: float,
     """Write a driver's ``run.json`` atomically: ``{"kind": "run", config, seed, version, wall_s,
     finished_at, steps, **extra}`` (kind ``run``: a record of how results were made, which
     ``xdomain-report`` counts as intermediate, not as a result); ``seed``: the run's seed(s) (int, list or None); ``started``: the
-    ``time.time()`` of the run's start. Returns the record."""
+    ``time.time()`` of the run's start; ``provenance``: libraries, device, threads, commit
+    (``provenance.provenance()``). Returns the record."""
     record = {"kind": "run", "config": config, "seed": seed, "version": package_version(),
               "wall_s": round(time.time() - started, 1),
               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "steps": runner.summary() if runner else [], **extra}
+              "steps": runner.summary() if runner else [], "provenance": provenance(), **extra}
     write_json(path, record)
     return record

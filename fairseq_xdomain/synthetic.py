@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from .common.atomic import atomic_open, write_json
+from .common.cli import ArgumentParser, setup_logging
 from .common.errors import UserError, cli_entry
 
 log = logging.getLogger(__name__)
@@ -687,28 +688,60 @@ def _wordsim_pairs(model: LatentModel, concepts: np.ndarray, n: int, rng: np.ran
 # --------------------------------------------------------------------------- CLI
 
 
+#: help of every generator flag (field name -> text); the defaults come from the configs
+_HELP = {
+    "n_train": "monolingual training sentences per language",
+    "n_valid": "parallel validation sentences",
+    "n_test": "parallel test sentences",
+    "n_lines": "lines per corpus (language x domain)",
+    "vocab_size": "latent concepts (words per language)",
+    "n_shared": "concepts written the same in both languages (numbers, names)",
+    "n_topics": "latent topics (split into one group per domain)",
+    "min_len": "shortest sentence, in words",
+    "max_len": "longest sentence, in words",
+    "n_polysemous": "second-language words that merge two concepts",
+    "n_dict_test": "pairs of the gold test dictionary",
+    "n_dict_train": "pairs of the gold training dictionary",
+    "min_count": "dictionary words occur at least this often in every corpus",
+    "n_wordsim": "pairs of the word-similarity set",
+    "n_parallel": "parallel valid and test sentences each, in the last domain (0: none)",
+    "seed": "random seed (same seed and settings: same files)",
+    "domain_focus": "share of a domain's topic mass on its own topic group, in [0, 1]",
+    "context_shift": "share of collocations re-drawn per domain, in [0, 1]",
+    "p_swap": "adjacent-word swap rate in the second language, in [0, 1]",
+    "func_style": "log-normal spread of function-word frequencies per domain",
+    "cognate_rate": "share of second-language words that are cognates, in [0, 1]",
+    "shared_pool": "shared tokens are drawn from this top share of content concepts, in [0, 1]",
+    "term_rate": "share of content concepts a later domain names by a term of its own, in [0, 1]",
+    "term_leak": "chance that a corpus uses the other domain's term for such a concept, in [0, 1]",
+}
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xdomain-synth", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="xdomain-synth", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("cipher", help="word-for-word substitution cipher pair (UNMT benchmark)")
-    c.add_argument("--out", required=True)
+    c.add_argument("--out", required=True, help="output folder")
     c.add_argument("--langs", default="aa,bb", help="two codes, comma-separated (default aa,bb)")
     for name, default in (("n_train", 20000), ("n_valid", 500), ("n_test", 500),
                           ("vocab_size", 1000), ("n_shared", 20), ("min_len", 5), ("max_len", 12),
                           ("seed", 0)):
-        c.add_argument("--" + name.replace("_", "-"), type=int, default=default)
+        c.add_argument("--" + name.replace("_", "-"), type=int, default=default, help=_HELP[name])
     m = sub.add_parser("mismatched", help="two languages x two domains with gold dictionaries")
-    m.add_argument("--out", required=True)
-    m.add_argument("--langs", default="aa,bb")
-    m.add_argument("--domains", default="wiki,un")
+    m.add_argument("--out", required=True, help="output folder")
+    m.add_argument("--langs", default="aa,bb", help="two language codes, comma-separated")
+    m.add_argument("--domains", default="wiki,un",
+                   help="domain names, comma-separated: one corpus per language and domain")
     defaults = MismatchedConfig()
     for name in ("n_lines", "vocab_size", "n_shared", "n_topics", "min_len", "max_len",
                  "n_polysemous", "n_dict_test", "n_dict_train", "min_count", "n_wordsim", "n_parallel",
                  "seed"):
-        m.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
+        m.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name),
+                       help=_HELP[name])
     for name in ("domain_focus", "context_shift", "p_swap", "func_style", "cognate_rate",
                  "shared_pool", "term_rate", "term_leak"):
-        m.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
+        m.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name),
+                       help=_HELP[name])
     m.add_argument("--term-langs", default="",
                    help="languages whose later domains have their own terms (comma-separated; "
                         "default: every language); see --term-rate")
@@ -717,8 +750,7 @@ def _parser() -> argparse.ArgumentParser:
 
 @cli_entry
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(message)s",
-                        stream=sys.stderr)
+    setup_logging()
     args = _parser().parse_args(argv)
     kw = {k: v for k, v in vars(args).items() if k not in ("cmd", "out", "langs", "domains")}
     if "term_langs" in kw:

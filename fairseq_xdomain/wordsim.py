@@ -8,9 +8,10 @@ score).
 The cosine is taken in one shared space, and the output says which (``space``):
 ``joint`` (one jointly trained model; pass the same ``.vec`` twice), ``aligned`` (separately
 trained vectors, the source mapped by a UBLI mapping ``--mapping W.npy|.pt`` applied to row
-vectors as ``x @ W``, the convention of ``fairseq_xdomain.ubli``; ``--mapping-transpose`` for a
-MUSE ``best_mapping.pth``, which maps ``W x``; or a source ``.vec`` already mapped), or
-``as-given``.
+vectors as ``x @ W``, the convention of ``fairseq_xdomain.ubli``; ``--mapping-format muse``
+(older spelling ``--mapping-transpose``) for a MUSE ``best_mapping.pth``, which maps ``W x``;
+the one loader and its rule: ``embeddings/mapping_io.py``; or a source ``.vec`` already
+mapped), or ``as-given``. ``--lowercase`` lowercases the embedding words as MUSE does.
 
 Input layouts: the SemEval one (``xx-yy.test.data.txt`` with ``w1<TAB>w2``, and
 ``xx-yy.test.gold.txt`` with one score per line; a ``.gold.txt`` next to a ``.data.txt`` is found
@@ -34,7 +35,6 @@ Console script: ``xdomain-wordsim --src-emb A.vec --tgt-emb B.vec --pairs FILE [
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -44,8 +44,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .common.atomic import write_text
+from .common.cli import ArgumentParser, setup_logging
 from .common.errors import UserError, cli_entry
-from .common.textio import FIX_LINE_HINT, iter_lines, require_file
+from .common.textio import FIX_LINE_HINT, iter_lines
+from .embeddings.case import case_only_misses, lowercase_vectors
+from .embeddings.mapping_io import MAPPING_FORMATS, add_mapping_format_argument, applied_as
+from .embeddings.mapping_io import load_mapping as read_mapping
 from .results import WordsimResult, write_result
 
 log = logging.getLogger(__name__)
@@ -118,29 +122,10 @@ def default_gold_path(pairs_path) -> str | None:
     return None
 
 
-def load_mapping(path, dim: int) -> np.ndarray:
-    """A ``dim x dim`` UBLI mapping from ``.npy`` or a torch file (tensor or dict with one)."""
-    require_file(path, "mapping file")
-    p = os.fspath(path)
-    if p.endswith(".npy"):
-        W = np.load(p)
-    else:
-        from .compat import load_trusted_checkpoint
-
-        obj = load_trusted_checkpoint(p)
-        if isinstance(obj, dict):
-            tensors = [v for v in obj.values() if hasattr(v, "shape") and len(v.shape) == 2]
-            if len(tensors) != 1:
-                raise UserError(f"{p}: expected one 2-D matrix in the checkpoint, found "
-                                f"{len(tensors)}")
-            obj = tensors[0]
-        W = obj.detach().cpu().numpy() if hasattr(obj, "detach") else np.asarray(obj)
-    W = np.asarray(W, dtype=np.float64)
-    if W.shape != (dim, dim):
-        raise UserError(f"{p}: mapping has shape {W.shape}, expected ({dim}, {dim})")
-    if not np.isfinite(W).all():
-        raise UserError(f"{p}: mapping contains NaN or inf")
-    return W
+def load_mapping(path, dim: int, fmt: str = "auto") -> np.ndarray:
+    """A ``dim x dim`` UBLI mapping applied as ``x @ W`` (float64), read by the one mapping
+    loader (:func:`fairseq_xdomain.embeddings.mapping_io.load_mapping`; ``fmt`` ours|muse|auto)."""
+    return read_mapping(path, dim, fmt).astype(np.float64)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -148,14 +133,16 @@ def load_mapping(path, dim: int) -> np.ndarray:
 
 @dataclass
 class LookupStats:
-    """How terms were found (nothing is dropped silently)."""
+    """How terms were found (nothing is dropped silently): counts per way, the first 20 OOV
+    terms as examples, and every OOV term (``oov_terms_all``, for the case check)."""
 
+    oov_terms: list = field(default_factory=list)
+    oov_terms_all: list = field(default_factory=list)
     exact: int = 0
     lowercased: int = 0
     multiword: int = 0
     multiword_partial: int = 0
     oov: int = 0
-    oov_terms: list = field(default_factory=list)
 
 
 def term_vector(term: str, vectors, stats: LookupStats) -> np.ndarray | None:
@@ -181,6 +168,7 @@ def term_vector(term: str, vectors, stats: LookupStats) -> np.ndarray | None:
                 stats.multiword_partial += 1
             return vectors.vectors[found].astype(np.float64).mean(axis=0)
     stats.oov += 1
+    stats.oov_terms_all.append(term)
     if len(stats.oov_terms) < 20:
         stats.oov_terms.append(term)
     return None
@@ -230,22 +218,36 @@ def correlations(pred, gold) -> dict:
 def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
              mapping_transpose: bool = False, oov_score: float = 0.0, skip_oov: bool = False, space: str | None = None,
              max_vocab: int | None = None, pair: str | None = None, domains: str | None = None,
-             init: str | None = None, out_scores=None) -> dict:
+             init: str | None = None, out_scores=None, mapping_format: str = "auto",
+             lowercase: bool = False) -> dict:
     """Score a pairs file with two vector files; return a JSON-ready record (its correlations,
     coverage in [0, 1], counts, files; :func:`to_result` makes the typed result of it).
     ``pair``/``domains``/``init`` are labels for the report (``"en-de"``, ``"UN-Wiki"``,
-    ``"separate"`` | ``"joint"``). Raises ``UserError`` for bad input files or flags."""
+    ``"separate"`` | ``"joint"``). ``mapping_format``: the mapping's convention (``ours``:
+    ``x @ W``, ``muse``: MUSE's ``W x``, ``auto``: see ``embeddings/mapping_io.py``);
+    ``mapping_transpose`` is the older spelling of ``mapping_format="muse"``. ``lowercase``:
+    lowercase the embedding words as MUSE does (``embeddings/case.py``); without it, terms
+    missing only because of case are counted in a warning. Raises ``UserError`` for bad input
+    files or flags."""
     from .embeddings.vecio import load_vec
 
     if gold_path is None:
         gold_path = default_gold_path(pairs_path)
     pairs, gold = load_pairs(pairs_path, gold_path)
     same = os.path.realpath(os.fspath(src_emb)) == os.path.realpath(os.fspath(tgt_emb))
+    if mapping_format not in MAPPING_FORMATS:
+        raise UserError(f"--mapping-format must be one of {', '.join(MAPPING_FORMATS)}")
+    if mapping_transpose:
+        if mapping_format == "ours":
+            raise UserError("--mapping-transpose (= --mapping-format muse) contradicts "
+                            "--mapping-format ours")
+        mapping_format = "muse"
     src = load_vec(src_emb, max_vocab)
     tgt = src if same else load_vec(tgt_emb, max_vocab)
-    mapping = load_mapping(mapping_path, src.dim) if mapping_path else None
-    if mapping is not None and mapping_transpose:
-        mapping = mapping.T
+    if lowercase:
+        src = lowercase_vectors(src)[0]
+        tgt = src if same else lowercase_vectors(tgt)[0]
+    mapping = load_mapping(mapping_path, src.dim, mapping_format) if mapping_path else None
     if space is None:
         space = "aligned" if mapping is not None else ("joint" if same else "as-given")
     if space not in SPACES:
@@ -253,6 +255,14 @@ def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
     scores, covered, s_stats, t_stats = score_pairs(pairs, src, tgt, mapping=mapping,
                                                     oov_score=oov_score)
     n_cov = int(covered.sum())
+    if not lowercase:
+        case_lost = {side: case_only_misses(st.oov_terms_all, wv.word2id)
+                     for side, st, wv in (("source", s_stats, src), ("target", t_stats, tgt))}
+        if any(case_lost.values()):
+            log.warning("%s: %d source and %d target terms are out of vocabulary only because "
+                        "of case (e.g. 'paris' vs 'Paris'); --lowercase lowercases the embedding "
+                        "words as MUSE does", pairs_path, case_lost["source"],
+                        case_lost["target"])
     if n_cov == 0:
         raise UserError(f"{pairs_path}: no pair is covered by the vectors ({src_emb}, {tgt_emb}); "
                         f"e.g. OOV {(s_stats.oov_terms + t_stats.oov_terms)[:5]}")
@@ -262,8 +272,7 @@ def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
         "pair": pair, "domains": domains, "init": init, "space": space,
         "src_emb": os.fspath(src_emb), "tgt_emb": os.fspath(tgt_emb),
         "mapping": os.fspath(mapping_path) if mapping_path else None,
-        "mapping_applied_as": (("x @ W.T" if mapping_transpose else "x @ W") if mapping_path
-                               else None),
+        "mapping_applied_as": applied_as(mapping_format) if mapping_path else None,
         "pairs_file": os.fspath(pairs_path), "gold_file": os.fspath(gold_path) if gold_path else None,
         "n_pairs": len(pairs), "n_covered": n_cov, "n_oov_pairs": len(pairs) - n_cov,
         "coverage": n_cov / len(pairs),
@@ -272,6 +281,7 @@ def evaluate(src_emb, tgt_emb, pairs_path, gold_path=None, *, mapping_path=None,
                          "oov": st.oov, "oov_examples": st.oov_terms}
                   for side, st in (("src", s_stats), ("tgt", t_stats))},
         "config": {"oov_score": oov_score, "skip_oov": skip_oov, "max_vocab": max_vocab,
+                   "lowercase": lowercase,
                    "similarity": "cosine", "multiword": "mean of word vectors"},
     }
     if gold is not None:
@@ -304,36 +314,46 @@ def _fmt(x) -> str:
 
 @cli_entry
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="xdomain-wordsim", description=__doc__.split("\n\n")[0])
-    p.add_argument("--src-emb", required=True, help="source .vec/.bin (or the joint one)")
-    p.add_argument("--tgt-emb", required=True, help="target .vec/.bin (the same file if joint)")
+    p = ArgumentParser(prog="xdomain-wordsim", description=__doc__.split("\n\n")[0])
+    p.add_argument("--src-emb", "--src_emb", required=True,
+                   help="source .vec/.bin (or the joint one)")
+    p.add_argument("--tgt-emb", "--tgt_emb", required=True,
+                   help="target .vec/.bin (the same file if joint)")
     p.add_argument("--pairs", required=True, help="xx-yy.test.data.txt or w1<TAB>w2<TAB>score")
     p.add_argument("--gold", default=None, help="xx-yy.test.gold.txt (found next to .data.txt)")
     p.add_argument("--mapping", default=None,
-                   help="UBLI mapping W (.npy or torch file), applied as x @ W")
+                   help="UBLI mapping W (.npy, or a torch file with --mapping-format), applied "
+                        "as x @ W")
+    add_mapping_format_argument(p)
     p.add_argument("--mapping-transpose", action="store_true",
-                   help="apply the mapping as W x (MUSE's best_mapping.pth)")
+                   help="apply the mapping as W x (MUSE's best_mapping.pth): the older spelling "
+                        "of --mapping-format muse")
     p.add_argument("--space", default=None, choices=SPACES,
                    help="say which shared space (default: joint if both files are the same, "
                         "aligned with --mapping, else as-given)")
     p.add_argument("--oov-score", type=float, default=0.0, help="fallback score of OOV pairs")
     p.add_argument("--skip-oov", action="store_true", help="also report covered pairs only")
-    p.add_argument("--max-vocab", type=int, default=None)
+    p.add_argument("--max-vocab", "--max_vocab", type=int, default=None,
+                   help="words read from each .vec, most frequent first (None: all)")
+    p.add_argument("--lowercase", action="store_true",
+                   help="lowercase the embedding words as MUSE does (of words equal once "
+                        "lowercased, the first, most frequent, keeps its vector)")
     p.add_argument("--pair", default=None, help="label, e.g. en-de (for xdomain-report)")
     p.add_argument("--domains", default=None,
                    help='label: source-target corpus domains, e.g. "UN-Wiki" (for xdomain-report)')
     p.add_argument("--init", default=None, choices=("separate", "joint"),
                    help="label: separately trained (and aligned) or jointly pre-trained vectors")
     p.add_argument("--out-scores", default=None, help="write one predicted score per line")
-    p.add_argument("--json", default=None, help="write the result (and a .md next to it)")
+    p.add_argument("--json", "-o", "--output", dest="json", default=None,
+                   help="write the result (and a .md next to it)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(message)s",
-                        stream=sys.stderr)
+    setup_logging()
     t0 = time.perf_counter()
     rec = evaluate(args.src_emb, args.tgt_emb, args.pairs, args.gold, mapping_path=args.mapping,
                    mapping_transpose=args.mapping_transpose, oov_score=args.oov_score, skip_oov=args.skip_oov, space=args.space,
                    max_vocab=args.max_vocab, pair=args.pair, domains=args.domains,
-                   init=args.init, out_scores=args.out_scores)
+                   init=args.init, out_scores=args.out_scores,
+                   mapping_format=args.mapping_format, lowercase=args.lowercase)
     if args.json:
         write_result(args.json, to_result(rec, time.perf_counter() - t0))
     print(f"space {rec['space']}: Pearson {_fmt(rec['pearson'])}  Spearman "

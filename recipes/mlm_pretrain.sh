@@ -14,6 +14,8 @@
 #   (or one folder and --data-per-lang en=WIKI/en,fr=UN/fr). Paper scale wants GPUs (--fp16,
 #   --nproc N); `--preset cpu` or `--preset tiny` tries it on a CPU.
 set -euo pipefail
+# --help: the header above is the usage
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^set -/{/^#/{s/^# \{0,1\}//;p}}' "$0"; exit 0; fi
 BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.venv/bin"
 if [[ -x "$BIN/xdomain-run" ]]; then PATH="$BIN:$PATH"; fi
 exec xdomain-run mlm --preset paper "$@"

@@ -16,6 +16,8 @@
 # Table 5 the other domain on the target side ("En UN, Fr Wiki"). `--preset tiny --jobs 2`: the
 # demo's CPU-sized run (minutes).
 set -euo pipefail
+# --help: the header above is the usage
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^set -/{/^#/{s/^# \{0,1\}//;p}}' "$0"; exit 0; fi
 BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.venv/bin"
 if [[ -x "$BIN/xdomain-run" ]]; then PATH="$BIN:$PATH"; fi
 exec xdomain-run unmt --preset paper "$@"

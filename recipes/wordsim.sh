@@ -11,6 +11,8 @@
 # Results: results/wordsim/ (report.md: Table 6; run.json); work files: work/wordsim/.
 # Rerunning resumes; a changed setting recomputes what depends on it.
 set -euo pipefail
+# --help: the header above is the usage
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^set -/{/^#/{s/^# \{0,1\}//;p}}' "$0"; exit 0; fi
 : "${1:?usage: recipes/wordsim.sh CORPORA_DIR SEMEVAL_DIR [options]}"
 PATH="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin:$PATH"  # a checkout's venv, if there is one
 exec xdomain-run wordsim --preset paper --sample-lines 5000000 --corpora "$1" --semeval "$2" \

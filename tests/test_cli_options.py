@@ -107,7 +107,7 @@ def cipher(root):
 
 
 def _ubli(vecs, out, *flags, method="identical"):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     argv = ["baseline", "--method", method, "--src-emb", vecs / "src.vec", "--tgt-emb",
             vecs / "tgt.vec", "--dico-eval", vecs / "dico.txt", "--out", out, "--refinement", "1",
@@ -174,7 +174,7 @@ ALIGN_TINY = ["--epochs", "1", "--epoch-size", "64", "--batch-size", "32", "--di
 
 @pytest.mark.parametrize("precision", cover("xdomain-ubli", ["align"], "--precision", PRECISIONS))
 def test_ubli_align_precision(vecs, tmp_path, precision):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     argv = ["align", "--src-emb", vecs / "tgt.vec", "--tgt-emb", vecs / "tgt.vec", "--out",
             tmp_path, "--precision", precision, "--dico-build", "S2T&T2S", *ALIGN_TINY]
@@ -187,7 +187,7 @@ def test_ubli_align_precision(vecs, tmp_path, precision):
 @pytest.mark.parametrize("method", cover("xdomain-ubli", ["align"], "--method",
                                          ("adversarial", "self-learning")))
 def test_ubli_align_methods(vecs, tmp_path, method):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     extra = ALIGN_TINY if method == "adversarial" else [
         "--sl-init-vocab", "40", "--sl-patience", "2", "--threads", "1", "--cpu"]
@@ -207,7 +207,7 @@ def test_ubli_align_methods(vecs, tmp_path, method):
 def test_ubli_self_learning_dropped(vecs, tmp_path, dropped):
     """Both treatments of the dropped similarities (Artetxe et al. 2018: set to 0; or left out
     of the argmax) recover the fixture's exact rotation and are recorded."""
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     argv = ["align", "--method", "self-learning", "--src-emb", vecs / "src.vec", "--tgt-emb",
             vecs / "tgt.vec", "--dico-eval", vecs / "dico.txt", "--out", tmp_path,
@@ -236,7 +236,7 @@ UBLI_EVALUATE_CASES = (
 
 @pytest.mark.parametrize("flag,value", UBLI_EVALUATE_CASES)
 def test_ubli_evaluate_flags(vecs, tmp_path, flag, value):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     argv = ["evaluate", "--src-emb", vecs / "src.vec", "--tgt-emb", vecs / "tgt.vec",
             "--mapping", _true_map(tmp_path / "W.npy"), "--dico-eval", vecs / "dico.txt",
@@ -246,6 +246,32 @@ def test_ubli_evaluate_flags(vecs, tmp_path, flag, value):
     res = json.loads((tmp_path / "ev" / "results.json").read_text())
     assert res["metrics"]["csls_p@1"] == 100.0
     assert (res["pair"], res["domains"], res["init"]) == ("aa-bb", None, "joint")
+
+
+MAPPING_FORMATS = cover("xdomain-ubli", ["evaluate"], "--mapping-format", ("auto", "ours", "muse"))
+cover("xdomain-wordsim", [], "--mapping-format", MAPPING_FORMATS)
+
+
+@pytest.mark.parametrize("fmt", MAPPING_FORMATS)
+def test_mapping_format_choices(vecs, wordsim_files, tmp_path, fmt):
+    """A .npy map read as ours (auto, ours) is the true rotation; read as MUSE's (W x) it is
+    its transpose, the inverse rotation (tests/test_mapping_io.py: MUSE's own file)."""
+    from fairseq_xdomain.ubli.commands.cli import main
+    from fairseq_xdomain.wordsim import main as wordsim_main
+
+    argv = ["evaluate", "--src-emb", vecs / "src.vec", "--tgt-emb", vecs / "tgt.vec",
+            "--mapping", _true_map(tmp_path / "W.npy"), "--mapping-format", fmt,
+            "--dico-eval", vecs / "dico.txt", "--out", tmp_path / "ev", "--cpu"]
+    assert _main_exit(main, argv) == 0
+    res = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert (res["metrics"]["csls_p@1"] == 100.0) == (fmt != "muse")
+    assert res["config"]["mapping_applied_as"] == ("x @ W.T" if fmt == "muse" else "x @ W")
+    assert _main_exit(wordsim_main, [
+        "--src-emb", vecs / "src.vec", "--tgt-emb", vecs / "tgt.vec", "--pairs",
+        wordsim_files / "pairs.txt", "--mapping", wordsim_files / "W.npy", "--mapping-format",
+        fmt, "--json", tmp_path / "ws.json"]) == 0
+    rec = json.loads((tmp_path / "ws.json").read_text())
+    assert rec["details"]["mapping_applied_as"] == ("x @ W.T" if fmt == "muse" else "x @ W")
 
 
 # align shares these flags with baseline (the same ``_common``): one align run each is enough
@@ -259,7 +285,7 @@ ALIGN_SHARED = list(zip(DICO_BUILDS + DICO_BUILDS[:1], DICO_METHODS * 2 + DICO_M
 
 @pytest.mark.parametrize("build, method, backend, norm", ALIGN_SHARED)
 def test_ubli_align_shared_choices(vecs, tmp_path, build, method, backend, norm):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     argv = ["align", "--src-emb", vecs / "tgt.vec", "--tgt-emb", vecs / "tgt.vec", "--out",
             tmp_path, "--dico-build", build, "--dico-method", method, "--knn-backend", backend,
@@ -292,7 +318,7 @@ def test_ubli_grid_choices(vecs, tmp_path, i):
         proc = run(["xdomain-ubli", *argv], env=ONE_THREAD)
         assert proc.stdout.startswith("selected (best unsupervised criterion)"), proc.stdout
     else:
-        from fairseq_xdomain.ubli.cli import main
+        from fairseq_xdomain.ubli.commands.cli import main
 
         assert _main_exit(main, argv) == 0
     cfg = json.loads((tmp_path / "grid_config.json").read_text())
@@ -737,6 +763,22 @@ def test_synth_subcommands(tmp_path):
     assert len((tmp_path / "m/aa.wiki.txt").read_text().splitlines()) == 300
 
 
+@pytest.mark.parametrize("lang", cover("xdomain-ubli", ["dictionary"], "--lemmatize-tgt", ("ru",)))
+def test_ubli_dictionary_lemmatize_tgt(tmp_path, lang):
+    """``xdomain-ubli dictionary --lemmatize-tgt ru``: inflected translations of the word list
+    meet the lemmatized corpus (pymorphy3), so the pairs are found."""
+    from fairseq_xdomain.ubli.commands.cli import main
+
+    write_lines(tmp_path / "en.txt", ["cat dog cat"] * 3)
+    write_lines(tmp_path / "ru.txt", ["кошка собака"] * 3)
+    write_lines(tmp_path / "p.tsv", ["cat\tкошки", "dog\tсобаки"])
+    out = tmp_path / "dico.txt"
+    assert main(_argv("dictionary", "--pairs", tmp_path / "p.tsv", "--src-corpus",
+                      tmp_path / "en.txt", "--tgt-corpus", tmp_path / "ru.txt", "--min-count", 1,
+                      "--lemmatize-tgt", lang, "-o", out)) == 0
+    assert out.read_text(encoding="utf-8").split("\n")[:2] == ["cat кошка", "dog собака"]
+
+
 # --------------------------------------------------------------------------- the guard
 
 
@@ -746,16 +788,18 @@ def _choices(parser, sub=()):
             for name, child in action.choices.items():
                 yield from _choices(child, (*sub, name))
         elif action.choices is not None and action.option_strings:
+            # the option's own name, not MUSE's underscore alias (--dico_build)
+            flag = next((o for o in reversed(action.option_strings) if "_" not in o),
+                        action.option_strings[-1])
             for value in action.choices:
-                yield (tuple(sub), action.option_strings[-1], value)
+                yield (tuple(sub), flag, value)
 
 
 def test_every_choice_is_covered():
-    from fairseq_xdomain.preprocess import cli as prep_cli
-
     from fairseq_xdomain import eval_bleu, report, stdm, synthetic, wordsim
     from fairseq_xdomain.embeddings import cli as embed_cli
-    from fairseq_xdomain.ubli import cli as ubli_cli
+    from fairseq_xdomain.preprocess import cli as prep_cli
+    from fairseq_xdomain.ubli.commands import cli as ubli_cli
 
     tools = {"xdomain-ubli": [(ubli_cli.main, []), (ubli_cli.main, ["grid"])],
              "xdomain-embed": [(embed_cli.main, [])], "xdomain-prep": [(prep_cli.main, [])],
@@ -782,7 +826,7 @@ SELECTION_CASES = list(zip(
 
 @pytest.mark.parametrize("rule, identity", SELECTION_CASES)
 def test_ubli_grid_selection_choices(vecs, tmp_path, rule, identity):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     argv = ["grid", "--src-emb", vecs / "tgt.vec", "--tgt-emb", vecs / "tgt.vec", "--dico-eval",
             vecs / "dico.txt", "--out", tmp_path, "--seeds", "1", "--epochs", "1",
@@ -805,7 +849,7 @@ ALIGN_SELECTION_CASES = list(zip(
 
 @pytest.mark.parametrize("rule, identity", ALIGN_SELECTION_CASES)
 def test_ubli_align_selection_choices(vecs, tmp_path, rule, identity):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     argv = ["align", "--src-emb", vecs / "src.vec", "--tgt-emb", vecs / "tgt.vec",
             "--dico-eval", vecs / "dico.txt", "--out", tmp_path, "--selection", rule,

@@ -77,8 +77,8 @@ def _defaults(parser) -> dict:
 def test_ubli_flags_come_from_the_config_dataclasses():
     """align, baseline and grid: every AdversarialConfig / RefinementConfig field is a flag with
     the dataclass default; the grid's epochs/refinements stay its lists."""
-    from fairseq_xdomain.ubli import cli, grid
     from fairseq_xdomain.ubli.adversarial import AdversarialConfig
+    from fairseq_xdomain.ubli.commands import cli, grid
     from fairseq_xdomain.ubli.refinement import RefinementConfig
 
     sub = next(a for a in cli.build_parser()._actions
@@ -101,14 +101,15 @@ def test_ubli_flags_come_from_the_config_dataclasses():
     args = grid.build_parser().parse_args(["--src-emb", "s", "--tgt-emb", "t", "--out", "o",
                                            "--epochs", "1,4", "--dis-hid-dim", "64",
                                            "--csls-k", "5", "--refinements", "2"])
-    a, r = grid._configs(args)
+    cfg = grid.grid_config(args)
+    a, r = cfg.adversarial_config(), cfg.refinement_config()
     assert (a.n_epochs, a.dis_hid_dim, r.k_csls, r.n_refinement) == (4, 64, 5, 2)
 
 
 def test_self_learning_and_fasttext_flags():
     from fairseq_xdomain.embeddings import cli as embed_cli
     from fairseq_xdomain.embeddings.fasttext_train import FastTextConfig
-    from fairseq_xdomain.ubli import self_learning_cmd
+    from fairseq_xdomain.ubli.commands import align as self_learning_cmd
     from fairseq_xdomain.ubli.self_learning import SelfLearningConfig
 
     p = argparse.ArgumentParser()

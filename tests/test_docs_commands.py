@@ -18,19 +18,19 @@ INLINE = re.compile(r"`(xdomain-[a-z-]+ [^`]*)`")
 
 
 def _tools():
-    from fairseq_xdomain.preprocess import cli as prep_cli
-
     from fairseq_xdomain import eval_bleu, launch, paths, report, stdm, synthetic, wordsim
     from fairseq_xdomain.embeddings import cli as embed_cli
     from fairseq_xdomain.experiments import cli as run_cli
-    from fairseq_xdomain.ubli import cli as ubli_cli
+    from fairseq_xdomain.preprocess import cli as prep_cli
+    from fairseq_xdomain.ubli.commands import cli as ubli_cli
 
     return {"xdomain-ubli": ubli_cli.main, "xdomain-embed": embed_cli.main,
             "xdomain-prep": prep_cli.main, "xdomain-wordsim": wordsim.main,
             "xdomain-stdm": stdm.main, "xdomain-report": report.main,
             "xdomain-eval-bleu": eval_bleu.main, "xdomain-synth": synthetic.main,
             "xdomain-train": launch.build_parser, "xdomain-recipe": paths.recipe_main,
-            "xdomain-user-dir": paths.user_dir_main, "xdomain-run": run_cli.main}
+            "xdomain-user-dir": paths.user_dir_main, "xdomain-run": run_cli.main,
+            "xdomain-docs": paths.docs_main}
 
 
 def documented_commands():
@@ -95,8 +95,17 @@ def test_documented_command_matches_its_parser(doc, words):
         if not subs:
             break
         positional = [a for a in args if not a.startswith("-")]
-        if "--help" in args and (not positional or positional[0].isupper()):
+        if ("--help" in args or "--version" in args) and (
+                not positional or positional[0].isupper()):
             return  # `TOOL --help`, `TOOL STEP --help`: any subcommand
+        if positional and positional[0] == "...":
+            return  # `TOOL ... --plan`: an option every subcommand has
+        if positional and "|" in positional[0]:  # `TOOL a|b|c ...`: each of them
+            at = args.index(positional[0])
+            for name in positional[0].split("|"):
+                test_documented_command_matches_its_parser(
+                    doc, [tool, *args[:at], name, *args[at + 1:]])
+            return
         assert positional and positional[0] in subs, (
             f"{doc}: `{' '.join(words)}`: subcommand must be one of {sorted(subs)}")
         parser, args = subs[positional[0]], args[args.index(positional[0]) + 1:]

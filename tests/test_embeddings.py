@@ -33,7 +33,7 @@ def test_vec_roundtrip_and_max_vocab(tmp_path):
 
 @pytest.mark.parametrize("header,rows,message", [
     ("3 2", ["a 1 2", "b 3 4"], "header says 3 words but the file has 2 rows"),
-    ("1 2", ["a 1 2", "b 3 4"], "header says 1 words but the file has more rows"),
+    ("1 2", ["a 1 2", "b 3 4"], "header says 1 words but the file has 2 rows"),
     ("2 3", ["a 1 2 3", "b 3 4"], "line 3 has 2 values, expected 3"),
     ("2 2", ["a 1 2", "b 3 4 5"], "line 3 has 3 values, expected 2"),
     ("2 2", ["a 1 nan", "b 3 4"], "1 vectors contain NaN or inf (first: 'a' on line 2)"),

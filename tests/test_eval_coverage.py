@@ -27,7 +27,6 @@ from fairseq_xdomain.common.errors import UserError
 fairseq_xdomain.register()
 
 from fairseq_xdomain.preprocess.binarize import binarize_folder  # noqa: E402
-
 from fairseq_xdomain.tasks.unmt_xdomain import UnmtXdomainConfig, UnmtXdomainTask  # noqa: E402
 from fairseq_xdomain.tasks.xlm_mlm import XLMMLMConfig, XLMMLMTask  # noqa: E402
 

@@ -1,5 +1,5 @@
-"""The test-dictionary builder (ubli/eval_dictionary.py): identical pairs dropped and counted,
-Russian target words lemmatized to match a lemmatized corpus."""
+"""The test-dictionary builder (ubli/eval_dictionary.py, ``xdomain-ubli dictionary``): identical
+pairs dropped and counted, Russian target words lemmatized to match a lemmatized corpus."""
 from __future__ import annotations
 
 import json
@@ -31,7 +31,7 @@ def test_cli_lemmatize_tgt_ru(tmp_path):
     (tmp_path / "ru.lemma.txt").write_text("кошка кошка собака собака дом\n")
     (tmp_path / "p.tsv").write_text("cat\tкошки\ncat\tкошку\ndog\tсобаки\nhouse\tдома\n")
     out = tmp_path / "dico.txt"
-    base = ["python", "-m", "fairseq_xdomain.ubli.eval_dictionary", "dict", "--pairs",
+    base = ["python", "-m", "fairseq_xdomain.ubli.commands.cli", "dictionary", "--pairs",
             tmp_path / "p.tsv", "--src-corpus", tmp_path / "en.txt", "--tgt-corpus",
             tmp_path / "ru.lemma.txt", "--min-count", "1", "-o", out]
     bad = run(base, check=False)  # without lemmatization nothing matches

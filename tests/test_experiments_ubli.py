@@ -12,6 +12,7 @@ from conftest import run
 
 from fairseq_xdomain.embeddings.vecio import load_vec
 from fairseq_xdomain.results import read_result
+from fairseq_xdomain.ubli_methods import BEYOND as METHOD_OF
 
 SMALL = ["--preset", "tiny", "--ft-epoch", "3", "--min-count", "3",
          "--set", "fasttext.bucket=20000", "--max-vocab", "2000", "--epoch-size", "640",
@@ -76,7 +77,8 @@ def test_ubli_driver_tiny(data, tmp_path):
     assert copy.method == "copy" and copy.init == "separate"
     ortho = read_result(res / "baseline_ortho_separate" / "baseline_ortho.json")
     assert ortho.method == "ortho" and ortho.p_at_1 is not None
-    assert read_result(res / "stdm.json").stdm is not None
+    stdm = read_result(res / "stdm.json")
+    assert (stdm.pair, stdm.domains) == ("aa-bb", "Wiki/UN") and stdm.stdm > 0
     report = json.loads((res / "report.json").read_text())
     (row,) = report["table2"]
     assert row["pair"] == "aa-bb"
@@ -87,9 +89,14 @@ def test_ubli_driver_tiny(data, tmp_path):
     t3 = {r["method"]: r for r in report["table3"]}
     assert t3["ortho"]["acc1"] == pytest.approx(ortho.p_at_1)
     assert t3["ortho"]["copy_baseline"] == pytest.approx(copy.p_at_1)
+    assert t3["ortho"]["stdm"] == pytest.approx(stdm.stdm)  # Table 3's STDM column is its value
     # beyond the paper: one labelled result each, with its wall time, and a row in the report
     beyond = {step: read_result(res / folder / "results.json") for step, folder in BEYOND.items()}
-    assert {r.method for r in beyond.values()} == {"evaluate", "reallocate", "self-learning"}
+    # each written under its final name, the one method table's (ubli_methods.py)
+    assert {step: r.method for step, r in beyond.items()} == {
+        step: METHOD_OF[step.split(".")[1]].name for step in beyond}
+    assert {r.method for r in beyond.values()} == {"identity", "identity+ortho", "evaluate+ortho",
+                                                   "reallocate", "self-learning"}
     for step, r in beyond.items():
         init = step.rsplit(".", 1)[1]
         assert (r.pair, r.domains, r.init) == ("aa-bb", "Wiki-UN", init), step

@@ -16,11 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _modules() -> list[str]:
     mods = []
-    for path in sorted([*ROOT.glob("fairseq_xdomain/**/*.py"), *ROOT.glob("preprocess/*.py")]):
+    for path in sorted(ROOT.glob("fairseq_xdomain/**/*.py")):
         if re.search(r"^def main\(", path.read_text(encoding="utf-8"), re.M):
-            rel = path.relative_to(ROOT).with_suffix("")
-            name = ".".join(rel.parts)
-            mods.append(f"fairseq_xdomain.{name}" if rel.parts[0] == "preprocess" else name)
+            mods.append(".".join(path.relative_to(ROOT).with_suffix("").parts))
     return mods
 
 
@@ -28,7 +26,7 @@ MODULES = _modules()
 
 
 def test_modules_found():
-    assert {"fairseq_xdomain.ubli.cli", "fairseq_xdomain.embeddings.cli",
+    assert {"fairseq_xdomain.ubli.commands.cli", "fairseq_xdomain.embeddings.cli",
             "fairseq_xdomain.preprocess.cli"} <= set(MODULES)
 
 

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_package_recipes_and_presets_do_not_name_shared():
     hits = []
-    for folder in ("fairseq_xdomain", "recipes", "preprocess"):
+    for folder in ("fairseq_xdomain", "recipes"):
         for path in sorted((ROOT / folder).rglob("*")):
             if path.is_file() and path.suffix in (".py", ".sh", ".yaml", ".json", ".md"):
                 text = path.read_text(encoding="utf-8", errors="replace")

@@ -10,11 +10,11 @@ import random
 
 import pytest
 from conftest import run, write_lines
+
+from fairseq_xdomain.common.errors import UserError
 from fairseq_xdomain.preprocess.binarize import binarize, write_aligned
 from fairseq_xdomain.preprocess.pipeline import run_pipeline
 from fairseq_xdomain.preprocess.spm import apply_spm, train_spm
-
-from fairseq_xdomain.common.errors import UserError
 
 AA = ["ka", "lo", "mi", "nu", "pe", "ri", "so", "tu", "va", "xe", "zo", "bi"]
 CIPHER = {w: w.upper() + "q" for w in AA}

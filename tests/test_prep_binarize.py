@@ -1,19 +1,15 @@
 """xdomain-prep binarize: the layout of docs/design.md, loadable by fairseq, lossless."""
 from __future__ import annotations
 
-import random
-
 import sentencepiece as spm
-from conftest import write_lines
+from test_prep_concat_spm import random_corpus
+
 from fairseq_xdomain.preprocess.binarize import binarize
 from fairseq_xdomain.preprocess.spm import apply_spm, train_spm
 
 
 def _corpus(path, n, letters, seed):
-    rng = random.Random(seed)
-    words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 6))) for _ in range(200)]
-    return write_lines(path, [" ".join(rng.choice(words) for _ in range(rng.randint(1, 10)))
-                              for _ in range(n)])
+    return random_corpus(path, n, letters, seed, n_words=200, word_len=(2, 6), sent_len=(1, 10))
 
 
 def test_binarized_layout_loads_with_fairseq_and_round_trips(tmp_path):

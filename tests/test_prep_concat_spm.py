@@ -26,16 +26,19 @@ def test_concat_interleave_append_and_origin(tmp_path):
     assert proc.stderr.strip() == "error: --tags: 'en' is not of the form LANG.DOMAIN (e.g. en.wiki)"
 
 
-def _corpus(path, n, letters, seed):
+def random_corpus(path, n, letters, seed, n_words=300, word_len=(2, 7), sent_len=(3, 12)):
+    """``n`` lines of words drawn from ``n_words`` random words of ``letters`` (seeded); also
+    the corpora of test_prep_binarize."""
     rng = random.Random(seed)
-    words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 7))) for _ in range(300)]
-    return write_lines(path, [" ".join(rng.choice(words) for _ in range(rng.randint(3, 12)))
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(*word_len)))
+             for _ in range(n_words)]
+    return write_lines(path, [" ".join(rng.choice(words) for _ in range(rng.randint(*sent_len)))
                               for _ in range(n)])
 
 
 def test_spm_train_apply_roundtrip_and_sampling_cap(tmp_path):
-    en = _corpus(tmp_path / "en.txt", 1500, "abcdefghij", 0)
-    ru = _corpus(tmp_path / "ru.txt", 1500, "абвгдежзик", 1)
+    en = random_corpus(tmp_path / "en.txt", 1500, "abcdefghij", 0)
+    ru = random_corpus(tmp_path / "ru.txt", 1500, "абвгдежзик", 1)
     prefix = tmp_path / "spm"
     proc = run(["xdomain-prep", "spm", "train", en, ru, "-o", prefix, "--vocab-size", "120",
                 "--model-type", "unigram", "--max-sentences", "1000", "--seed", "3"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from conftest import run, write_lines
+
 from fairseq_xdomain.preprocess.lemmatize import Lemmatizer
 
 

@@ -195,6 +195,7 @@ def test_example_config_named_by_help_exists_and_loads(capsys):
     import re
 
     from conftest import REPO
+
     from fairseq_xdomain.preprocess.cli import main
     from fairseq_xdomain.preprocess.pipeline import load_config
 

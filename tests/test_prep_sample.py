@@ -6,6 +6,7 @@ import sys
 from collections import Counter
 
 from conftest import BIN, run, write_lines
+
 from fairseq_xdomain.preprocess.sample import sample_lines
 
 

@@ -9,9 +9,9 @@ import random
 import pytest
 import sentencepiece as spm
 from conftest import run, write_lines
-from fairseq_xdomain.preprocess.spm import strip_run_fields, train_spm
 
 from fairseq_xdomain.common.errors import UserError
+from fairseq_xdomain.preprocess.spm import strip_run_fields, train_spm
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
 

@@ -1,7 +1,7 @@
 """Presets (fairseq_xdomain/presets.py, fairseq_xdomain/configs/): every shipped preset loads and
 its options are real options of the tool that takes them; the tiny presets are the demo's settings
-as written before the presets existed (so the demo's numbers hold); a wrong preset file is one
-UserError naming the file."""
+(so the demo's numbers hold); each preset's grid section is the typed GridConfig that the grid's
+flags give; a wrong preset file is one UserError naming the file."""
 from __future__ import annotations
 
 import pytest
@@ -11,7 +11,6 @@ from fairseq_xdomain.presets import (
     KINDS,
     fairseq_arguments,
     fasttext_arguments,
-    grid_arguments,
     list_presets,
     load_preset,
     preset_path,
@@ -29,8 +28,8 @@ def test_every_kind_has_the_three_scales_with_a_source():
             assert preset_path(kind, name).parent.name == kind
 
 
-def test_tiny_mlm_and_unmt_are_what_recipes_unmt_sh_tiny_ran():
-    """The demo's MLM/UNMT settings (recipes/unmt.sh --tiny before the presets), option by option."""
+def test_tiny_mlm_and_unmt_are_the_demos_settings():
+    """The demo's MLM/UNMT settings (``make demo``), option by option."""
     mlm, unmt = load_preset("mlm", "tiny"), load_preset("unmt", "tiny")
     assert fairseq_arguments(mlm) == [
         "--arch", "xlm_encoder_tiny", "--criterion", "xlm_mlm_loss", "--tokens-per-sample", "64",
@@ -49,14 +48,15 @@ def test_tiny_mlm_and_unmt_are_what_recipes_unmt_sh_tiny_ran():
         "--cpu"]
 
 
-def test_tiny_ubli_is_the_demos_environment():
-    """The demo's UBLI settings (its ubli_env for recipes/ubli.sh before the presets)."""
+def test_tiny_ubli_is_the_demos_settings():
+    """The demo's UBLI settings (``make demo``): fastText options, the grid section as written,
+    STDM and tokenization."""
     cfg = load_preset("ubli", "tiny")
     assert fasttext_arguments(cfg) == ["--dim", "64", "--epoch", "5", "--min-count", "5",
                                        "--thread", "1", "--bucket", "200000"]
-    assert grid_arguments(cfg) == ["--max-vocab", "20000", "--seeds", "123,456,789,321",
-                                   "--epochs", "1,3,5", "--refinements", "1,3,5",
-                                   "--epoch-size", "3200", "--dis-hid-dim", "128", "--threads", "0"]
+    assert cfg["grid"] == {"max_vocab": 20000, "seeds": [123, 456, 789, 321], "epochs": [1, 3, 5],
+                           "refinements": [1, 3, 5], "epoch_size": 3200, "dis_hid_dim": 128,
+                           "threads": 0}
     assert cfg["stdm"] == {"docs_per_corpus": 2000, "lines_per_doc": 10, "svd_dim": 50}
     assert cfg["tokenize"] == {"lowercase": True, "workers": 1}
 
@@ -73,12 +73,46 @@ def test_paper_presets_resolve_the_recipes_disagreement():
         "epoch_sentences": 200000, "max_epoch": 10}
     assert fairseq_arguments(mlm, has_gpu=True)[-1] == "--fp16"
     assert fairseq_arguments(mlm, has_gpu=False)[-1] == "--cpu"
-    from fairseq_xdomain.ubli.grid import build_parser
+    from fairseq_xdomain.ubli.grid_config import GridConfig
 
-    args = build_parser().parse_args(["--src-emb", "s", "--tgt-emb", "t", "--out", "o",
-                                      *grid_arguments(load_preset("ubli", "paper"))])
-    assert (args.max_vocab, args.seeds, args.epochs, args.refinements, args.epoch_size,
-            args.dis_hid_dim) == (200000, [123, 456, 789, 321], [1, 3, 5], [1, 3, 5], 1000000, 2048)
+    g = GridConfig.from_flat(load_preset("ubli", "paper")["grid"])
+    assert (g.max_vocab, g.seeds, g.epochs, g.refinements, g.adversarial.epoch_size,
+            g.adversarial.dis_hid_dim) == (200000, [123, 456, 789, 321], [1, 3, 5], [1, 3, 5],
+                                           1000000, 2048)
+
+
+# What each shipped preset's grid section resolved to when it still travelled as flags of
+# ``xdomain-ubli grid`` (flags -> argparse namespace), less the inputs and labels: the typed
+# GridConfig of the section, and the one of the same values given as flags, must equal it.
+GRID_BEFORE = {
+    "tiny": {"max_vocab": 20000, "epoch_size": 3200, "dis_hid_dim": 128, "threads": 0},
+    "cpu": {"max_vocab": 20000, "epoch_size": 20000, "dis_hid_dim": 512, "threads": 1},
+    "paper": {"max_vocab": 200000, "epoch_size": 1000000, "dis_hid_dim": 2048, "threads": 0},
+}
+GRID_DEFAULTS = {
+    "batch_size": 32, "cpu": False, "criterion_max_rank": 10000, "csls_k": 10,
+    "dico_build": "S2T", "dico_max_rank": 15000, "dico_method": "csls", "dis_input_dropout": 0.1,
+    "dis_lambda": 1.0, "dis_layers": 2, "dis_lr": 0.1, "dis_most_frequent": 75000,
+    "dis_smooth": 0.1, "dis_steps": 5, "epochs": [1, 3, 5], "identity_candidate": "auto",
+    "knn_backend": "auto", "lr_decay": 0.98, "lr_shrink": 0.5, "map_beta": 0.001, "map_lr": 0.1,
+    "min_lr": 1e-06, "no_progress": False, "normalize_embeddings": "", "precision": "fp32",
+    "refinements": [1, 3, 5], "seeds": [123, 456, 789, 321], "selection": "orthogonal"}
+
+
+@pytest.mark.parametrize("name", ["tiny", "cpu", "paper"])
+def test_grid_section_is_the_typed_config_of_the_flags(name):
+    from fairseq_xdomain.ubli.commands.grid import build_parser, grid_config
+    from fairseq_xdomain.ubli.grid_config import GridConfig
+
+    section = load_preset("ubli", name)["grid"]
+    typed = GridConfig.from_flat(section)
+    assert typed.to_flat() == {**GRID_DEFAULTS, **GRID_BEFORE[name]}
+    flags = [x for k, v in section.items() for x in (
+        "--" + k.replace("_", "-"), ",".join(map(str, v)) if isinstance(v, list) else str(v))]
+    parsed = grid_config(build_parser().parse_args(["--src-emb", "s", "--tgt-emb", "t",
+                                                    "--out", "o", *flags]))
+    assert parsed == typed
+    assert typed.adversarial_config().n_epochs == 5 and typed.refinement_config().n_refinement == 5
 
 
 @pytest.mark.parametrize("kind", ["mlm", "unmt"])
@@ -119,7 +153,10 @@ def _write(path, text):
      "tokenize: {lowercase: true, workers: 0}\n", "grid.dis_hid: unknown key"),
     ("ubli", "source: s\nfasttext: {dim: 8, epoch: 1, min_count: 1, thread: 1}\n"
      "grid: {epoch_size: many}\nstdm: {docs_per_corpus: 1, lines_per_doc: 1, svd_dim: 1}\n"
-     "tokenize: {lowercase: true, workers: 0}\n", "grid.epoch_size: 'many'"),
+     "tokenize: {lowercase: true, workers: 0}\n", "grid.epoch_size: Value 'many'"),
+    ("ubli", "source: s\nfasttext: {dim: 8, epoch: 1, min_count: 1, thread: 1}\n"
+     "grid: {selection: best}\nstdm: {docs_per_corpus: 1, lines_per_doc: 1, svd_dim: 1}\n"
+     "tokenize: {lowercase: true, workers: 0}\n", "grid.selection: 'best' is not one of"),
     ("ubli", "- a list\n", "a preset must be a mapping"),
 ])
 def test_a_wrong_preset_file_is_one_error_naming_it(tmp_path, kind, text, message):

@@ -43,12 +43,15 @@ def results(tmp_path):
                                                   p_at_1=20.0))
     write_result(r / "stdm.json", STDMResult(pair="en-es", stdm=0.25, corpus1="es.wiki",
                                              corpus2="es.un"))
+    # dev maxima 4.0 / 25.5; the selected checkpoints' test BLEU 3.5 / 22.0
     write_result(r / "unmt/b.json", UNMTCurve(direction="en-fr", init="baseline",
                                               data="En Wiki, Fr UN", epochs=[1, 2],
-                                              bleu=[3.0, 4.0]))
+                                              bleu=[3.0, 4.0], selector="bleu",
+                                              selected_epoch=2, test_bleu=3.5))
     write_result(r / "unmt/j.json", UNMTCurve(direction="en-fr", init="joint",
                                               data="En Wiki, Fr UN", epochs=[1, 2],
-                                              bleu=[20.0, 25.5]))
+                                              bleu=[20.0, 25.5], selector="bleu",
+                                              selected_epoch=2, test_bleu=22.0))
     for dom, init, hm in (("Wiki-Wiki", "separate", 0.45), ("UN-Wiki", "separate", 0.02),
                           ("UN-Wiki", "joint", 0.40)):
         write_result(r / f"ws/{hm}.json", WordsimResult(
@@ -84,9 +87,9 @@ def test_report_tables(results):
     # the every-method table: P@1, P@1 over non-identical pairs (copying: 0 by definition),
     # NN P@1, coverage in %, criterion, selected configuration, wall time
     muse = "| en-es | Wiki-UN | MUSE grid (adversarial + refinement; the paper's) |"
-    assert f"{muse} separate | 5.0 | 2.5 | 4.0 | 50.0% | 0.6100 | | 12.0 |" in md
-    assert f"{muse} joint | 60.0 | – | – | – | 0.9000 | seed 1, 3 epochs, 5 refinement | – |" in md
-    assert "| en-es | Wiki-UN | copying (no embeddings) | separate | 30.0 | 0.0 |" in md
+    assert f"{muse} separate | 5.0 | – | – | 2.5 | 4.0 | 50.0% | 0.6100 | | 12.0 |" in md
+    assert f"{muse} joint | 60.0 | – | – | – | – | – | 0.9000 | seed 1, 3 epochs, 5 refinement | – |" in md
+    assert "| en-es | Wiki-UN | copying (no embeddings) | separate | 30.0 | – | – | 0.0 |" in md
     t3 = {r["method"]: r for r in data["table3"]}
     assert t3["joint"]["copy_baseline"] == 30.0 and t3["joint"]["stdm"] == 0.25
     assert t3["identical"]["acc1"] == 20.0 and t3["identical"]["paper"]["acc1"] == 25.5
@@ -99,15 +102,23 @@ def test_report_tables(results):
     assert unmt[("wiki-un-en-ru", "en-ru")]["baseline"] == [2.0, 3.0, 4.0]
     assert unmt[("wiki-un-en-ru", "ru-en")]["joint"] == [8.0, 7.0, 6.0]
     assert "| Δ | +17.00 | +21.50 |" in md and "| paper 4 joint | 22.76 | 24.61 |" in md
+    assert "| w/ joint pre-training | 20.00 | 25.50* |" in md  # the selected checkpoint
+    assert all(p.with_suffix(".svg").is_file() for p in res["plots"])
     assert len(res["plots"]) == 3 and all(p.stat().st_size > 1000 for p in res["plots"])
     # word similarity with paper values, in the paper's row order
     assert "| UN-Wiki w/ Joint PT | 0.400 [90% cov., joint] (0.43) |" in md
     assert md.index("| Wiki-Wiki |") < md.index("| UN-Wiki w/o") < md.index("| UN-Wiki w/ ")
     # headline: joint vs separate for each experiment
     head = "\n".join(res["headline"])
-    assert "| UBLI P@1 (Wiki-UN) | en-es | 5.0 | 60.0 | +55.0 |" in head
-    assert "| word similarity (UN-Wiki) | en-de | 0.020 | 0.400 | +0.380 |" in head
-    assert "| UNMT best BLEU (En Wiki, Fr UN) | en-fr | 4.00 | 25.50 | +21.50 |" in head
+    assert "| UBLI P@1 (Wiki-UN; unsupervised selection) | en-es | 5.0 | 60.0 | +55.0 |" in head
+    assert ("| word similarity (UN-Wiki; unsupervised selection) | en-de | 0.020 | 0.400 | "
+            "+0.380 |") in head
+    # UNMT: the test BLEU of the checkpoint dev BLEU selected, never the dev maximum
+    assert ("| UNMT test BLEU (En Wiki, Fr UN; checkpoint by dev BLEU) | en-fr | 3.50 | 22.00 | "
+            "+18.50 |") in head
+    assert "25.50" not in head and "4.00" not in head
+    # run2 has no test set: no headline row, its curves stay in Tables 4/5
+    assert "en-ru" not in head
     # nothing dropped silently: counted by reason and listed by name
     assert res["skipped"] == {
         "unreadable JSON": 1, "no 'kind' field": 1, "kind 'mlm'": 1,
@@ -123,23 +134,24 @@ def test_report_tables(results):
 
 
 def test_every_method_table(tmp_path):
-    """The methods beyond the paper get their own rows, told apart where one command made
-    them (evaluate: no map / a map, with or without orthography-aware retrieval, whose P@1
-    is shown), with the notes of what was done and the wall time; Tables 2/3 are unchanged."""
+    """The methods beyond the paper get their own rows, under the names their producer wrote
+    (evaluate: identity / identity+ortho / evaluate+ortho, whose P@1 is the orthography-aware
+    retrieval's; reallocate scored both ways: two rows), with the labels of the one method
+    table, the notes of what was done and the wall time; Tables 2/3 are unchanged."""
     r = tmp_path / "r"
-    ev = {"method": "evaluate", "init": "joint", "criterion": 0.7}
+    ev = {"init": "joint", "criterion": 0.7}
     write_result(r / "grid.json", _ubli(init="joint", p_at_1=40.0, criterion=0.8,
                                         selected={"selection_rule": "orthogonal",
                                                   "candidate": "identity"}))
-    write_result(r / "id/results.json", _ubli(**ev, p_at_1=30.0, wall_s=2.0,
+    write_result(r / "id/results.json", _ubli(**ev, method="identity", p_at_1=30.0, wall_s=2.0,
                                               config={"mapping": None},
                                               metrics={"csls_p@1_nonident": 3.0}))
     write_result(r / "id_ortho/results.json", _ubli(
-        **ev, p_at_1=30.0, config={"mapping": None},
+        **ev, method="identity+ortho", p_at_1=30.0, config={"mapping": None},
         metrics={"csls_p@1_nonident": 3.0, "csls_ortho_p@1": 35.0,
                  "csls_ortho_p@1_nonident": 8.0, "ortho_weight": 0.3}))
     write_result(r / "map_ortho/results.json", _ubli(
-        **ev, p_at_1=40.0, config={"mapping": "/w/grid/joint.abc/selected_W.npy"},
+        **ev, method="evaluate+ortho", p_at_1=40.0, config={"mapping": "/w/grid/joint.abc/selected_W.npy"},
         metrics={"csls_ortho_p@1": 41.0, "csls_ortho_p@1_nonident": 9.0, "ortho_weight": 0.0}))
     write_result(r / "re/results.json", _ubli(
         method="reallocate", init="joint", p_at_1=42.0, criterion=0.75, wall_s=3.4,
@@ -159,17 +171,17 @@ def test_every_method_table(tmp_path):
     assert res["skipped"] == {}  # two evaluate results of the same vectors are not duplicates
     assert (rows["identity+ortho", "joint"]["p_at_1"],
             rows["identity+ortho", "joint"]["p_at_1_nonident"]) == (35.0, 8.0)
-    assert "| W = I + orthography-aware retrieval (Riley & Gildea 2018) | joint | 35.0 | 8.0 |" \
+    assert "| W = I + orthography-aware retrieval (Riley & Gildea 2018) | joint | 35.0 | – | – | 8.0 |" \
         in md and "| 0.7000 | w = 0.3 | – |" in md
     assert "| given map + orthography-aware retrieval (Riley & Gildea 2018) | joint | 41.0 | " \
-        "9.0 | – | – | 0.7000 | map joint.abc/selected_W.npy; w = 0 | – |" in md
-    assert "| no mapping (W = I) | joint | 30.0 | 3.0 | – | – | 0.7000 | | 2.0 |" in md
-    assert "| joint | 42.0 | 10.0 | – | – | 0.7500 | refinement 2; 4+6 of 50 shared words " \
+        "– | – | 9.0 | – | – | 0.7000 | map joint.abc/selected_W.npy; w = 0 | – |" in md
+    assert "| no mapping (W = I) | joint | 30.0 | – | – | 3.0 | – | – | 0.7000 | | 2.0 |" in md
+    assert "| joint | 42.0 | – | – | 10.0 | – | – | 0.7500 | refinement 2; 4+6 of 50 shared words " \
         "split | 3.4 |" in md
     # reallocation scored with orthography-aware retrieval too: a second row, its numbers
-    assert "| vocabulary reallocation + orthography-aware retrieval | joint | 45.0 | 12.0 | – | " \
+    assert "| vocabulary reallocation + orthography-aware retrieval | joint | 45.0 | – | – | 12.0 | – | " \
         "– | 0.7500 | refinement 2; w = 0.5; 4+6 of 50 shared words split | 3.4 |" in md
-    assert "| robust self-learning (Artetxe et al. 2018) | separate | 1.5 | – | – | – | – | " \
+    assert "| robust self-learning (Artetxe et al. 2018) | separate | 1.5 | – | – | – | – | – | – | " \
         "77 iterations | 20.0 |" in md
     assert "rule orthogonal; candidate identity" in md
     # row order: the paper's methods first, then beyond the paper
@@ -190,7 +202,7 @@ def test_paper_numbers_consistent():
 
 def test_cli(results, tmp_path):
     proc = run(["xdomain-report", results, "--out", tmp_path / "out" / "r.md", "--no-plots"])
-    assert "report:" in proc.stdout and "| UBLI P@1 (Wiki-UN) | en-es |" in proc.stdout
+    assert "report:" in proc.stdout and "| UBLI P@1 (Wiki-UN; unsupervised selection) | en-es |" in proc.stdout
     assert (tmp_path / "out" / "report.json").exists()
     bad = run(["xdomain-report", tmp_path / "missing"], check=False)
     assert bad.returncode == 2 and "results folder does not exist" in bad.stderr
@@ -260,3 +272,72 @@ def test_no_result_is_an_error(tmp_path):
         build_report(other, plots=False)
     assert str(err.value) == (f"{other}: no result to report (skipped: 1 × no 'kind' field, "
                               "1 × ubli result without pair/domains/init/P@1 (not tabulated))")
+
+
+def test_unmt_seeds_mean_sd_and_paired_bootstrap(tmp_path):
+    """Two seeds: the headline gives mean ± sd of the selected checkpoints' test BLEU (checked
+    by hand), the detail table each seed's value, and the paired bootstrap p-value is
+    sacrebleu's on the stored test hypotheses; round-trip selection is named."""
+    import statistics
+
+    from fairseq_xdomain.significance import paired_bootstrap_bleu
+
+    r = tmp_path / "r"
+    refs = [f"the cat sat on mat number {i}" for i in range(30)]
+    hyp_b = [f"a cat sat on mat {i}" for i in range(30)]
+    hyp_j = [f"the cat sat on mat number {i}" if i % 3 else f"a cat sat {i}" for i in range(30)]
+    tests = {("baseline", 1): 10.0, ("baseline", 2): 12.0, ("joint", 1): 20.0,
+             ("joint", 2): 23.0}
+    for (init, seed), test_bleu in tests.items():
+        hyps = hyp_b if init == "baseline" else hyp_j
+        write_result(r / f"seed-{seed}" / f"bleu.{init}.aa-bb.json", UNMTCurve(
+            direction="aa-bb", init=init, data="gen", epochs=[1, 2, 3], bleu=[],
+            rt_bleu=[5.0, 40.0 + seed, 30.0], selector="rt_bleu", selected_epoch=2, seed=seed,
+            test_bleu=test_bleu, signature="nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp",
+            details={"test": {"sentences": 30, "hypotheses": hyps, "references": refs}}))
+    res = build_report(r, plots=False)
+    head = "\n".join(res["headline"])
+    sd_b, sd_j = statistics.stdev([10.0, 12.0]), statistics.stdev([20.0, 23.0])
+    assert (f"| UNMT test BLEU (gen; checkpoint by round-trip BLEU) | aa-bb | "
+            f"11.00 ± {sd_b:.2f} (n=2) | 21.50 ± {sd_j:.2f} (n=2) | +10.50 |") in head
+    md = res["report"].read_text()
+    assert "seed 1: 10.00 / 20.00; seed 2: 12.00 / 23.00" in md
+    assert "round-trip BLEU (no parallel dev set) per epoch" in md
+    assert "| UNMT baseline (seed 2) | 5.00 | 42.00* | 30.00 |" in md
+    assert "BLEU signature: `nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp`" in md
+    data = json.loads(res["json"].read_text())["unmt_test"][0]
+    expected = paired_bootstrap_bleu(hyp_b, hyp_j, refs, tokenize="13a")
+    assert data["paired_bootstrap"]["1"]["p_value"] == expected.p_value
+    assert data["paired_bootstrap"]["1"]["delta"] == pytest.approx(expected.delta)
+    assert data["joint"]["values"] == [20.0, 23.0]
+
+
+def test_ubli_significance_columns(tmp_path):
+    """Per-word correctness (ubli/evaluation.py's per_word_top1) gives each row a bootstrap 95%
+    interval and the exact McNemar test against the best paper method on the same words,
+    with the values of significance.py on those vectors (which are checked against scipy)."""
+    from fairseq_xdomain.significance import bootstrap_p_at_1, mcnemar_exact
+
+    r = tmp_path / "r"
+    words = [f"w{i}" for i in range(40)]
+    muse = [1 if i % 2 else 0 for i in range(40)]             # 50.0
+    ident = [1 if i % 4 else 0 for i in range(40)]            # 75.0: the best paper method
+    self_l = [1 if i % 5 else 0 for i in range(40)]           # 80.0 (beyond the paper)
+    for name, init, method, corr in (("m", "joint", "muse", muse),
+                                     ("i", "separate", "identical", ident),
+                                     ("s", "separate", "self-learning", self_l)):
+        write_result(r / f"{name}.json", _ubli(
+            init=init, method=method, p_at_1=100.0 * sum(corr) / 40, criterion=0.5,
+            metrics={"per_word_top1": {"words": words, "csls": corr}}))
+    res = build_report(r, plots=False)
+    rows = {x["method"]: x for x in json.loads(res["json"].read_text())["ubli_methods"]}
+    mc = mcnemar_exact(ident, self_l)
+    assert rows["self-learning"]["significance"]["mcnemar"]["p_value"] == mc.p_value
+    assert (mc.b, mc.c) == (6, 8)  # b: identical right, self-learning wrong; c: the reverse
+    assert rows["muse"]["significance"]["mcnemar"]["p_value"] == mcnemar_exact(ident, muse).p_value
+    assert "mcnemar" not in rows["identical"]["significance"]  # the reference itself
+    ci = bootstrap_p_at_1(muse, seed=0)
+    assert rows["muse"]["significance"]["ci"]["lower"] == ci.lower
+    md = res["report"].read_text()
+    assert f"| 80.0 | {bootstrap_p_at_1(self_l, seed=0).lower:.1f}–" in md
+    assert f"| {mc.p_value:.3f} (8+/6−) |" in md

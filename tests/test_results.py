@@ -9,45 +9,38 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+from fairseq_xdomain import results as R
 from fairseq_xdomain.common.atomic import write_json
 from fairseq_xdomain.common.errors import UserError
-from fairseq_xdomain.results import (
-    RESULT_TYPES,
-    NotAResult,
-    STDMResult,
-    UBLIResult,
-    UNMTCurve,
-    WordsimResult,
-    read_result,
-    result_to_dict,
-    unmt_curves,
-    unmt_file_name,
-    write_result,
-)
 
 EXAMPLES = [
-    UBLIResult(method="muse", p_at_1=36.4, pair="en-fr", domains="Wiki-UN", init="joint",
+    R.UBLIResult(method="muse", p_at_1=36.4, pair="en-fr", domains="Wiki-UN", init="joint",
                metrics={"csls_p@1": 36.4, "nn_p@1": 30.0, "coverage": 0.95, "n_nonident": 10},
                criterion=0.61, selected={"seed": 1, "epochs": 3, "refinement": 5,
                                          "orthogonality": {"fro_dev": 1e-5}},
                config={"seed": 1}, wall_s=12.5),
-    STDMResult(stdm=0.25, corpus1="a.txt", corpus2="b.txt", pair="en-es", s11=1.0, s22=1.0,
+    R.STDMResult(stdm=0.25, corpus1="a.txt", corpus2="b.txt", pair="en-es", s11=1.0, s22=1.0,
                s12=0.25, svd_dim_used=50, config={"seed": 0}),
-    WordsimResult(space="joint", harmonic_mean=0.434, pearson=0.4, spearman=0.47,
+    R.WordsimResult(space="joint", harmonic_mean=0.434, pearson=0.4, spearman=0.47,
                   coverage=0.8, pair="en-fr", domains="UN-Wiki", init="joint", n_pairs=10,
                   n_covered=8),
-    UNMTCurve(direction="fr-en", init="baseline", epochs=[1, 2, 3], bleu=[0.5, 1.25, 2.0],
+    R.UNMTCurve(direction="fr-en", init="baseline", epochs=[1, 2, 3], bleu=[0.5, 1.25, 2.0],
               pair="en-fr", data="En Wiki, Fr UN", mlm_data="En Wiki, Fr Wiki"),
 ]
 
 
 @pytest.mark.parametrize("result", EXAMPLES, ids=lambda r: r.kind)
 def test_round_trip(tmp_path, result):
-    path = write_result(tmp_path / "sub" / "r.json", result)
+    path = R.write_result(tmp_path / "sub" / "r.json", result)
     obj = json.loads(path.read_text())
     assert list(obj)[:2] == ["kind", "schema"] and obj["kind"] == result.kind
     assert obj["schema"] == 1
-    assert read_result(path) == result
+    back = R.read_result(path)
+    # the written config block records what computed the result (provenance.py)
+    prov = back.config.pop("provenance")
+    assert {"libraries", "device", "threads", "git"} <= set(prov)
+    assert "sacrebleu" in prov["libraries"] and "numpy" in prov["libraries"]
+    assert back == result and "provenance" not in result.config  # the caller's is unchanged
     md = (tmp_path / "sub" / "r.md").read_text()
     assert md.startswith(f"# {result.kind} result") and "| field | value |" in md
     assert [p.name for p in (tmp_path / "sub").iterdir() if p.name.startswith(".")] == []
@@ -56,7 +49,7 @@ def test_round_trip(tmp_path, result):
 def test_defaults_for_missing_optional_fields(tmp_path):
     write_json(tmp_path / "r.json", {"kind": "ubli", "schema": 1, "method": "copy",
                                      "p_at_1": 12.5})
-    res = read_result(tmp_path / "r.json")
+    res = R.read_result(tmp_path / "r.json")
     assert (res.pair, res.init, res.metrics, res.selected, res.criterion) == (
         None, None, {}, {}, None)
 
@@ -91,19 +84,19 @@ def test_defaults_for_missing_optional_fields(tmp_path):
 def test_invalid_files_name_file_and_field(tmp_path, obj, message):
     path = tmp_path / "bad.json"
     write_json(path, obj)
-    with pytest.raises(NotAResult) as err:
-        read_result(path)
+    with pytest.raises(R.NotAResult) as err:
+        R.read_result(path)
     assert isinstance(err.value, UserError) and str(err.value).startswith(f"{path}: ")
     assert message in str(err.value), str(err.value)
 
 
 def test_unreadable_json_and_invalid_write(tmp_path):
     (tmp_path / "x.json").write_text("{nope")
-    with pytest.raises(NotAResult, match="not readable JSON") as err:
-        read_result(tmp_path / "x.json")
+    with pytest.raises(R.NotAResult, match="not readable JSON") as err:
+        R.read_result(tmp_path / "x.json")
     assert err.value.reason == "unreadable JSON"
-    with pytest.raises(NotAResult, match="field 'init'"):  # nothing is written
-        write_result(tmp_path / "w.json", UNMTCurve(direction="en-fr", init="separate",
+    with pytest.raises(R.NotAResult, match="field 'init'"):  # nothing is written
+        R.write_result(tmp_path / "w.json", R.UNMTCurve(direction="en-fr", init="separate",
                                                     epochs=[1], bleu=[1.0]))
     assert not (tmp_path / "w.json").exists()
 
@@ -112,20 +105,20 @@ def test_unmt_curves_from_valid_rows():
     rows = [{"epoch": 1, "bleu_en_fr": 1.0, "bleu_fr_en": 2.0, "bleu": 1.5},
             {"epoch": 2, "bleu_en_fr": 3.0, "bleu_fr_en": 4.0},
             {"epoch": 2, "bleu_en_fr": 3.5, "bleu_fr_en": 4.5}]  # the last row of an epoch wins
-    a, b = unmt_curves(rows, langs=("en", "fr"), init="joint", data="d", config={"seed": 1})
+    a, b = R.unmt_curves(rows, langs=("en", "fr"), init="joint", data="d", config={"seed": 1})
     assert (a.direction, a.epochs, a.bleu, a.pair) == ("en-fr", [1, 2], [1.0, 3.5], "en-fr")
     assert (b.direction, b.bleu, b.config) == ("fr-en", [2.0, 4.5], {"seed": 1})
-    assert unmt_file_name(b) == "bleu.joint.fr-en.json"
+    assert R.unmt_file_name(b) == "bleu.joint.fr-en.json"
     with pytest.raises(UserError, match=r"no bleu_fr_en at epoch\(s\) \[2\]"):
-        unmt_curves([rows[0], {"epoch": 2, "bleu_en_fr": 1.0}], langs=("en", "fr"),
+        R.unmt_curves([rows[0], {"epoch": 2, "bleu_en_fr": 1.0}], langs=("en", "fr"),
                     init="joint", data="d")
-    assert result_to_dict(a)["bleu"] == [1.0, 3.5]
+    assert R.result_to_dict(a)["bleu"] == [1.0, 3.5]
 
 
 def test_schema_documented_once_field_by_field():
     """docs/wordsim-report.md lists every field of every kind (the one description of it)."""
     doc = (Path(REPO) / "docs" / "wordsim-report.md").read_text(encoding="utf-8")
-    for kind, cls in RESULT_TYPES.items():
+    for kind, cls in R.RESULT_TYPES.items():
         section = doc[doc.index(f"`{cls.__name__}` (kind `{kind}`)"):]
         end = section.find("\n#", 1)
         section = section[:end] if end > 0 else section

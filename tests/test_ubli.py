@@ -301,7 +301,7 @@ def test_build_dictionary_intersection_and_union():
 
 @pytest.mark.parametrize("build", ["S2T&T2S", "S2T|T2S"])
 def test_case04_self_refinement_every_build(tmp_path, build):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     d = _case04_files(tmp_path)
     assert main([str(a) for a in (
@@ -315,7 +315,7 @@ def test_case04_self_refinement_every_build(tmp_path, build):
 
 
 def test_case04_tiny_induced_dictionary_keeps_the_map(tmp_path, caplog):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     d = _case04_files(tmp_path)
     with caplog.at_level("WARNING"):
@@ -361,7 +361,7 @@ def test_case04_align_with_intersection_build_finishes(tmp_path):
 def test_option_values_checked_before_any_work(tmp_path, capsys, flags, message):
     """Values that used to fail only after training (or silently misbehave) are refused before
     any file is read: the embedding files here do not even exist."""
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     missing = str(tmp_path / "none.vec")
     for argv in (["align", "--out", str(tmp_path / "a")], ["grid", "--out", str(tmp_path / "g")]):
@@ -375,7 +375,7 @@ def test_option_values_checked_before_any_work(tmp_path, capsys, flags, message)
 
 def test_help_lists_every_subcommand(capsys):
     """``xdomain-ubli --help`` names the grid next to align and baseline."""
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])

@@ -14,14 +14,10 @@ from conftest import run
 
 from fairseq_xdomain.embeddings.vecio import load_vec
 from fairseq_xdomain.results import STDMResult, UBLIResult, read_result, write_result
+from fairseq_xdomain.ubli.commands.grid import add_grid_arguments, grid_config, run_args
 from fairseq_xdomain.ubli.evaluation import load_dictionary
-from fairseq_xdomain.ubli.grid import (
-    _configs,
-    add_grid_arguments,
-    run_configuration,
-    run_grid,
-    select,
-)
+from fairseq_xdomain.ubli.grid import run_configuration
+from fairseq_xdomain.ubli.grid_summary import select
 from fairseq_xdomain.ubli.synthetic_emb import write_pair
 
 N, DIM = 800, 32
@@ -44,6 +40,12 @@ def emb(tmp_path_factory):
     return d
 
 
+def _configs(args):
+    """The adversarial and refinement configs the grid of ``args`` trains with."""
+    cfg = grid_config(args)
+    return cfg.adversarial_config(), cfg.refinement_config()
+
+
 def _args(emb, out):
     p = add_grid_arguments(argparse.ArgumentParser())
     return p.parse_args(["--src-emb", str(emb / "src.vec"), "--tgt-emb", str(emb / "tgt.vec"),
@@ -53,7 +55,7 @@ def _args(emb, out):
 @pytest.fixture(scope="module")
 def grid_summary(emb, tmp_path_factory):
     out = tmp_path_factory.mktemp("grid") / "out"
-    summary, md = run_grid(_args(emb, out))
+    summary, md = run_args(_args(emb, out))
     return summary, md, out
 
 
@@ -117,12 +119,12 @@ def _computed(stderr):
     return re.findall(r"configuration computed: seed=(\d+) epochs=(\d+) refinement=(\d+)", stderr)
 
 
-# The grid of ``python -m fairseq_xdomain.ubli.grid``, killed by SIGKILL right after the N-th
+# The grid of ``python -m fairseq_xdomain.ubli.commands.grid``, killed by SIGKILL right after the N-th
 # configuration this run computes (argv[1] = N; the grid's flags follow): the test's own driver,
 # through the grid's ``on_config`` callback.
 KILL_DRIVER = """
 import logging, os, signal, sys
-from fairseq_xdomain.ubli import grid
+from fairseq_xdomain.ubli.commands import grid
 
 n_kill, computed = int(sys.argv[1]), []
 
@@ -133,7 +135,7 @@ def kill_after_n(seed, epochs, refinement, record):
         os.kill(os.getpid(), signal.SIGKILL)
 
 logging.basicConfig(level=logging.INFO)
-grid.run_grid(grid.build_parser().parse_args(sys.argv[2:]), on_config=kill_after_n)
+grid.run_args(grid.build_parser().parse_args(sys.argv[2:]), on_config=kill_after_n)
 """
 
 
@@ -142,7 +144,7 @@ def test_grid_resume_after_kill(emb, grid_summary, tmp_path):
     out = tmp_path / "resume"
     flags = ["--src-emb", emb / "src.vec", "--tgt-emb", emb / "tgt.vec", "--dico-eval",
              emb / "dico.txt", "--out", out, *FLAGS]
-    cmd = ["python", "-m", "fairseq_xdomain.ubli.grid", *flags]
+    cmd = ["python", "-m", "fairseq_xdomain.ubli.commands.grid", *flags]
     # Killed (SIGKILL) after the 4 configurations of epoch 1: the adversarial state of epoch 1
     # is on disk; the restart trains epochs 2-3 from it.
     p1 = run(["python", "-c", KILL_DRIVER, "4", *flags], check=False)

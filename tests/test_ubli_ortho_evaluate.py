@@ -11,7 +11,7 @@ import torch
 from conftest import write_lines
 
 from fairseq_xdomain.embeddings.vecio import save_vec
-from fairseq_xdomain.ubli.cli import main
+from fairseq_xdomain.ubli.commands.cli import main
 from fairseq_xdomain.ubli.evaluation import copy_baseline, evaluate_translation, load_dictionary
 from fairseq_xdomain.ubli.orthography import char_ngrams, ortho_baseline, ortho_topk
 from fairseq_xdomain.ubli.synthetic_emb import make_pair, write_pair

@@ -131,7 +131,7 @@ def test_reallocate_cli(tmp_path):
 
 
 def test_reallocate_cli_bad_ratio(tmp_path, capsys):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     with pytest.raises(SystemExit) as e:
         main(["reallocate", "--src-emb", "x.vec", "--tgt-emb", "y.vec", "--src-counts", "a",

@@ -18,9 +18,11 @@ import torch
 from fairseq_xdomain.embeddings.vecio import save_vec
 from fairseq_xdomain.ubli.adversarial import AdversarialConfig
 from fairseq_xdomain.ubli.align import score_epoch, select_run
-from fairseq_xdomain.ubli.cli import build_parser
+from fairseq_xdomain.ubli.commands.cli import build_parser
+from fairseq_xdomain.ubli.commands.grid import add_grid_arguments, run_args
 from fairseq_xdomain.ubli.evaluation import load_dictionary
-from fairseq_xdomain.ubli.grid import Grid, add_grid_arguments, run_grid, select
+from fairseq_xdomain.ubli.grid import Grid
+from fairseq_xdomain.ubli.grid_summary import select
 from fairseq_xdomain.ubli.history import SeedHistory
 from fairseq_xdomain.ubli.refinement import RefinementConfig
 from fairseq_xdomain.ubli.selection import (
@@ -133,7 +135,7 @@ def _grid(folder, out, *extra):
     args = add_grid_arguments(argparse.ArgumentParser()).parse_args(
         ["--src-emb", str(folder / "src.vec"), "--tgt-emb", str(folder / "tgt.vec"),
          "--dico-eval", str(folder / "dico.txt"), "--out", str(out), *FLAGS, *extra])
-    return run_grid(args)[0]
+    return run_args(args)[0]
 
 
 def test_identity_wins_on_a_joint_space(tmp_path, one_thread):
@@ -192,7 +194,7 @@ def test_both_commands_take_the_selection_flags():
 def test_align_records_rule_candidate_and_orthogonality(tmp_path, one_thread):
     import json
 
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     s, t, d = write_pair(tmp_path, 400, DIM, seed=3, dico_rows=range(0, 300, 2))
     assert main(["align", "--src-emb", str(s), "--tgt-emb", str(t), "--dico-eval", str(d),

@@ -121,7 +121,7 @@ def test_align_cli_self_learning(tmp_path):
 
 
 def test_align_cli_self_learning_bad_flag(tmp_path, capsys):
-    from fairseq_xdomain.ubli.cli import main
+    from fairseq_xdomain.ubli.commands.cli import main
 
     s, t, _ = _write(tmp_path, n=50)
     with pytest.raises(SystemExit) as e:

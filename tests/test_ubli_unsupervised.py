@@ -40,13 +40,10 @@ import torch
 
 from fairseq_xdomain.ubli.adversarial import AdversarialConfig
 from fairseq_xdomain.ubli.align import adversarial_train, refine_and_select
+from fairseq_xdomain.ubli.commands.grid import add_grid_arguments, run_args
 from fairseq_xdomain.ubli.evaluation import evaluate_translation, load_dictionary
-from fairseq_xdomain.ubli.grid import (
-    add_grid_arguments,
-    run_configuration,
-    run_grid,
-    select,
-)
+from fairseq_xdomain.ubli.grid import run_configuration
+from fairseq_xdomain.ubli.grid_summary import select
 from fairseq_xdomain.ubli.history import SeedHistory
 from fairseq_xdomain.ubli.refinement import RefinementConfig
 from fairseq_xdomain.ubli.synthetic_emb import make_pair, words_for
@@ -159,7 +156,7 @@ def test_lr_stop_is_in_the_json_records(tmp_path, one_thread):
         "--out", str(tmp_path / "grid"), "--seeds", "5,6", "--epochs", "1,3",
         "--refinements", "1", "--epoch-size", "64", "--dis-hid-dim", "16", "--min-lr", "0.099",
         "--knn-backend", "torch", "--no-progress"])
-    summary, _ = run_grid(args)
+    summary, _ = run_args(args)
     for rec in summary["configurations"]:
         on_disk = read_json(tmp_path / "grid" / "configs" /
                             f"seed{rec['seed']}_e{rec['epochs']}_r1.json")

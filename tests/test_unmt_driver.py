@@ -185,3 +185,44 @@ def test_mlm_driver(cipher, tmp_path):
     assert "| num_updates 2 |" in log, log[-2000:]
     assert "--seed 3" in log.splitlines()[0] and log.splitlines()[0].endswith("--batch-size 8")
     assert "mlm.train: up to date" in run(cmd, env=THREADS).stdout
+
+
+def test_unmt_driver_without_parallel_dev_selects_by_rt_bleu(tmp_path):
+    """Issue 24's acceptance in small: a generated pair WITHOUT a parallel dev set (monolingual
+    valid text, a parallel test set) runs end to end with two seeds, selects by round-trip BLEU
+    (said on stdout, recorded in every curve), reports the test BLEU of the selected checkpoint
+    with mean ± sd over the seeds and the sacrebleu signature."""
+    from fairseq_xdomain.preprocess.binarize import binarize
+    from fairseq_xdomain.synthetic import write_cipher_pair
+
+    raw = tmp_path / "raw"
+    write_cipher_pair(raw, n_train=1000, n_valid=40, n_test=40, vocab_size=60, seed=1)
+    langs = ("aa", "bb")
+    data = tmp_path / "bin"
+    binarize(data, None, {x: raw / f"train.{x}" for x in langs},
+             valid={x: raw / f"valid.aa-bb.{x}" for x in langs},
+             parallel={"test": {x: raw / f"test.aa-bb.{x}" for x in langs}})
+    assert not list(data.glob("valid.*"))
+    proc = run(["xdomain-run", "unmt", "--preset", "tiny", "--jobs", "2", "--run", "g",
+                "--langs", "aa,bb", "--mlm-baseline", data, "--mlm-joint", data,
+                "--results", tmp_path / "res", "--work", tmp_path / "work", "--epochs", "2",
+                "--mlm-updates", "10", "--seeds", "1,2", "--set", "mlm.fasttext.epoch=1",
+                "--set", "mlm.fasttext.min_count=1", "--set", "fairseq.epoch_sentences=200"],
+               env=THREADS)
+    assert proc.stdout.count("model selection: round-trip BLEU (rt_bleu)") == 2
+    curves = [read_result(p) for p in (tmp_path / "res" / "g").glob("seed-*/bleu.*.json")]
+    assert len(curves) == 8 and {c.seed for c in curves} == {1, 2}
+    for c in curves:
+        assert c.selector == "rt_bleu" and c.bleu == [] and len(c.rt_bleu) == 2
+        assert c.rt_bleu[c.epochs.index(c.selected_epoch)] == max(c.rt_bleu)
+        assert c.test_bleu is not None and "tok:13a" in c.signature
+        assert len(c.details["test"]["hypotheses"]) == 40
+        assert "provenance" in c.config
+    out = build_report(tmp_path / "res", plots=False)
+    head = "\n".join(out["headline"])
+    assert "UNMT test BLEU (g; checkpoint by round-trip BLEU)" in head and "(n=2)" in head
+    md = out["report"].read_text()
+    assert "BLEU signature: `nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" in md
+    record = json.loads((tmp_path / "res" / "g" / "seed-2" / "run.json").read_text())
+    assert record["seed"] == 2 and record["config"]["selector"] == "rt_bleu"
+    assert {"libraries", "device", "git"} <= set(record["provenance"])

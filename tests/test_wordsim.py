@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import torch  # a hard dependency (requirements.txt): a .pt map is tested, never skipped
 from conftest import run, write_lines
 
 from fairseq_xdomain.common.errors import UserError
@@ -95,10 +96,16 @@ def test_multiword_lowercase_and_mapping(tmp_path, files):
     assert mapped["pearson"] == pytest.approx(base["pearson"])
     muse = evaluate(src, rot, data, mapping_path=tmp_path / "W_muse.npy", mapping_transpose=True)
     assert muse["pearson"] == pytest.approx(base["pearson"])
-    torch = pytest.importorskip("torch")
     torch.save({"W": torch.tensor(R.T)}, tmp_path / "W.pt")
-    assert evaluate(src, rot, data, mapping_path=tmp_path / "W.pt")["pearson"] == \
-        pytest.approx(base["pearson"])
+    # a tensor in a torch file is ours (MUSE saves a numpy array): no option needed
+    assert evaluate(src, rot, data, mapping_path=tmp_path / "W.pt",
+                    mapping_format="ours")["pearson"] == pytest.approx(base["pearson"])
+    assert evaluate(src, rot, data,
+                    mapping_path=tmp_path / "W.pt")["pearson"] == pytest.approx(base["pearson"])
+    # a numpy array in a torch file (MUSE's best_mapping.pth) says nothing of its convention
+    torch.save(R, tmp_path / "best_mapping.pth")
+    with pytest.raises(UserError, match="--mapping-format muse"):
+        evaluate(src, rot, data, mapping_path=tmp_path / "best_mapping.pth")
     unmapped = evaluate(src, rot, data)
     assert unmapped["pearson"] != pytest.approx(base["pearson"])
     # a joint file (same path twice) is labelled joint

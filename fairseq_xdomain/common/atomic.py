@@ -53,9 +53,11 @@ def atomic_open(path, mode: str = "w", encoding: str | None = "utf-8"):
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename is None:
+            err.filename = str(path)  # a failed write (disk full, ulimit -f) names its file
         raise
 
 

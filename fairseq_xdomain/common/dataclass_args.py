@@ -9,6 +9,8 @@ each setting once, with its default and, in the field's ``metadata``:
 - ``choices``: the allowed values;
 - ``flag``: the flag's name without ``--`` and prefix when it is not the field's name with ``-``
   for ``_`` (``k_csls`` -> ``csls-k``);
+- ``aliases``: more option strings for the flag (e.g. MUSE's ``--dis_layers``), added only
+  without a prefix;
 - ``negatable``: a bool field becomes ``--x/--no-x`` (else ``--x`` sets True, or ``--no-x`` sets
   False when the default is True).
 
@@ -79,21 +81,23 @@ def add_dataclass_arguments(parser, cls, prefix: str = "", exclude: Iterable[str
         kind = _type_of(cls, f)
         default = getattr(defaults, f.name) if defaults is not None else _default(f)
         flag = field_flag(f, prefix)
+        aliases = () if prefix else tuple(f.metadata.get("aliases", ()))
         kwargs: dict[str, Any] = {"default": default, "dest": field_dest(f, prefix)}
         if "help" in f.metadata:
             kwargs["help"] = f.metadata["help"]
         if kind is bool:
             if f.metadata.get("negatable"):
-                parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+                parser.add_argument(flag, *aliases, action=argparse.BooleanOptionalAction,
+                                    **kwargs)
             elif default:
                 parser.add_argument("--" + prefix + "no-" + flag[2 + len(prefix):],
                                     action="store_false", **kwargs)
             else:
-                parser.add_argument(flag, action="store_true", **kwargs)
+                parser.add_argument(flag, *aliases, action="store_true", **kwargs)
             continue
         if "choices" in f.metadata:
             kwargs["choices"] = tuple(f.metadata["choices"])
-        parser.add_argument(flag, type=kind, **kwargs)
+        parser.add_argument(flag, *aliases, type=kind, **kwargs)
     return parser
 
 

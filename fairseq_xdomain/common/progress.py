@@ -1,7 +1,9 @@
 """The one tqdm progress bar of the package (prep steps, STDM reading, BLEU decoding, UBLI).
 
 Shown on a terminal, silent in logs and tests; ``XDOMAIN_PROGRESS=1`` forces it on (e.g. in a
-log file) and ``XDOMAIN_PROGRESS=0`` off.
+log file) and ``XDOMAIN_PROGRESS=0`` off. tqdm's own environment settings (``TQDM_DISABLE``,
+``TQDM_MININTERVAL``, ``TQDM_NCOLS``, ``TQDM_MINITERS``, ...; tqdm >= 4.66) are respected: a
+setting given there replaces this bar's default for it.
 """
 from __future__ import annotations
 
@@ -26,5 +28,13 @@ def progress(iterable=None, desc: str = "", unit: str = " lines", disable: bool 
         dis = forced.strip() in ("0", "", "false", "no")
     else:
         dis = None  # tqdm: disable when not a TTY
-    return tqdm(iterable, desc=desc, unit=unit, total=total, disable=dis, mininterval=1.0,
-                unit_scale=unit_scale, dynamic_ncols=True, **kwargs)
+    ours = {"mininterval": 1.0, "dynamic_ncols": True, "unit_scale": unit_scale, "disable": dis}
+    # tqdm's own environment settings (TQDM_MININTERVAL, TQDM_NCOLS, TQDM_DISABLE, ...) win over
+    # our defaults: tqdm applies a TQDM_X only to a keyword that is not passed
+    env = {k[len("TQDM_"):].lower() for k in os.environ if k.startswith("TQDM_")}
+    if "ncols" in env:
+        env.add("dynamic_ncols")
+    if disable or forced is not None:
+        env.discard("disable")  # the caller's disable=True and XDOMAIN_PROGRESS come first
+    ours = {k: v for k, v in ours.items() if k not in env}
+    return tqdm(iterable, desc=desc, unit=unit, total=total, **ours, **kwargs)

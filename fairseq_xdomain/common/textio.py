@@ -14,13 +14,15 @@ file is decoded the same way:
   :func:`iter_parallel_lines`: a pair with a bad line on either side is dropped on both sides
   (``skip``), never shifted.
 
-Missing, empty and directory paths are one-line errors too (:func:`require_file`). What happens
+Missing, empty and directory paths, and pipes/devices (read more than once here, which a pipe
+cannot give), are one-line errors too (:func:`require_file`). What happens
 to non-ASCII white space (U+00A0 ...) inside tokens is the one policy of
 :mod:`fairseq_xdomain.common.whitespace`.
 """
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -34,14 +36,34 @@ SNIFF_LINES = 200
 FIX_LINE_HINT = "the file must be UTF-8: fix that line"
 
 
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a pipe or FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
 def require_file(path, what: str = "input file") -> None:
-    """Raise UserError unless ``path`` is an existing, non-empty regular file."""
+    """Raise UserError unless ``path`` is an existing, non-empty regular file.
+
+    A pipe (``/dev/stdin``, ``<(...)``), a device or a socket is refused for what it is: the
+    readers check a file before reading it (and parallel files are counted), so they read it
+    more than once, which a pipe cannot give.
+    """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise UserError(f"{path}: {what} does not exist")
-    if os.path.isdir(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: {what} does not exist") from None
+    except NotADirectoryError:
+        raise UserError(f"{path}: {what} does not exist (a part of the path is a file)") from None
+    if stat.S_ISDIR(st.st_mode):
         raise UserError(f"{path}: {what} is a directory, expected a file")
-    if os.path.getsize(path) == 0:
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"{path}: {what} is not a regular file ({_file_kind(st.st_mode)}); "
+                        "save the data to a file first (e.g. cat ... > corpus.txt)")
+    if st.st_size == 0:
         raise UserError(f"{path}: {what} is empty")
 
 
@@ -65,6 +87,12 @@ def check_policy(on_bad_utf8: str) -> None:
         raise UserError(f"--on-bad-utf8 must be one of {', '.join(BAD_UTF8_POLICIES)}")
 
 
+#: compressed formats recognised by their first bytes (refused with how to decompress them)
+_COMPRESSED = ((b"\x1f\x8b", "gzip", "zcat"), (b"BZh", "bzip2", "bzcat"),
+               (b"\xfd7zXZ\x00", "xz", "xzcat"), (b"(\xb5/\xfd", "zstd", "zstdcat"),
+               (b"PK\x03\x04", "zip", "unzip -p"))
+
+
 def check_is_text(path, what: str = "text file") -> None:
     """Raise UserError if ``path`` does not look like UTF-8 text at all.
 
@@ -75,6 +103,10 @@ def check_is_text(path, what: str = "text file") -> None:
     path = os.fspath(path)
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
+    for magic, name, tool in _COMPRESSED:
+        if head.startswith(magic) and (name != "bzip2" or head[4:10] == b"1AY&SY"):
+            raise UserError(f"{path}: {what} is {name}-compressed, not text; decompress it first "
+                            f"({tool} {os.path.basename(path)} > FILE.txt)")
     if b"\x00" in head:
         raise UserError(f"{path}: not a UTF-8 {what} (binary data: NUL bytes near the start)")
     lines = head.split(b"\n")

@@ -1,7 +1,7 @@
 """``xdomain-embed``: train fastText embeddings separately or jointly, convert .bin to .vec.
 
     xdomain-embed train --input corpus.en --output emb/en          # emb/en.vec (+ .bin, .json)
-    xdomain-embed joint --inputs corpus.en corpus.fr --langs en fr --output-dir emb/joint
+    xdomain-embed joint --inputs corpus.en corpus.fr --langs en,fr --out emb/joint   # (or: --langs en fr)
     xdomain-embed export --bin emb/en.bin --output emb/en.vec [--max-vocab N]
     xdomain-embed binarized DATA --langs en,fr --output-dir emb/mlm --dim 1024
         # on the text of a binarized folder (xdomain-prep binarize): joint over the languages
@@ -16,9 +16,7 @@ the output JSON), before fastText starts: every word learnt can be written to th
 """
 from __future__ import annotations
 
-import argparse
-import logging
-
+from ..common.cli import ArgumentParser, setup_logging, split_list
 from ..common.dataclass_args import add_dataclass_arguments, dataclass_from_args
 from ..common.errors import UserError, cli_entry
 from .fasttext_train import FastTextConfig, train_joint, train_on_binarized, train_separate
@@ -47,46 +45,49 @@ def _config(args) -> FastTextConfig:
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="xdomain-embed", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="xdomain-embed", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("train", help="fastText skipgram on one corpus (separate embeddings)")
-    p.add_argument("--input", required=True)
-    p.add_argument("--output", required=True, help="output prefix: PREFIX.vec, PREFIX.bin")
+    p.add_argument("--input", required=True, help="corpus (tokenized text, one sentence per line)")
+    p.add_argument("--output", "-o", required=True, help="output prefix: PREFIX.vec, PREFIX.bin")
     _add_fasttext_flags(p)
     p = sub.add_parser("joint", help="one fastText model on the concatenated corpora, "
                                      "exported per language")
-    p.add_argument("--inputs", nargs="+", required=True)
-    p.add_argument("--langs", nargs="+", required=True)
-    p.add_argument("--output-dir", required=True)
+    p.add_argument("--inputs", nargs="+", required=True, help="one corpus per language")
+    p.add_argument("--langs", nargs="+", required=True,
+                   help="their languages, comma-separated (en,fr) or space-separated (en fr)")
+    p.add_argument("--output-dir", "--out", dest="output_dir", required=True,
+                   help="output folder: one LANG.vec per language")
     _add_fasttext_flags(p)
     p = sub.add_parser("binarized", help="fastText on the text of a binarized data folder "
                                          "(joint over its languages), in its vocabulary")
     p.add_argument("data", help="folder in the xdomain-prep binarize layout ({lang}/train.bin)")
     p.add_argument("--langs", required=True, help="comma-separated languages")
-    p.add_argument("--output-dir", required=True)
+    p.add_argument("--output-dir", "--out", dest="output_dir", required=True,
+                   help="output folder: one LANG.vec per language")
     _add_fasttext_flags(p, subwords=False)
     p = sub.add_parser("export", help="write the .vec of a fastText .bin model")
-    p.add_argument("--bin", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--max-vocab", type=int, default=None)
+    p.add_argument("--bin", required=True, help="fastText .bin model")
+    p.add_argument("--output", "-o", required=True, help="the .vec file to write")
+    p.add_argument("--max-vocab", "--max_vocab", type=int, default=None,
+                   help="most frequent words written (None: all)")
     return parser
 
 
 @cli_entry
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    setup_logging()
     if args.cmd == "train":
         info = train_separate(args.input, args.output, _config(args), save_bin=not args.no_bin)
         print(f"{info['vec']}: {info['n_words']} words")
     elif args.cmd == "joint":
-        info = train_joint(args.inputs, args.langs, args.output_dir, _config(args),
+        info = train_joint(args.inputs, split_list(args.langs), args.output_dir, _config(args),
                            save_bin=not args.no_bin)
         for lang, out in info["outputs"].items():
             print(f"{lang}: {out['vec']}: {out['n_words']} words")
     elif args.cmd == "binarized":
-        info = train_on_binarized(args.data, args.langs.split(","), args.output_dir,
+        info = train_on_binarized(args.data, split_list(args.langs), args.output_dir,
                                   _config(args), save_bin=args.save_bin and not args.no_bin)
         print(",".join(out["vec"] for out in info["outputs"].values()))
     else:

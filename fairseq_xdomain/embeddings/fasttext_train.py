@@ -18,6 +18,7 @@ fixed internal seed).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -58,6 +59,20 @@ class FastTextConfig:
     lr: float = field(default=0.05, metadata={"help": "learning rate"})
     ws: int = field(default=5, metadata={"help": "context window size"})
     neg: int = field(default=5, metadata={"help": "negatives sampled"})
+
+    def __post_init__(self):
+        """Every setting at its edges is refused here, before any work (fastText itself would
+        train on ``lr 0``, ``ws 0`` or ``neg 0`` and return meaningless vectors)."""
+        for name in ("dim", "min_count", "epoch", "thread", "bucket", "ws", "neg"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive")
+        if not self.lr > 0:
+            raise UserError(f"--lr must be positive, got {self.lr}")
+        if self.minn < 0 or self.maxn < 0:
+            raise UserError(f"--minn {self.minn} / --maxn {self.maxn}: must be >= 0")
+        if self.maxn > 0 and not 0 < self.minn <= self.maxn:
+            raise UserError(f"--minn {self.minn} --maxn {self.maxn}: character n-grams need "
+                            "1 <= minn <= maxn (or --maxn 0 for none)")
 
     def to_dict(self):
         return asdict(self)
@@ -168,6 +183,33 @@ def _train_prepared(corpora, out_dir, cfg, count_words=False):
     return model, report
 
 
+def save_model_bin(model, dest) -> None:
+    """fastText's ``save_model`` to ``dest.tmp``, renamed to ``dest``.
+
+    fastText writes through a C++ stream that does not report a failed write: a file that ends at
+    the process's file-size limit (``ulimit -f``) or on a full file system is taken as cut short,
+    an OSError (EFBIG / ENOSPC) naming ``dest``, and the ``.tmp`` is removed.
+    """
+    import errno
+    import resource
+
+    dest = os.fspath(dest)
+    tmp = f"{dest}.tmp"
+    try:
+        model.save_model(tmp)
+        size = os.path.getsize(tmp)
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY and size >= limit:
+            raise OSError(errno.EFBIG, os.strerror(errno.EFBIG), dest)
+        if os.statvfs(tmp).f_bavail == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), dest)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def train_separate(corpus, out_prefix, cfg: FastTextConfig, save_bin=True):
     """Train on one corpus; write ``PREFIX.vec`` (+ ``PREFIX.bin``) and ``PREFIX.json``."""
     require_file(corpus, "corpus")
@@ -179,9 +221,7 @@ def train_separate(corpus, out_prefix, cfg: FastTextConfig, save_bin=True):
         raise UserError(f"{corpus}: no word occurs at least --min-count {cfg.min_count} times")
     save_vec(f"{out_prefix}.vec", words, vectors_for(model, words))
     if save_bin:
-        tmp = f"{out_prefix}.bin.tmp"
-        model.save_model(tmp)
-        os.replace(tmp, f"{out_prefix}.bin")
+        save_model_bin(model, f"{out_prefix}.bin")
     info = {"mode": "separate", "corpus": os.fspath(corpus), "n_words": len(words),
             "config": cfg.to_dict(), "vec": f"{out_prefix}.vec", "input": _public(report)[0]}
     write_json(f"{out_prefix}.json", info)
@@ -216,9 +256,7 @@ def train_joint(corpora, langs, out_dir, cfg: FastTextConfig, save_bin=True):
         info["outputs"][lang] = {"vec": os.fspath(out_dir / f"{lang}.vec"), "n_words": len(words)}
         logger.info("wrote %s (%d words)", out_dir / f"{lang}.vec", len(words))
     if save_bin:
-        tmp = out_dir / "joint.bin.tmp"
-        model.save_model(os.fspath(tmp))
-        os.replace(tmp, out_dir / "joint.bin")
+        save_model_bin(model, out_dir / "joint.bin")
     write_json(out_dir / "joint.json", info)
     return info
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,7 +92,9 @@ def load_vec(path, max_vocab: int | None = None) -> WordVectors:
     word has invalid UTF-8 keeps its vector, the bad bytes replaced by U+FFFD (counted, logged);
     words with non-ASCII white space inside are kept verbatim (counted, logged); a word that the
     format cannot hold (empty, or with ASCII white space inside such as ``ra de``) is an error
-    here, so that writing the vectors back later cannot fail.
+    here, so that writing the vectors back later cannot fail. The header's word count must
+    equal the number of rows in the file whatever ``max_vocab`` (a truncated or concatenated
+    file is an error, never read short).
     """
     path = os.fspath(path)
     if path.endswith(".bin"):
@@ -120,11 +123,11 @@ def load_vec(path, max_vocab: int | None = None) -> WordVectors:
             if not line:
                 break
             raw_lines.append(line)
-        rest_nonempty = handle.readline().strip() != b"" if max_vocab is None else False
-    if len(raw_lines) < n_want:
-        raise UserError(f"{path}: header says {n_header} words but the file has {len(raw_lines)} rows")
-    if rest_nonempty:
-        raise UserError(f"{path}: header says {n_header} words but the file has more rows")
+        # the header is checked against the whole file whatever max_vocab: the rows past
+        # max_vocab are counted (not parsed)
+        n_rows = len(raw_lines) + sum(1 for line in handle if line.strip())
+    if n_rows != n_header:
+        raise UserError(f"{path}: header says {n_header} words but the file has {n_rows} rows")
     lines, n_bad_utf8 = _decode_rows(path, raw_lines)
     # One split per row (the word is the first field; fastText writes a trailing space, and a
     # CRLF file a CR), then numpy's C text parser over the numeric parts of all rows at once.
@@ -132,7 +135,10 @@ def load_vec(path, max_vocab: int | None = None) -> WordVectors:
     words = [r[0] for r in split_rows]
     rests = [r[1] if len(r) == 2 else "" for r in split_rows]
     try:
-        vectors = np.loadtxt(rests, dtype=np.float32, delimiter=" ", ndmin=2, comments=None)
+        with warnings.catch_warnings():  # rows without values: the shape check below says so
+            warnings.simplefilter("ignore", UserWarning)
+            vectors = (np.loadtxt(rests, dtype=np.float32, delimiter=" ", ndmin=2, comments=None)
+                       if rests else np.zeros((0, dim), dtype=np.float32))
     except ValueError:
         vectors = None
     if vectors is None or vectors.shape != (len(rests), dim):

@@ -17,6 +17,7 @@ import importlib
 import logging
 import sys
 
+from ..common.cli import ArgumentParser, setup_logging
 from ..common.errors import cli_entry
 
 #: subcommand -> driver module (each has DESCRIPTION, add_arguments(parser), run(args) -> int)
@@ -31,8 +32,7 @@ DRIVERS = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``xdomain-run`` with one subparser per driver of :data:`DRIVERS`."""
-    parser = argparse.ArgumentParser(prog="xdomain-run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="xdomain-run", description=__doc__)
     sub = parser.add_subparsers(dest="experiment", required=True)
     for name, module_name in DRIVERS.items():
         module = importlib.import_module(module_name)
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """``xdomain-run SUBCOMMAND ...``: parse, then run the driver; its exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.WARNING)
     return args._driver.run(args)
 
 

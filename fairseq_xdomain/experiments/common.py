@@ -6,17 +6,18 @@ and returns the files it makes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import logging
-import sys
 from pathlib import Path
 
 import yaml
 
 from ..common.atomic import atomic_open
+from ..common.cli import LOG_DATEFMT, LOG_FORMAT
 from ..common.errors import UserError
-from ..presets import GRID_NOT_PRESET, grid_arguments, load_preset
-from ..steps import Runner, run_logged
+from ..presets import load_preset
+from ..steps import Runner
 
 logger = logging.getLogger("xdomain-run")
 
@@ -32,10 +33,12 @@ def add_sample_argument(parser) -> None:
                              "lines dropped; the paper samples 5,000,000); default: all lines")
 
 
-def add_preset_arguments(parser: argparse.ArgumentParser, default: str = "paper") -> None:
-    """``--preset``, ``--set SECTION.KEY=VALUE`` (repeatable) and ``--force``."""
+def add_preset_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """``--preset``, ``--set SECTION.KEY=VALUE`` (repeatable), ``--force``, ``--plan`` and
+    ``--no-progress``. ``default`` None: the hardware's (:func:`resolve_preset`)."""
     parser.add_argument("--preset", default=default, metavar="|".join(PRESETS) + "|FILE.yaml",
-                        help=f"settings preset (default {default}): tiny = the demo's, cpu = "
+                        help=f"settings preset (default {default or 'paper with a GPU, cpu without'}"
+                             f"): tiny = the demo's, cpu = "
                              f"real corpora on a CPU (docs/real-en-de.md), paper = the "
                              f"paper's (fairseq_xdomain/configs/KIND/NAME.yaml), or a file of "
                              f"one's own (docs/presets.md)")
@@ -45,6 +48,22 @@ def add_preset_arguments(parser: argparse.ArgumentParser, default: str = "paper"
                              "--set grid.seeds=[123] --set grid.dis_most_frequent=500")
     parser.add_argument("--force", action="store_true",
                         help="run every step again, whatever was done before")
+    from .plan import add_plan_argument
+
+    add_plan_argument(parser)
+
+
+def resolve_preset(args: argparse.Namespace) -> str:
+    """Set ``args.preset`` when it was not given: ``paper`` where torch sees a GPU, ``cpu``
+    where not (issue 23). Returns the words for the run's first line, e.g. ``preset cpu
+    (default: no GPU)``."""
+    if args.preset is not None:
+        return f"preset {args.preset}"
+    from .plan import has_gpu
+
+    gpu = has_gpu()
+    args.preset = "paper" if gpu else "cpu"
+    return f"preset {args.preset} (default: {'a GPU is present' if gpu else 'no GPU found'})"
 
 
 #: preset sections that hold options of a tool by name (any option name may be set)
@@ -62,10 +81,10 @@ def apply_override(settings: dict, text: str) -> None:
     if section not in settings or not isinstance(settings[section], dict):
         known = ", ".join(k for k, v in settings.items() if isinstance(v, dict))
         raise UserError(f"--set {text}: unknown section '{section}' (known: {known})")
-    if section == "grid":
-        from ..ubli.grid import build_parser
+    if section == "grid":  # (torch: read only when the grid is overridden)
+        from ..ubli.grid_config import flat_names
 
-        known = {a.dest for a in build_parser()._actions} - GRID_NOT_PRESET
+        known = set(flat_names())
     else:
         known = set(settings[section])
     if name not in known and section not in FREE_SECTIONS:
@@ -107,6 +126,27 @@ def int_list(text: str) -> list[int]:
     return values
 
 
+def add_seeds_argument(parser) -> None:
+    """``--seeds S1,S2,...``: the whole run once per seed (UNMT, MLM, word similarity)."""
+    parser.add_argument("--seeds", default=None, metavar="S1,S2,...",
+                        help="run everything once per seed, each under its own seed-S folder; "
+                             "xdomain-report gives mean ± sd over them (default: --seed only)")
+
+
+def parse_seeds(args: argparse.Namespace) -> list[int] | None:
+    """The seeds of ``--seeds`` (distinct non-negative integers), or None without it."""
+    text = getattr(args, "seeds", None)
+    if not text:
+        return None
+    try:
+        seeds = int_list(text)
+    except argparse.ArgumentTypeError as err:
+        raise UserError(f"--seeds: {err}") from None
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds '{text}': expected distinct non-negative integers")
+    return seeds
+
+
 def cores(n: int) -> int:
     """``n``, or every core this process may use for 0."""
     from ..preprocess.tokenize import default_workers
@@ -141,10 +181,13 @@ def prep_corpus(runner: Runner, name: str, lang: str, source, work: Path, tok: d
     from ..preprocess.lemmatize import lemmatize_file
     from ..preprocess.sample import sample_file
     from ..preprocess.tokenize import tokenize_file
+    from .plan import derive, hint
 
     text = str(source)
     if sample:
         sampled = str(work / "corpus" / f"{name}.sample")
+        derive(runner, sampled, text)
+        hint(runner, f"sample.{name}", "text")
         runner.step(f"sample.{name}", [text], {"n": sample, "seed": 0, "drop_empty": True},
                     lambda: ([sampled], sample_file(text, sampled, sample, seed=0,
                                                     drop_empty=True, show_progress=False)))
@@ -156,6 +199,7 @@ def prep_corpus(runner: Runner, name: str, lang: str, source, work: Path, tok: d
                            "`xdomain-prep lemmatize`, or drop --no-tokenize)", source, lang)
         return text
     out = str(work / "corpus" / f"{name}.tok")
+    derive(runner, out, text)
     rules = tokenizer_lang(lang)
     params = {"lang": rules, "lowercase": bool(tok.get("lowercase", True)),
               "workers": tok.get("workers", 0)}
@@ -164,6 +208,7 @@ def prep_corpus(runner: Runner, name: str, lang: str, source, work: Path, tok: d
     if lang != "ru":
         return out
     lem = str(work / "corpus" / f"{name}.lem")
+    derive(runner, lem, out)
     runner.step(f"lemmatize.{name}", [out], {"lang": lang},
                 lambda: ([lem], lemmatize_file(out, lem, lang)))
     return lem
@@ -223,6 +268,9 @@ def separate_step(runner: Runner, name: str, corpus: str, prefix: Path, ft: dict
         return [vec, f"{prefix}.json"], {"n_words": n_words, "reused": reused,
                                          "cache": str(cached)}
 
+    from .plan import hint
+
+    hint(runner, f"fasttext.{name}", "fasttext", corpora=[corpus], ft=ft, vecs=[vec])
     runner.step(f"fasttext.{name}", [corpus], ft, fn)
     return vec
 
@@ -241,36 +289,73 @@ def joint_step(runner: Runner, name: str, corpora: list[str], langs: list[str], 
             "joint_vocab_size": info["joint_vocab_size"],
             "n_words": {lang: o["n_words"] for lang, o in info["outputs"].items()}}
 
+    from .plan import hint
+
+    hint(runner, f"fasttext.{name}", "fasttext", corpora=list(corpora), ft=ft, vecs=vecs)
     runner.step(f"fasttext.{name}", corpora, {**ft, "langs": langs}, fn)
     return vecs
 
 
+@contextlib.contextmanager
+def logged_to(log_path: Path):
+    """Within the block, this process's log records (INFO and up) also go to ``log_path``
+    (written afresh): the log of a step run in process, where a tool's step has its output."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATEFMT))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+
+
 def grid_step(runner: Runner, name: str, src_vec: str, tgt_vec: str, work: Path, grid: dict,
-              labels: dict, dico: str | None = None, publish: dict | None = None) -> Path:
-    """Step ``grid.NAME``: the MUSE grid search (``xdomain-ubli grid``: seeds x epochs x
-    refinements, selected by the unsupervised criterion) -> its folder.
+              labels: dict, dico: str | None = None, publish: dict | None = None,
+              dim: int | None = None) -> Path:
+    """Step ``grid.NAME``: the MUSE grid search (:func:`fairseq_xdomain.ubli.grid.run_grid`,
+    in process: seeds x epochs x refinements, selected by the unsupervised criterion) -> its
+    folder; ``grid``: the preset's ``grid`` section (flat names of
+    :class:`~fairseq_xdomain.ubli.grid_config.GridConfig`), its log in
+    ``WORK/logs/grid.NAME.log``.
 
     The folder is ``WORK/grid/NAME.KEY12`` (KEY12: the step key's first 12 hex digits): a killed
     grid resumes in it, a changed setting or input gets a fresh one (the grid refuses a folder
-    holding another configuration). Labels: ``pair``, ``domains``, ``init``. ``publish``:
+    holding another configuration). Labels: ``pair``, ``domains``, ``init``. ``dim``: the
+    vectors' size (for ``--plan``). ``publish``:
     {file of the grid folder: destination} copied (atomically) as outputs of the step.
     """
+    from ..ubli.commands.common import setup_device  # (torch: not at import)
+    from ..ubli.grid import run_grid
+    from ..ubli.grid_config import GridConfig
+    from ..ubli.pair_run import PairFiles
+
     inputs = [src_vec, tgt_vec, *([dico] if dico else [])]
     params = {**grid, **labels}
     out = work / "grid" / f"{name}.{runner.key(f'grid.{name}', params, inputs)[:12]}"
-    cmd = [sys.executable, "-m", "fairseq_xdomain.ubli.grid", "--src-emb", src_vec,
-           "--tgt-emb", tgt_vec, "--out", out, *(["--dico-eval", dico] if dico else []),
-           *grid_arguments({"grid": grid}), *[x for k, v in labels.items() for x in (f"--{k}", v)],
-           "--no-progress"]
     publish = publish or {}
 
     def fn():
-        run_logged(cmd, work / "logs" / f"grid.{name}.log")
+        cfg = GridConfig.from_flat({**grid, "no_progress": True}).check()
+        files = PairFiles(src_emb=str(src_vec), tgt_emb=str(tgt_vec), out=str(out),
+                          dico_eval=dico, **labels)
+        with logged_to(work / "logs" / f"grid.{name}.log"):
+            run_grid(cfg, files, setup_device(cfg.cpu, cfg.threads))
         for file, dest in publish.items():
             copy_file(out / file, dest)
         return [str(out / "summary.json"), str(out / "result.json"), str(out / "selected_W.npy"),
                 *map(str, publish.values())], {}
 
+    from .plan import hint
+
+    hint(runner, f"grid.{name}", "grid", src_vec=str(src_vec), tgt_vec=str(tgt_vec), grid=grid,
+         dim=dim or 300, joint=labels.get("init") == "joint", dico=dico)
     runner.step(f"grid.{name}", inputs, params, fn, outputs=list(publish.values()))
     return out
 

@@ -28,6 +28,7 @@ version, wall time, steps). Settings: ``fairseq_xdomain/configs/mlm/PRESET.yaml`
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import os
 import re
@@ -42,7 +43,17 @@ from ..common.errors import UserError
 from ..common.markdown import table
 from ..common.textio import read_text
 from ..steps import Runner, run_logged, write_run_record
-from .common import add_preset_arguments, apply_override, fasttext_config
+from .common import (
+    add_preset_arguments,
+    add_seeds_argument,
+    apply_override,
+    fasttext_config,
+    parse_seeds,
+    resolve_preset,
+)
+from .plan import make_runner
+from .plan_probes import finish_plan
+from .plan_run import live_progress, start_estimates
 
 logger = logging.getLogger("xdomain-run.mlm")
 
@@ -63,11 +74,12 @@ def say(line: str) -> None:
 
 # ----------------------------------------------------------------------------- options
 
-def add_common_arguments(parser: argparse.ArgumentParser, default_preset: str) -> None:
+def add_common_arguments(parser: argparse.ArgumentParser, default_preset: str | None) -> None:
     """Options both MLM and UNMT drivers take: the preset and its overrides, ``--seed``,
     ``--nproc``, ``--emb-init`` and the fairseq arguments after ``--``."""
     add_preset_arguments(parser, default=default_preset)
     parser.add_argument("--seed", type=int, default=1, help="fairseq --seed (default 1)")
+    add_seeds_argument(parser)
     parser.add_argument("--nproc", type=int, default=1,
                         help="N data-parallel processes per fairseq-train, through xdomain-train "
                              "(one per GPU; N CPU ranks over gloo with a CPU preset or without a "
@@ -93,7 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-per-lang", default=None, metavar="LANG=DIR,...",
                         help="take a language's data from another folder binarized with the same "
                              "dictionary, e.g. en=WIKI/en,fr=UN/fr")
-    add_common_arguments(parser, default_preset="paper")
+    add_common_arguments(parser, default_preset=None)
 
 
 def check_int_options(args: argparse.Namespace) -> None:
@@ -230,6 +242,9 @@ def fairseq_step(runner: Runner, name: str, inputs: list[str], params: dict, sav
         run_logged(train_command(train_args, nproc), save_dir / "stdout.log", env=env)
         return [str(last)], {"removed_old_files": removed, "resumed": resumed}
 
+    from .plan import hint
+
+    hint(runner, name, "fairseq", cmd=train_command(train_args, nproc), env=env)
     runner.step(name, inputs, params, fn)
     return last
 
@@ -250,9 +265,11 @@ def pretrain(runner: Runner, name: str, data: Path, langs: list[str], dirs: dict
     """
     from ..paths import user_dir
     from ..presets import fairseq_arguments
+    from .train_args import check_driver_arguments
 
     if gpu is None and settings["device"] == "auto":
         gpu = has_gpu()
+    check_driver_arguments("xlm_mlm", data, langs, [*fairseq_arguments(settings, has_gpu=gpu), *extra])
     reload = []
     fasttext = None
     if settings["emb_init"] == "fasttext":
@@ -270,6 +287,10 @@ def pretrain(runner: Runner, name: str, data: Path, langs: list[str], dirs: dict
             info = train_on_binarized(data, langs, out_dir, fasttext_config(fasttext))
             return vecs, {"n_words": {lang: o["n_words"] for lang, o in info["outputs"].items()}}
 
+        from .plan import hint
+
+        hint(runner, f"{name}.fasttext", "fasttext_binarized", data=str(data), langs=langs,
+             ft=fasttext)
         runner.step(f"{name}.fasttext", [str(data / "dict.txt"), *train_files],
                     {**fasttext, "langs": langs}, train_vectors)
         reload = ["--reload-emb", ",".join(vecs)]
@@ -327,13 +348,42 @@ def write_summary(out: Path, checkpoint: Path) -> dict:
 
 # ----------------------------------------------------------------------------- driver
 
+def run_plan(args: argparse.Namespace):
+    """The plan of ``args`` (``--plan``; :mod:`.plan`)."""
+    from .plan import previous_plan
+
+    run(args)
+    return _Plan(previous_plan(Path(args.out)))
+
+
+class _Plan:
+    """A written ``plan.json`` read back, as :func:`.plan_run.start_estimates` uses it."""
+
+    def __init__(self, data: dict | None):
+        self.data = data or {"total_est_s": 0, "peak_ram_mb": 0}
+        self.total_est_s = self.data["total_est_s"]
+
+    def to_dict(self) -> dict:
+        return self.data
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run (or resume) one MLM pre-training (module docstring); 0."""
+    """Run (or resume) one MLM pre-training (module docstring); 0. With ``--seeds``: once per
+    seed, under ``OUT/seed-S``."""
+    seeds = parse_seeds(args)
+    if seeds is not None:
+        for seed in seeds:
+            one = copy.copy(args)
+            one.seed, one.seeds, one.out = seed, None, str(Path(args.out) / f"seed-{seed}")
+            run(one)
+        return 0
     started = time.time()
     check_int_options(args)
+    preset_line = resolve_preset(args)
     langs = parse_langs(args.langs)
     data, out = Path(args.data), Path(args.out)
     settings = mlm_settings(args.preset, args.overrides, args.emb_init)
+    plan = getattr(args, "plan", False)
     dirs = language_dirs(data, langs, args.data_per_lang)
     try:
         (out / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -344,12 +394,21 @@ def run(args: argparse.Namespace) -> int:
     if settings["device"] == "auto" and not has_gpu():
         logger.warning("no GPU found: %s-preset pre-training on the CPU is very slow (use "
                        "--preset tiny or cpu to try)", args.preset)
-    runner = Runner(out, force=args.force, total=1 + (settings["emb_init"] == "fasttext"))
-    print(f"xdomain-run mlm: preset {args.preset}, langs {args.langs}, seed {args.seed} -> {out} "
-          f"(log: {out / 'checkpoints' / 'train.log'})", flush=True)
+    print(f"xdomain-run mlm: {preset_line}, langs {args.langs}, seed {args.seed} -> {out} "
+          f"(log: {out / 'checkpoints' / 'train.log'})"
+          + ("; --plan: nothing is trained" if plan else ""), flush=True)
+    estimates = {} if plan else start_estimates(args, out, run_plan)
+    runner = make_runner(plan, out, force=args.force,
+                         total=1 + (settings["emb_init"] == "fasttext"))
+    live_progress(runner, args, estimates,
+                  logs={"mlm.train": out / "checkpoints" / "stdout.log"},
+                  updates={"mlm.train": settings["fairseq"].get("max_update")})
     checkpoint = pretrain(runner, "mlm", data, langs, dirs, out / "checkpoints", settings,
                           args.seed, args.nproc, args.data_per_lang, args.fairseq_args,
                           fasttext_dir=out / "fasttext")
+    if plan:
+        finish_plan(f"xdomain-run mlm {out} ({preset_line})", [runner], out)
+        return 0
     summary = write_summary(out, checkpoint)
     config = {"driver": "mlm", "preset": args.preset, "settings": settings,
               "data": str(data.resolve()), "langs": langs, "data_per_lang": args.data_per_lang,

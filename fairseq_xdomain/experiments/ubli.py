@@ -6,11 +6,11 @@ and joint (one model on both) -> the MUSE grid (seeds x epochs x refinements, se
 unsupervised criterion) for both initialisations -> copying, identical-strings and orthographic baselines
 (Søgaard et al. 2018) -> STDM between the target language's corpora of the two domains (paper
 section 2.4, footnote 5) -> the methods beyond the paper (issue 16; preset section ``beyond``,
-:data:`~fairseq_xdomain.presets.BEYOND_METHODS`): W = I on the joint vectors, orthography-aware
-retrieval on W = I and on the joint grid's selected map (``xdomain-ubli evaluate``), vocabulary
-reallocation (``xdomain-ubli reallocate``, Wang et al. 2020) and robust self-learning on the
-separate vectors (``xdomain-ubli align --method self-learning``, Artetxe et al. 2018), each a
-labelled result with its wall time in ``RESULTS/NAME/beyond_METHOD_INIT/results.json`` ->
+:data:`~fairseq_xdomain.ubli_methods.BEYOND_METHODS`, the one method table): W = I on the joint
+vectors, orthography-aware retrieval on W = I and on the joint grid's selected map
+(``xdomain-ubli evaluate``), vocabulary reallocation (``xdomain-ubli reallocate``, Wang et al.
+2020) and robust self-learning on the separate vectors (``xdomain-ubli align --method
+self-learning``, Artetxe et al. 2018), each run in process and each a labelled result with its wall time in ``RESULTS/NAME/beyond_METHOD_INIT/results.json`` ->
 ``RESULTS/NAME/report.md`` (Tables 2 and 3, every method with its wall time; ``xdomain-report``)
 and ``RESULTS/NAME/run.json``.
 
@@ -28,7 +28,9 @@ from pathlib import Path
 from ..common.errors import UserError
 from ..common.textio import require_file
 from ..presets import check_beyond
-from ..steps import Runner, run_logged, write_run_record
+from ..steps import Runner, write_run_record
+from ..ubli_methods import BEYOND
+from .beyond_jobs import JOBS
 from .common import (
     add_preset_arguments,
     add_sample_argument,
@@ -37,12 +39,17 @@ from .common import (
     int_list,
     joint_step,
     load_settings,
+    logged_to,
     prep_corpus,
     prep_steps,
     report_sections,
     report_step,
+    resolve_preset,
     separate_step,
 )
+from .plan import hint, make_runner
+from .plan_probes import finish_plan
+from .plan_run import live_progress, start_estimates, ubli_diagnostics
 
 DESCRIPTION = ("UBLI of one language pair (paper Tables 2-3): fastText separate vs joint, the "
                "MUSE grid, copying/identical/orthographic baselines, STDM, the methods beyond "
@@ -125,6 +132,7 @@ def run_pair(args: argparse.Namespace) -> dict:
     [src .vec, tgt .vec]}, "grids": {init: grid folder (selected_W.npy)}, "report": path}``.
     Raises UserError for bad inputs or settings, and when a step's tool fails."""
     _check(args)
+    preset_line = resolve_preset(args)
     settings = load_settings("ubli", args, SHORTCUTS)
     started = time.time()
     sl, tl = args.src_lang, args.tgt_lang
@@ -139,9 +147,13 @@ def run_pair(args: argparse.Namespace) -> dict:
     n_prep = (prep_steps(sl, tokenize, n) + prep_steps(tl, tokenize, n)
               + (prep_steps(tl, tokenize, n) + 1 if args.stdm_corpus else 0))
     n_beyond = len(beyond["methods"]) + 2 * ("reallocation" in beyond["methods"])
-    runner = Runner(work, force=args.force,
-                    total=n_prep + 3 + 2 + len(BASELINES) + n_beyond + 1)
-    print(f"xdomain-run ubli {name}: preset {args.preset}; work {work}, results {res}", flush=True)
+    plan = getattr(args, "plan", False)
+    print(f"xdomain-run ubli {name}: {preset_line}; work {work}, results {res}"
+          + ("; --plan: nothing is trained" if plan else ""), flush=True)
+    estimates = {} if plan else start_estimates(args, res, lambda a: run_pair(a)["plan"])
+    runner = make_runner(plan, work, force=args.force,
+                         total=n_prep + 3 + 2 + len(BASELINES) + n_beyond + 1)
+    live_progress(runner, args, estimates)
 
     # 1. preprocessing
     src_txt = prep_corpus(runner, f"{sl}.src", sl, args.src_corpus, work, tok, tokenize, n)
@@ -162,7 +174,7 @@ def run_pair(args: argparse.Namespace) -> dict:
     grids = {init: grid_step(runner, init, *vecs[init], work, grid,
                              {"pair": pair, "domains": domains, "init": init}, dico=dico,
                              publish={"result.json": res / f"grid_{init}.json",
-                                      "result.md": res / f"grid_{init}.md"})
+                                      "result.md": res / f"grid_{init}.md"}, dim=ft["dim"])
              for init in ("separate", "joint")}
 
     # 4. baselines: copying; identical strings on separate and joint
@@ -200,7 +212,16 @@ def run_pair(args: argparse.Namespace) -> dict:
 
     # 7. Tables 2 and 3, every method
     report = report_step(runner, res, [p for p in res.glob("**/*.json")
-                                       if p.name not in ("run.json", "report.json")])
+                                       if p.name not in ("run.json", "report.json",
+                                                         "plan.json")])
+    if plan:
+        diag = ubli_diagnostics(src_txt, tgt_txt, stdm_txt, vecs["separate"], runner,
+                                grid, stdm, (sl, tl))
+        return {"plan": finish_plan(
+            f"xdomain-run ubli {name} ({preset_line})", [runner], res,
+            ctx={"derived": runner.derived, "stdm_seconds": diag.pop("_stdm_s", None),
+                 "dim": ft["dim"], "started": started},
+            diagnostics=diag)}
     write_run_record(res / "run.json", {
         "experiment": "ubli", "preset": args.preset, "name": name, "src_lang": sl, "tgt_lang": tl,
         "src_corpus": args.src_corpus, "tgt_corpus": args.tgt_corpus,
@@ -271,65 +292,84 @@ def counts_step(runner: Runner, lang: str, corpus: str, work: Path) -> str:
     return str(out)
 
 
+
+
+def beyond_params(runner: Runner, method: str, vecs: dict, texts: dict, grid: dict,
+                  beyond: dict, work: Path) -> tuple[dict, dict, list]:
+    """(params, more settings, more inputs) of beyond method ``method``: the step's params (its
+    key), settings that are not in the key (output options, the counts and separate vectors of
+    reallocation), and the inputs beyond the two vectors and the dictionary."""
+    m = BEYOND[method]
+    if m.producer == "evaluate":
+        params = _shared(grid, "evaluate")
+        if m.ortho:
+            params["ortho_weight"] = "auto"
+        return params, {}, []
+    if m.producer == "reallocate":
+        params = {**_shared(grid, "reallocate"), "ratio": beyond["ratio"],
+                  "refinement": max(grid.get("refinements") or [5]), "ortho_weight": "auto"}
+        counts = [counts_step(runner, lang, text, work) for lang, text in texts.items()]
+        (src_sep, tgt_sep) = vecs["separate"]
+        more = {"src_counts": counts[0], "tgt_counts": counts[1], "src_sep_emb": src_sep,
+                "tgt_sep_emb": tgt_sep, "no_export": True, "no_progress": True}
+        return params, more, [*counts, src_sep, tgt_sep]
+    params = {**_shared(grid, "align"), "seed": grid["seeds"][0],
+              **{k: v for k, v in beyond.items() if k.startswith("sl_") and v is not None}}
+    return params, {"no_export": True, "no_progress": True}, []
+
+
 def beyond_step(runner: Runner, method: str, vecs: dict, joint_map: Path, texts: dict,
                 dico: str, grid: dict, beyond: dict, labels: dict, work: Path,
                 res: Path) -> Path:
     """Step ``beyond.METHOD.INIT``: one method beyond the paper (``method`` of
-    :data:`~fairseq_xdomain.presets.BEYOND_METHODS`) on the vectors ``vecs`` (``{init: [src .vec,
-    tgt .vec]}``); ``joint_map``: the joint grid's ``selected_W.npy`` (``ortho_grid``);
+    :data:`~fairseq_xdomain.ubli_methods.BEYOND_METHODS`, run in process by its producer of the
+    one method table) on the vectors ``vecs`` (``{init: [src .vec, tgt .vec]}``; ``init``: the
+    method's ``vectors``); ``joint_map``: the joint grid's ``selected_W.npy`` (``ortho_grid``);
     ``texts``: ``{lang: corpus}`` fastText trained on (``reallocation`` counts them: steps
-    ``counts.LANG``). The command writes into ``WORK/beyond/METHOD_INIT``; its labelled
-    ``UBLIResult`` (``results.json``, with ``wall_s``) and ``results.md`` are published to
-    ``RESULTS/beyond_METHOD_INIT/``, which is returned. Raises UserError when the command fails.
+    ``counts.LANG``). The run writes into ``WORK/beyond/METHOD_INIT`` (its log:
+    ``WORK/logs/beyond.METHOD_INIT.log``); its labelled ``UBLIResult`` (``results.json``, with
+    ``wall_s``) and ``results.md`` are published to ``RESULTS/beyond_METHOD_INIT/``, which is
+    returned. Raises UserError for bad settings or files.
 
     ``identity``: ``xdomain-ubli evaluate`` of the joint space with no map (W = I);
     ``ortho_identity`` / ``ortho_grid``: the same / the joint grid's map, with orthography-aware
-    retrieval (``--ortho-weight auto``, Riley & Gildea 2018); ``reallocation``: ``xdomain-ubli
+    retrieval (``ortho_weight auto``, Riley & Gildea 2018); ``reallocation``: ``xdomain-ubli
     reallocate`` of the joint space with both separate models (Wang et al. 2020;
     ``beyond.ratio``; refinement up to the grid's largest; scored with and without
     orthography-aware retrieval: two rows); ``self_learning``: ``xdomain-ubli
     align --method self-learning`` on the separate vectors (Artetxe et al. 2018; the grid's
     first seed, ``beyond.sl_*``).
     """
-    init = "separate" if method == "self_learning" else "joint"
+    from ..ubli.commands.common import setup_device  # (torch: not at import)
+    from ..ubli.pair_run import PairFiles
+
+    if method not in BEYOND:
+        raise UserError(f"beyond.methods: {method!r} is not a known method")
+    m = BEYOND[method]
+    init = m.vectors
     name = f"{method}_{init}"
     out, pub = work / "beyond" / name, res / f"beyond_{name}"
     src, tgt = vecs[init]
     inputs = [src, tgt, dico]
-    lab = [x for k, v in {**labels, "init": init}.items() for x in (f"--{k}", v)]
-    if method in ("identity", "ortho_identity", "ortho_grid"):
-        params = _shared(grid, "evaluate")
-        cmd = ["xdomain-ubli", "evaluate", "--src-emb", src, "--tgt-emb", tgt]
-        if method == "ortho_grid":
-            cmd += ["--mapping", joint_map]
-            inputs.append(str(joint_map))
-        if method != "identity":
-            params["ortho_weight"] = "auto"
-    elif method == "reallocation":
-        params = {**_shared(grid, "reallocate"), "ratio": beyond["ratio"],
-                  "refinement": max(grid.get("refinements") or [5]), "ortho_weight": "auto"}
-        counts = [counts_step(runner, lang, text, work) for lang, text in texts.items()]
-        (src_sep, tgt_sep) = vecs["separate"]
-        cmd = ["xdomain-ubli", "reallocate", "--src-emb", src, "--tgt-emb", tgt,
-               "--src-counts", counts[0], "--tgt-counts", counts[1], "--src-sep-emb", src_sep,
-               "--tgt-sep-emb", tgt_sep, "--no-export", "--no-progress"]
-        inputs += [*counts, src_sep, tgt_sep]
-    elif method == "self_learning":
-        params = {**_shared(grid, "align"), "seed": grid["seeds"][0],
-                  **{k: v for k, v in beyond.items() if k.startswith("sl_") and v is not None}}
-        cmd = ["xdomain-ubli", "align", "--method", "self-learning", "--src-emb", src,
-               "--tgt-emb", tgt, "--no-export", "--no-progress"]
-    else:
-        raise UserError(f"beyond.methods: {method!r} is not a known method")
-    cmd += ["--dico-eval", dico, "--out", out, *lab,
-            *[x for k, v in params.items() for x in (f"--{k.replace('_', '-')}", v)]]
+    params, more, extra_inputs = beyond_params(runner, method, vecs, texts, grid, beyond, work)
+    if m.uses_grid_map:
+        inputs.append(str(joint_map))
+    inputs += extra_inputs
+    files = PairFiles(src_emb=src, tgt_emb=tgt, out=str(out), dico_eval=dico,
+                      **{**labels, "init": init})
+    job = JOBS[m.producer](m, argparse.Namespace(**params, **more), files, joint_map)
     published = [pub / "results.json", pub / "results.md"]
 
     def fn():
-        run_logged(cmd, work / "logs" / f"beyond.{name}.log")
+        with logged_to(work / "logs" / f"beyond.{name}.log"):
+            job(setup_device(False, params.get("threads", 0)))
         for file in published:
             copy_file(out / file.name, file)
         return [str(out / "results.json"), *map(str, published)], {}
 
+    hint(runner, f"beyond.{method}.{init}", "beyond", method=method, params=params,
+         more={k: v for k, v in more.items() if not k.endswith(("_counts", "_sep_emb"))},
+         corpora=list(texts.values()), vecs=[src, tgt], dim=None, dico=dico,
+         labels={**labels, "init": init})
     runner.step(f"beyond.{method}.{init}", inputs, {**params, **labels}, fn, outputs=published)
     return pub

@@ -18,9 +18,16 @@ settings, its inputs' checksums and the package version are unchanged): ``V.mlm.
 (:func:`fairseq_xdomain.experiments.mlm.fairseq_step`). ``--jobs 2`` trains the two variants side
 by side, ``JOB_THREADS`` (default 1) threads each.
 
+Model selection (:func:`validation_metric`): dev BLEU when the UNMT data has a parallel
+``valid`` set, else round-trip BLEU on its monolingual ``{lang}/valid`` (``round_trip.py``);
+printed, and recorded in each curve with the test BLEU of the selected checkpoint
+(:func:`add_test_scores`). ``--seeds S1,S2``: the whole run once per seed, under
+``RESULTS/RUN/seed-S`` and ``WORK/RUN/seed-S``.
+
 Outputs: ``RESULTS/RUN/bleu.{init}.{src-tgt}.json`` (+ ``.md``): one
-:class:`fairseq_xdomain.results.UNMTCurve` per variant and direction (BLEU per epoch, data
-labels, configuration, wall time), ``RESULTS/RUN/bleu.md`` (the run's table), the BLEU-vs-epoch
+:class:`fairseq_xdomain.results.UNMTCurve` per variant and direction (BLEU per epoch, the
+selector, selected epoch and its test BLEU with the sacrebleu signature, data labels,
+configuration, wall time), ``RESULTS/RUN/bleu.md`` (the run's table), the BLEU-vs-epoch
 plots of ``xdomain-report`` (``bleu_*.png``, :func:`fairseq_xdomain.report.plot_unmt`) and
 ``RESULTS/RUN/run.json`` (configuration, seed, package version, wall time, steps). Checkpoints,
 vectors, logs and step stamps go to ``WORK/RUN/{baseline,joint}/``.
@@ -46,9 +53,9 @@ from ..common.errors import UserError
 from ..common.markdown import table
 from ..common.textio import read_text
 from ..fairseq_log import parse_valid
-from ..results import UNMTCurve, unmt_curves, unmt_file_name, write_result
+from ..results import SELECTORS, UNMTCurve, unmt_curves, unmt_file_name, write_result
 from ..steps import Runner, write_run_record
-from .common import apply_override
+from .common import apply_override, parse_seeds, resolve_preset
 from .mlm import (
     add_common_arguments,
     check_int_options,
@@ -60,6 +67,10 @@ from .mlm import (
     pretrain,
     say,
 )
+from .plan import make_runner
+from .plan_probes import finish_plan
+from .plan_run import live_progress, start_estimates
+from .train_args import check_driver_arguments
 
 logger = logging.getLogger("xdomain-run.unmt")
 
@@ -101,7 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--jobs", type=int, default=1,
                    help="2: train the baseline and joint variants side by side, JOB_THREADS "
                         "(default 1) threads each; 1 (default): one after the other")
-    add_common_arguments(g, default_preset="paper")
+    add_common_arguments(g, default_preset=None)
 
 
 # ----------------------------------------------------------------------------- settings
@@ -197,17 +208,24 @@ def run_variant(variant: str, args: argparse.Namespace, unmt: dict, mlm: dict, w
     unmt_data = Path(args.unmt_data or args.mlm_joint)
     used = mlm_langs(data, langs)
     vdir = work / variant
-    runner = Runner(vdir, force=args.force, total=2 + (mlm["emb_init"] == "fasttext"),
-                    progress=say)
+    runner = make_runner(getattr(args, "plan", False), vdir, force=args.force,
+                         total=2 + (mlm["emb_init"] == "fasttext"), progress=say)
+    live_progress(runner, args, getattr(args, "_estimates", {}),
+                  logs={f"{variant}.mlm.train": vdir / "mlm" / "stdout.log",
+                        f"{variant}.unmt.train": vdir / "unmt" / "stdout.log"})
     dirs = language_dirs(data, used, None, warn=not mlm["fairseq"].get("disable_validation"))
     checkpoint = pretrain(runner, f"{variant}.mlm", data, used, dirs, vdir / "mlm", mlm,
                           args.seed, args.nproc, fasttext_dir=vdir / "fasttext", gpu=gpu, env=env)
     save = vdir / "unmt"
     train_args = [str(unmt_data), "--user-dir", str(user_dir()), "--task", "unmt_xdomain",
                   "--langs", ",".join(langs), "--init-from-mlm", str(checkpoint),
+                  # an MLM of fewer languages (the baseline's): their embeddings start random,
+                  # asked for by name (mlm_checkpoint.py refuses a silent partial load)
+                  *(["--init-from-mlm-partial", "langs"] if list(used) != list(langs) else []),
                   *fairseq_arguments(unmt, has_gpu=gpu), "--seed", str(args.seed),
                   "--save-dir", str(save), "--no-epoch-checkpoints",
-                  "--best-checkpoint-metric", "bleu", "--maximize-best-checkpoint-metric",
+                  "--best-checkpoint-metric", validation_metric(unmt_data, langs),
+                  "--maximize-best-checkpoint-metric",
                   "--log-format", "simple", "--log-interval", "50",
                   "--log-file", str(save / "train.log"), *args.fairseq_args]
     fairseq_step(runner, f"{variant}.unmt.train", [*unmt_inputs(unmt_data, langs), str(checkpoint)],
@@ -224,8 +242,48 @@ def bleu_rows(log_path: Path, langs: list[str]) -> list[dict]:
     ``--log-file`` (fairseq ``--log-format simple``; :func:`fairseq_xdomain.fairseq_log.parse_valid`),
     BLEU 0-100, in log order (a resumed run's log holds every epoch)."""
     src, tgt = langs
-    fields = ("epoch", f"bleu_{src}_{tgt}", f"bleu_{tgt}_{src}", "bleu", "num_updates", "loss")
+    fields = ("epoch", f"bleu_{src}_{tgt}", f"bleu_{tgt}_{src}", "bleu", "num_updates", "loss",
+              "rt_bleu", f"rt_bleu_{src}", f"rt_bleu_{tgt}")
     return parse_valid(read_text(log_path, what="fairseq log"), fields=fields)
+
+
+def validation_metric(data: Path, langs: list[str]) -> str:
+    """The metric that selects the UNMT checkpoint (``--best-checkpoint-metric``): ``bleu``
+    (dev BLEU) when DATA has the parallel ``valid.{a}-{b}``, else ``rt_bleu`` (round-trip BLEU
+    on the monolingual ``DATA/{lang}/valid``, Lample et al. 2018). UserError when there is
+    neither (nothing could select a checkpoint)."""
+    pair = "-".join(sorted(langs))
+    if all((Path(data) / f"valid.{pair}.{lang}.bin").is_file() for lang in langs):
+        return "bleu"
+    if all((Path(data) / lang / "valid.bin").is_file() for lang in langs):
+        return "rt_bleu"
+    raise UserError(f"{data}: neither a parallel dev set (valid.{pair}.*) nor monolingual "
+                    f"{{lang}}/valid for every language: nothing to select a checkpoint by "
+                    "(xdomain-prep: a corpus' valid text, or --parallel valid)")
+
+
+def add_test_scores(curves: list[UNMTCurve], work: Path, data, gpu: bool | None) -> None:
+    """Fill each curve's ``test_bleu`` (sacrebleu, the target language's tokenizer), signature
+    and ``details["test"]`` (hypotheses, references) from its variant's ``checkpoint_best.pt``
+    (the selector's maximum) on DATA's parallel ``test`` set (none: test_bleu stays None and
+    the signature is the validation BLEU's; ``data`` None: no test set)."""
+    from ..bleu_meter import resolve_tokenize, signature
+    from ..eval_bleu import translate_subset
+
+    for curve in curves:
+        src, tgt = curve.direction.split("-")
+        pair = "-".join(sorted((src, tgt)))
+        curve.signature = signature("auto", tgt)
+        if data is None or not (Path(data) / f"test.{pair}.{src}.bin").is_file():
+            continue
+        checkpoint = work / curve.init / "unmt" / "checkpoint_best.pt"
+        hyps, refs = translate_subset(str(checkpoint), curve.direction, str(data), "test",
+                                      cpu=not gpu)
+        import sacrebleu
+
+        curve.test_bleu = round(sacrebleu.corpus_bleu(
+            hyps, [refs], tokenize=resolve_tokenize("auto", tgt)).score, 2)
+        curve.details["test"] = {"sentences": len(hyps), "hypotheses": hyps, "references": refs}
 
 
 def collect(res: Path, work: Path, langs: list[str], data_label: str,
@@ -243,10 +301,11 @@ def collect(res: Path, work: Path, langs: list[str], data_label: str,
         curves += unmt_curves(
             bleu_rows(work / variant / "unmt" / "train.log", langs), langs=tuple(langs),
             init=variant, data=data_label, mlm_data=info["label"], config=config,
-            wall_s=round(wall_s[variant], 1),
-            details={"run": res.name, "mlm": info})
+            wall_s=round(wall_s[variant], 1), selector=config.get("selector"),
+            seed=config.get("seed"), details={"run": config.get("run", res.name), "mlm": info})
     if not curves:
         raise UserError(f"{work}: no BLEU in the UNMT logs (no validation ran)")
+    add_test_scores(curves, work, config.get("unmt_data"), config.get("gpu"))
     for curve in curves:
         write_result(res / unmt_file_name(curve), curve)
     directions = sorted({c.direction for c in curves})
@@ -258,31 +317,62 @@ def collect(res: Path, work: Path, langs: list[str], data_label: str,
             cells = []
             for d in directions:
                 c = by.get((variant, d))
-                cells.append(f"{c.bleu[c.epochs.index(e)]:.2f}" if c and e in c.epochs else "-")
-            rows.append([variant, e, *cells])
-    md = [f"# UNMT BLEU per epoch: {res.name}", "",
+                cells.append(f"{c.bleu[c.epochs.index(e)]:.2f}" if c and c.bleu and
+                             e in c.epochs else "-")
+            c = by.get((variant, directions[0]))
+            rt = f"{c.rt_bleu[c.epochs.index(e)]:.2f}" if c and c.rt_bleu else "-"
+            mark = "*" if c and c.selected_epoch == e else ""
+            rows.append([variant, f"{e}{mark}", *cells, rt])
+    selector = config.get("selector")
+    tests = [f"- {c.init} {c.direction}: test BLEU {c.test_bleu:.2f} at epoch "
+             f"{c.selected_epoch}" for c in curves if c.test_bleu is not None]
+    md = [f"# UNMT BLEU per epoch: {config.get('run', res.name)}", "",
           f"Data: {data_label}. MLM data: baseline {mlm_info['baseline']['label']}; joint "
-          f"{mlm_info['joint']['label']}.", "",
-          *table(["variant", "epoch", *(f"BLEU {d}" for d in directions)], rows,
-                 "lr" + "r" * len(directions))]
+          f"{mlm_info['joint']['label']}. Seed {config.get('seed')}.", "",
+          *table(["variant", "epoch", *(f"dev BLEU {d}" for d in directions),
+                  "round-trip BLEU"], rows, "lr" + "r" * (len(directions) + 1)), "",
+          f"\\* the checkpoint selected by {SELECTORS.get(selector, selector)} (`{selector}`), "
+          "without the test set.", "", *tests, "",
+          f"BLEU: sacrebleu, {curves[0].signature}."]
     write_text(res / "bleu.md", "\n".join(md) + "\n")
     groups: dict[tuple, dict] = {}
     for c in curves:
-        groups.setdefault((data_label, c.direction), {})[c.init] = list(c.bleu)
-    plot_unmt(groups, res)
+        groups.setdefault((data_label, c.direction), {})[c.init] = list(c.bleu or c.rt_bleu)
+    plot_unmt(groups, res, ylabel="dev BLEU" if curves[0].bleu else "round-trip BLEU")
     return curves
 
 
 # ----------------------------------------------------------------------------- driver
 
+def run_plan(args: argparse.Namespace):
+    """The plan of ``args`` (``--plan``), read back from its ``plan.json``."""
+    from .mlm import _Plan
+    from .plan import previous_plan
+
+    run(args)
+    return _Plan(previous_plan(Path(args.results) / args.run))
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run (or resume) one UNMT row (module docstring); 0."""
+    """Run (or resume) one UNMT row (module docstring); 0. With ``--seeds``: once per seed,
+    under ``RESULTS/RUN/seed-S`` and ``WORK/RUN/seed-S``."""
+    seeds = parse_seeds(args)
+    if seeds is not None:
+        for seed in seeds:
+            one = copy.copy(args)
+            one.seed, one.seeds, one._seed_dir = seed, None, f"seed-{seed}"
+            run(one)
+        return 0
     started = time.time()
     check_args(args)
+    preset_line = resolve_preset(args)
     unmt, mlm = unmt_settings(args)
+    plan = getattr(args, "plan", False)
     langs = parse_langs(args.langs, "--langs")
     work, res = Path(args.work) / args.run, Path(args.results) / args.run
+    work, res = work / getattr(args, "_seed_dir", ""), res / getattr(args, "_seed_dir", "")
     res.mkdir(parents=True, exist_ok=True)
+    selector = validation_metric(Path(args.unmt_data or args.mlm_joint), langs)
     gpu = has_gpu() if "auto" in (unmt["device"], mlm["device"]) else False
     env = None
     if args.jobs == 2:
@@ -290,9 +380,23 @@ def run(args: argparse.Namespace) -> int:
         # each; an inherited OMP_NUM_THREADS=2 would oversubscribe the cores 2x, 3-4x slower)
         threads = os.environ.get("JOB_THREADS", "1")
         env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-    print(f"xdomain-run unmt {args.run}: preset {args.preset} (MLM {unmt['mlm']}), langs "
+    print(f"xdomain-run unmt {args.run}: {preset_line} (MLM {unmt['mlm']}), langs "
           f"{args.langs}, seed {args.seed}, embeddings {mlm['emb_init']}; work {work}, results "
-          f"{res}", flush=True)
+          f"{res}" + ("; --plan: nothing is trained" if plan else ""), flush=True)
+    print(f"model selection: {SELECTORS[selector]} ({selector})"
+          + ("" if selector == "bleu" else ": no parallel dev set, the monolingual valid text")
+          + "; summary numbers: test BLEU of the selected checkpoint", flush=True)
+    if not plan:
+        args._estimates = start_estimates(args, res, run_plan)
+    from ..presets import fairseq_arguments  # budgets and limits before any step (kind 2)
+    check_driver_arguments("unmt_xdomain", args.unmt_data or args.mlm_joint, langs,
+                           [*fairseq_arguments(unmt, has_gpu=gpu), *args.fairseq_args])
+    if plan:
+        runners = [run_variant(v, args, unmt, mlm, work, gpu, env) for v in VARIANTS]
+        finish_plan(f"xdomain-run unmt {args.run} ({preset_line})", runners, res,
+                    notes=(["--jobs 2: the two variants run side by side (the total is their "
+                            "sum on one core each)"] if args.jobs == 2 else []))
+        return 0
     if args.jobs == 2:
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {v: pool.submit(run_variant, v, args, unmt, mlm, work, gpu, env)
@@ -312,7 +416,7 @@ def run(args: argparse.Namespace) -> int:
               "mlm_baseline": str(args.mlm_baseline), "mlm_joint": str(args.mlm_joint),
               "unmt_data": str(args.unmt_data or args.mlm_joint), "nproc": args.nproc,
               "jobs": args.jobs, "unmt_settings": unmt, "mlm_settings": mlm,
-              "fairseq_args": list(args.fairseq_args)}
+              "fairseq_args": list(args.fairseq_args), "selector": selector, "gpu": gpu}
     wall = {v: sum(r.get("seconds") or 0.0 for r in runners[v].records) for v in VARIANTS}
     curves = collect(res, work, langs, args.data_label or args.run, mlm_info, config, wall)
     write_run_record(res / "run.json", config, args.seed, started, None,

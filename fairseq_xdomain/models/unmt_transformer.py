@@ -3,7 +3,8 @@
 Archs: ``unmt_transformer`` (6 + 6 layers, 1024-d, 8 heads, GELU: the XLM/paper size) and
 ``unmt_transformer_tiny`` (CPU tests). Post-norm layers from fairseq's
 ``TransformerEncoderLayerBase``/``TransformerDecoderLayerBase``, so parameter names match the
-``xlm_encoder`` MLM checkpoint (docs/design.md) and ``init_from_mlm`` is a renaming.
+``xlm_encoder`` MLM checkpoint (docs/design.md) and ``--init-from-mlm`` is a renaming
+(``mlm_checkpoint``, called by the task).
 
 Languages: every batch carries ``src_langs`` and ``tgt_langs`` (LongTensor [B], ids in the task's
 ``--langs`` order; ``src_langs`` is the key of the ``xlm_mlm`` batches too). The encoder adds the
@@ -13,7 +14,6 @@ so the decoder adds the *target* language embedding at every step: training, val
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 from argparse import Namespace
 
@@ -75,14 +75,20 @@ def _embed(module, tokens: Tensor, positions: Tensor, langs: Tensor | None) -> T
     return module.dropout_module(module.layernorm_embedding(x))
 
 
+def _init_side(module, args, embed_tokens, n_langs, layer_cls, n_layers: int) -> None:
+    """What the encoder and the decoder share: padding index, embeddings (``_init_embeddings``)
+    and ``n_layers`` post-norm layers of ``layer_cls``."""
+    module.padding_idx = module.dictionary.pad()
+    _init_embeddings(module, embed_tokens, args.max_positions, n_langs, args.dropout)
+    cfg = _layer_cfg(args)
+    module.layers = nn.ModuleList([layer_cls(cfg) for _ in range(n_layers)])
+
+
 class UnmtEncoder(FairseqEncoder):
     def __init__(self, args, dictionary, embed_tokens, n_langs):
         super().__init__(dictionary)
-        cfg = _layer_cfg(args)
-        self.padding_idx = dictionary.pad()
         self.max_source_positions = args.max_positions
-        _init_embeddings(self, embed_tokens, args.max_positions, n_langs, args.dropout)
-        self.layers = nn.ModuleList([TransformerEncoderLayerBase(cfg) for _ in range(args.encoder_layers)])
+        _init_side(self, args, embed_tokens, n_langs, TransformerEncoderLayerBase, args.encoder_layers)
 
     def forward(self, src_tokens, src_lengths=None, src_langs=None, tgt_langs=None, **unused):
         pad_mask = src_tokens.eq(self.padding_idx)
@@ -114,11 +120,8 @@ class UnmtEncoder(FairseqEncoder):
 class UnmtDecoder(FairseqIncrementalDecoder):
     def __init__(self, args, dictionary, embed_tokens, n_langs):
         super().__init__(dictionary)
-        cfg = _layer_cfg(args)
-        self.padding_idx = dictionary.pad()
         self.max_target_positions = args.max_positions
-        _init_embeddings(self, embed_tokens, args.max_positions, n_langs, args.dropout)
-        self.layers = nn.ModuleList([TransformerDecoderLayerBase(cfg) for _ in range(args.decoder_layers)])
+        _init_side(self, args, embed_tokens, n_langs, TransformerDecoderLayerBase, args.decoder_layers)
         self.output_bias = nn.Parameter(torch.zeros(len(dictionary)))
         self._future_mask = torch.empty(0)
 
@@ -184,25 +187,34 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
         parser.add_argument(
             "--init-from-mlm", type=str, metavar="PATH",
             help="initialise encoder and decoder from an xlm_mlm checkpoint (skipped when a trained "
-            "UNMT checkpoint is reloaded)",
+            "UNMT checkpoint is reloaded); its sizes, dictionary, depth and languages must be the "
+            "model's",
+        )
+        parser.add_argument(
+            "--init-from-mlm-partial", type=str, metavar="WHAT",
+            help="with --init-from-mlm, allow a partial load of what is named (comma-separated): "
+            "'layers' loads the layers the MLM and the model have in common (the others stay "
+            "random or unused), 'langs' starts the languages the MLM has no embedding for at "
+            "random; each is logged as a warning naming them",
         )
 
     @classmethod
     def build_model(cls, args, task):
-        from ..tasks.unmt_xdomain import UnmtXdomainTask
+        """The model, randomly initialised; the task ``unmt_xdomain`` (the registered one, looked
+        up by name) gives its dictionary and languages, and with ``--init-from-mlm`` its
+        ``--max-positions`` and then its weights (``mlm_checkpoint``)."""
+        from fairseq.tasks import TASK_REGISTRY
 
-        if not isinstance(task, UnmtXdomainTask):
-            from fairseq.tasks import TASK_REGISTRY
-
+        needed = TASK_REGISTRY.get("unmt_xdomain")
+        if needed is None or not isinstance(task, needed):
             used = next((name for name, cls_ in TASK_REGISTRY.items() if type(task) is cls_),
                         type(task).__name__)
             raise UserError(f"the {getattr(args, 'arch', 'unmt_transformer')} model needs --task "
                             f"unmt_xdomain (this command uses --task {used})")
         unmt_transformer(args)
-        if args.max_positions is None:  # --init-from-mlm without --max-positions (see the task)
-            max_positions_from_mlm(args, read_checkpoint(args.init_from_mlm,
-                                                         "--init-from-mlm checkpoint"),
-                                   args.init_from_mlm)
+        if args.max_positions is None:  # the task sets it from the MLM before building
+            raise UserError("unmt_transformer: --max-positions is not set (with --init-from-mlm "
+                            "the task unmt_xdomain takes the MLM checkpoint's)")
         dictionary = task.source_dictionary
         dim = args.encoder_embed_dim
         embed_tokens = nn.Embedding(len(dictionary), dim, padding_idx=dictionary.pad())
@@ -250,180 +262,6 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
                 break
         return tokens[:, 1:]
 
-    def load_mlm_checkpoint(self, ckpt: dict, langs: list[str], source: str = "MLM checkpoint") -> dict:
-        """Initialise from a read ``xlm_mlm`` checkpoint (names of docs/design.md); returns a
-        report (``init_from_mlm_state``). ``langs``: this model's languages, in id order."""
-        state = ckpt["model"]
-        task_cfg = _cfg_get(ckpt.get("cfg"), "task")
-        mlm_langs = _split_langs(_cfg_get(task_cfg, "langs")) if task_cfg else []
-        return init_from_mlm_state(self, state, mlm_langs, langs, source=source)
-
-
-def _cfg_get(cfg, key):
-    """``cfg[key]`` of a checkpoint's config (dict, DictConfig or Namespace), None if absent."""
-    if cfg is None:
-        return None
-    if hasattr(cfg, "get"):
-        return cfg.get(key)
-    return getattr(cfg, key, None)
-
-
-def mlm_max_positions(ckpt: dict, source: str = "MLM checkpoint") -> int:
-    """Learned positions of an ``xlm_mlm`` checkpoint: its config's ``model.max_positions``, or
-    the rows of ``encoder.embed_positions.weight`` when the config does not say. Raises
-    UserError naming ``source`` when it has neither (not an xlm_encoder checkpoint)."""
-    value = _cfg_get(_cfg_get(ckpt.get("cfg"), "model"), "max_positions")
-    if value is None:
-        rows = ckpt["model"].get("encoder.embed_positions.weight")
-        if rows is None:
-            raise UserError(f"{source}: no encoder.embed_positions.weight: not an xlm_encoder "
-                            "checkpoint")
-        value = rows.shape[0]
-    return int(value)
-
-
-def max_positions_from_mlm(args, ckpt: dict, source: str) -> int:
-    """Set ``args.max_positions`` from the ``--init-from-mlm`` checkpoint when the user did not.
-
-    ``args``: the model's config (Namespace or DictConfig); ``ckpt``: the read MLM checkpoint.
-    Returns the positions; logs where they come from. Raises UserError when the user's
-    ``--max-positions`` exceeds the MLM's (the MLM has no rows for the extra positions).
-    """
-    mlm_positions = mlm_max_positions(ckpt, source)
-    wanted = getattr(args, "max_positions", None)
-    if wanted is None:
-        from omegaconf import OmegaConf, open_dict
-
-        with open_dict(args) if OmegaConf.is_config(args) else contextlib.nullcontext():
-            args.max_positions = mlm_positions
-        logger.info(f"--max-positions {mlm_positions}: from the --init-from-mlm checkpoint {source}")
-        return mlm_positions
-    if int(wanted) > mlm_positions:
-        raise UserError(f"--max-positions {wanted} exceeds the {mlm_positions} positions of the "
-                        f"--init-from-mlm checkpoint {source} (leave --max-positions out to take "
-                        "the MLM's)")
-    return int(wanted)
-
-
-def read_checkpoint(path: str, what: str = "checkpoint", loader=None) -> dict:
-    """Read a fairseq checkpoint file, or raise a one-line UserError naming it.
-
-    The one check for "is this file a checkpoint" (``--init-from-mlm``, ``xdomain-eval-bleu``):
-    a missing file, a directory, a text or empty file, a truncated ``.pt`` or a pickle without a
-    ``model`` entry is ``FILE: not a fairseq checkpoint (why)``, never an unpickling traceback
-    (``compat``'s trusted loader already reports unreadable files the same way; its UserError
-    passes through). ``loader(path)`` reads the file (default ``compat.load_trusted_checkpoint``;
-    eval-bleu passes fairseq's ``load_checkpoint_to_cpu``, which also applies its overrides).
-    """
-    import os
-
-    from ..compat import load_trusted_checkpoint
-
-    if os.path.isdir(path):
-        raise UserError(f"{path}: is a directory, not a {what} file")
-    if not os.path.isfile(path):
-        raise UserError(f"{path}: {what} does not exist")
-    if os.path.getsize(path) == 0:
-        raise UserError(f"{path}: not a fairseq checkpoint (empty file)")
-    try:
-        state = (loader or load_trusted_checkpoint)(path)
-    except (UserError, MemoryError, KeyboardInterrupt):
-        raise
-    except Exception as err:  # an unreadable file, or fairseq's upgrade of a foreign pickle
-        if loader is not None:  # say what the file holds instead, if that is the reason
-            _check_checkpoint_state(path, load_trusted_checkpoint(path))
-        why = (str(err).strip().splitlines() or [""])[0][:120]
-        raise UserError(f"{path}: not a fairseq checkpoint ({type(err).__name__}: {why})") from None
-    _check_checkpoint_state(path, state)
-    return state
-
-
-def _check_checkpoint_state(path, state) -> None:
-    if not isinstance(state, dict):
-        raise UserError(f"{path}: not a fairseq checkpoint (holds a {type(state).__name__}, "
-                        "not a dict)")
-    if not isinstance(state.get("model"), dict):
-        raise UserError(f"{path}: not a fairseq checkpoint (no 'model' entry)")
-
-
-def _split_langs(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [x for x in value.split(",") if x]
-    return list(value)
-
-
-def init_from_mlm_state(model, state, mlm_langs, langs, source="MLM checkpoint") -> dict:
-    """Copy an xlm_encoder state dict into the UNMT encoder and decoder.
-
-    Encoder: embeddings + layers as named. Decoder layer i: self_attn, self_attn_layer_norm,
-    fc1, fc2, final_layer_norm from encoder layer i (its encoder_attn stays new). Language
-    embedding rows are matched by name; languages the MLM did not see keep their random init.
-    """
-    own = model.state_dict()
-    new = {}
-    missing_langs = []
-
-    def put(dst, src_tensor):
-        if dst not in own:
-            return
-        if own[dst].shape != src_tensor.shape:
-            raise UserError(
-                f"{source}: {dst} has shape {tuple(src_tensor.shape)} in the MLM but "
-                f"{tuple(own[dst].shape)} in the UNMT model (use the same --arch sizes and dictionary)"
-            )
-        new[dst] = src_tensor
-
-    if "encoder.embed_tokens.weight" not in state:
-        raise UserError(f"{source}: no encoder.embed_tokens.weight: not an xlm_encoder checkpoint")
-    for side in ("encoder", "decoder"):
-        for name in ("embed_tokens.weight", "embed_positions.weight",
-                     "layernorm_embedding.weight", "layernorm_embedding.bias"):
-            key = f"encoder.{name}"
-            if key in state:
-                src = state[key]
-                if name == "embed_positions.weight":
-                    n = own[f"{side}.{name}"].shape[0]
-                    if src.shape[0] < n:
-                        raise UserError(f"{source}: MLM has {src.shape[0]} positions, model needs {n}")
-                    src = src[:n]
-                put(f"{side}.{name}", src)
-        if "encoder.embed_langs.weight" in state:
-            rows = own[f"{side}.embed_langs.weight"].clone()
-            src = state["encoder.embed_langs.weight"]
-            for i, lang in enumerate(langs):
-                if lang in mlm_langs and mlm_langs.index(lang) < src.shape[0]:
-                    rows[i] = src[mlm_langs.index(lang)]
-                elif side == "encoder":
-                    missing_langs.append(lang)
-            put(f"{side}.embed_langs.weight", rows)
-    layer_parts = ("self_attn.", "self_attn_layer_norm.", "fc1.", "fc2.", "final_layer_norm.")
-    n_enc = 0
-    for key, value in state.items():
-        if not key.startswith("encoder.layers."):
-            continue
-        rest = key[len("encoder.layers."):]
-        idx, sub = rest.split(".", 1)
-        if f"encoder.layers.{rest}" in own:
-            put(f"encoder.layers.{rest}", value)
-            n_enc += 1
-        if sub.startswith(layer_parts):
-            put(f"decoder.layers.{idx}.{sub}", value)
-    if "encoder.lm_head.bias" in state:
-        put("decoder.output_bias", state["encoder.lm_head.bias"])
-    if n_enc == 0:
-        raise UserError(f"{source}: no encoder layer matched the UNMT model")
-    model.load_state_dict({**own, **new})
-    report = {
-        "loaded": len(new), "model_tensors": len(own),
-        "mlm_langs": list(mlm_langs), "langs_without_mlm_row": sorted(set(missing_langs)),
-    }
-    logger.info(f"initialised from {source}: {report}")
-    if missing_langs:
-        logger.warning(f"{source}: no MLM language embedding for {sorted(set(missing_langs))}: random init")
-    return report
-
 
 @register_model_architecture("unmt_transformer", "unmt_transformer")
 def unmt_transformer(args):
@@ -438,6 +276,7 @@ def unmt_transformer(args):
         if getattr(args, key, None) is None:
             setattr(args, key, default)
     args.init_from_mlm = getattr(args, "init_from_mlm", None)
+    args.init_from_mlm_partial = getattr(args, "init_from_mlm_partial", None)
     _default_positions(args, 512)
 
 
@@ -455,7 +294,7 @@ def unmt_transformer_tiny(args):
 
 def _default_positions(args, default: int) -> None:
     """``--max-positions`` default of an arch; left unset with ``--init-from-mlm``, where the
-    MLM checkpoint gives it (``max_positions_from_mlm``)."""
+    MLM checkpoint gives it (``mlm_checkpoint.MLMCheckpoint.set_max_positions``)."""
     if getattr(args, "max_positions", None) is None and not getattr(args, "init_from_mlm", None):
         args.max_positions = default
     elif not hasattr(args, "max_positions"):

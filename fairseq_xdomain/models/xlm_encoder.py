@@ -65,7 +65,8 @@ class XLMEncoderConfig(FairseqDataclass):
                   "first file wins for a word in several); their dimension must be the model's. "
                   "Read whenever the model is built (also when a run resumes, where the checkpoint's "
                   "weights then replace them), so keep the files until pre-training is done; "
-                  "loading the finished checkpoint for UNMT does not read them"},
+                  "loading the finished checkpoint (--init-from-mlm, fairseq's loaders) does not "
+                  "read them"},
     )
 
 

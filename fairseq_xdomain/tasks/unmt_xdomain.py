@@ -21,6 +21,15 @@ A thin fairseq adapter: the datasets are in ``datasets/`` (``monolingual_noisy``
 Validation: loss and BLEU per direction (sacrebleu on detokenized, de-sentencepieced text),
 logged as ``bleu_{src}_{tgt}`` (over ``bleu_sents_{src}_{tgt}`` sentences: all of the set) and
 their mean ``bleu`` (use ``--best-checkpoint-metric bleu --maximize-best-checkpoint-metric``).
+Round-trip BLEU (on unless ``--no-rt-bleu``; Lample et al. 2018's model selection without
+parallel data, ``round_trip.py``): where ``DATA/{lang}/{split}.bin`` exists (the monolingual
+``valid`` of docs/design.md), each of its sentences is translated into the other language and
+back (greedy or ``--bt-beam``, the back-translation length rule ``--bt-max-len-a/b``) and scored
+against itself, logged as ``rt_bleu_{lang}`` and their mean ``rt_bleu`` (``--best-checkpoint-metric
+rt_bleu --maximize-best-checkpoint-metric``); the same keys on every batch and DDP rank. Those
+sentences join the validation set as items with ``src_lang == tgt_lang``; the validation loss
+stays that of the parallel pairs, or, when no validation split has a parallel set, is the loss of
+the round trip's second leg (translation -> original, as back-translation trains it).
 Dev/test sets are never filtered: a source longer than ``--max-source-positions`` or the model's
 positions keeps its first ``limit - 1`` tokens and ``eos``, counted and logged per direction
 (``N of M source sentences truncated to P tokens``), the same way in validation,
@@ -33,7 +42,10 @@ Inference: ``--source-lang/--target-lang`` pick the direction for ``fairseq-gene
 The decoder always starts from ``eos`` with the target language embedding added at every step.
 
 ``--init-from-mlm``: the model starts from an ``xlm_mlm`` checkpoint; without ``--max-positions``
-it takes the MLM's (logged), a bigger ``--max-positions`` than the MLM's is a one-line error.
+it takes the MLM's (logged), a bigger ``--max-positions`` than the MLM's is a one-line error; an
+MLM of other sizes, dictionary, depth or languages is a one-line error naming both sides, unless
+``--init-from-mlm-partial layers,langs`` allows a partial load of the depth or languages
+(``mlm_checkpoint``).
 """
 import logging
 import os
@@ -51,14 +63,16 @@ from fairseq.tasks import register_task
 from omegaconf import II
 
 from ..bleu_meter import add_bleu_stats, reduce_bleu
+from ..bleu_meter import signature as bleu_signature
 from ..common.errors import UserError
 from ..datasets.lang_batch import TokensListDataset, clip_target_for_loss, min_limit
 from ..datasets.monolingual_noisy import MonolingualNoisyDataset
 from ..datasets.parallel_lang import ParallelLangDataset
 from ..distributed import trace_train_step, unwrap_model
 from ..lambda_schedule import PiecewiseLinear
-from ..models.unmt_transformer import max_positions_from_mlm, read_checkpoint
+from ..mlm_checkpoint import MLMCheckpoint, init_unmt_from_mlm, parse_partial
 from ..noise import NoiseConfig, word_start_table
+from ..round_trip import add_round_trip_stats, pivot_language, reduce_round_trip
 from .shared import JointDictionaryTask, parse_langs
 
 logger = logging.getLogger(__name__)
@@ -91,6 +105,14 @@ class UnmtXdomainConfig(FairseqDataclass):
     max_target_positions: int = field(default=256, metadata={"help": "max target length"})
     eval_bleu: bool = field(default=True, metadata={"help": "BLEU per direction at validation"})
     eval_beam: int = field(default=1, metadata={"help": "beam for validation BLEU"})
+    no_rt_bleu: bool = field(
+        default=False, metadata={"help": "no round-trip BLEU at validation (default: rt_bleu_{lang} "
+                                         "and rt_bleu on the monolingual DATA/{lang}/valid where "
+                                         "it exists; model selection without parallel data)"})
+    bleu_tokenize: str = field(
+        default="auto", metadata={"help": "sacrebleu tokenizer of validation BLEU (auto: the target "
+                                          "language's sacrebleu default: zh, ja-mecab, ko-mecab, "
+                                          "else 13a; bleu_meter.TOKENIZE_CHOICES)"})
     eval_bleu_print_samples: bool = field(default=False, metadata={"help": "log one translation per batch"})
     seed: int = II("common.seed")
 
@@ -114,12 +136,17 @@ class UnmtXdomainTask(JointDictionaryTask):
         self.noise = NoiseConfig(cfg.word_shuffle, cfg.word_dropout, cfg.word_blank)
         self.lambda_dae = PiecewiseLinear.parse(cfg.lambda_dae, "--lambda-dae")
         self.lambda_bt = PiecewiseLinear.parse(cfg.lambda_bt, "--lambda-bt")
+        if cfg.eval_bleu:  # the tokenizer of each target, checked and logged before training
+            for lang in self.langs:
+                logger.info("validation BLEU into %s: %s", lang, bleu_signature(cfg.bleu_tokenize, lang))
         for opt in ("source_lang", "target_lang"):
             lang = getattr(cfg, opt)
             if lang is not None and lang not in self.langs:
                 raise UserError(f"--{opt.replace('_', '-')}: {lang!r} is not one of --langs {cfg.langs}")
         self._bt_generator = None
         self._eval_generator = None
+        self._split_parallel: dict[str, bool] = {}  # validation split -> has a parallel set
+        self._has_rt = False  # a validation split holds round-trip items
 
     @classmethod
     def setup_task(cls, cfg: UnmtXdomainConfig, **kwargs):
@@ -174,17 +201,25 @@ class UnmtXdomainTask(JointDictionaryTask):
             )
             return
         directions, names = [], []
+        rt = self._round_trip_parts(data, split)
         for src, tgt in self._directions():
             a, b = sorted((src, tgt))
             stem = os.path.join(data, f"{split}.{a}-{b}")
             if not os.path.exists(f"{stem}.{src}.bin"):
-                if len(self._directions()) == 1:
+                if len(self._directions()) == 1 and not rt:
                     raise UserError(f"{stem}.{src}.bin: no parallel {split} set for {src}-{tgt}")
                 continue
             directions.append((self._load(f"{stem}.{src}"), self._load(f"{stem}.{tgt}"),
                                self.langs.index(src), self.langs.index(tgt)))
             names.append(f"{split} {src}-{tgt}")
             logger.info(f"{split} {src}-{tgt}: {len(directions[-1][0])} sentence pairs")
+        self._split_parallel[split] = bool(directions)
+        self._has_rt = self._has_rt or bool(rt)
+        for ds, lang in rt:
+            i = self.langs.index(lang)
+            directions.append((ds, ds, i, i))
+            names.append(f"{split} {lang} round trip")
+            logger.info(f"{split} {lang}: {len(ds)} monolingual sentences for round-trip BLEU")
         if not directions:
             have = sorted(f[:-4] for f in os.listdir(data)
                           if f.startswith(f"{split}.") and f.endswith(".bin"))
@@ -193,6 +228,15 @@ class UnmtXdomainTask(JointDictionaryTask):
                             f"{', '.join(have) if have else 'none'})")
         self.datasets[split] = ParallelLangDataset(directions, self.dictionary,
                                                    self.cfg.max_source_positions, names)
+
+    def _round_trip_parts(self, data: str, split: str) -> list:
+        """[(dataset, lang)]: the monolingual ``DATA/{lang}/{split}`` of every language that has
+        one (none with ``--no-rt-bleu``, or with ``--source-lang/--target-lang``: one
+        direction is translated, e.g. by ``xdomain-eval-bleu``)."""
+        if self.cfg.no_rt_bleu or (self.cfg.source_lang and self.cfg.target_lang):
+            return []
+        return [(self._load(os.path.join(data, lang, split)), lang) for lang in self.langs
+                if os.path.exists(os.path.join(data, lang, f"{split}.bin"))]
 
     def get_batch_iterator(self, dataset, max_tokens=None, max_sentences=None, max_positions=None,
                            **kwargs):
@@ -218,16 +262,18 @@ class UnmtXdomainTask(JointDictionaryTask):
 
     # ------------------------------------------------------------------ model
     def build_model(self, cfg, from_checkpoint=False):
-        """The model; with ``--init-from-mlm`` (and not reloading a trained checkpoint) its
-        ``--max-positions`` default to the MLM's and its weights start from the MLM's."""
+        """The model; with ``--init-from-mlm`` (and not reloading a trained checkpoint) the MLM
+        checkpoint is read once, gives ``--max-positions`` when not set, is checked against the
+        built model and copied into it, before any training step (``mlm_checkpoint``)."""
         init = getattr(cfg, "init_from_mlm", None)
         mlm = None
         if init and not from_checkpoint:
-            mlm = read_checkpoint(init, "--init-from-mlm checkpoint")
-            max_positions_from_mlm(cfg, mlm, init)
+            partial = parse_partial(getattr(cfg, "init_from_mlm_partial", None))
+            mlm = MLMCheckpoint.read(init)
+            mlm.set_max_positions(cfg)
         model = super().build_model(cfg, from_checkpoint)
         if mlm is not None:
-            model.load_mlm_checkpoint(mlm, self.langs, source=init)
+            init_unmt_from_mlm(model, mlm, cfg, self.langs, partial)
         return model
 
     # ------------------------------------------------------------------ training
@@ -246,15 +292,7 @@ class UnmtXdomainTask(JointDictionaryTask):
         clean = sample["target"]
         lang = net["tgt_langs"]
         other = self._other_langs(lang, update_num)
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            if self.cfg.bt_beam <= 1:
-                hyp = model.greedy_translate(clean, lang, other, self.cfg.bt_max_len_a,
-                                             self.cfg.bt_max_len_b, banned=(self.mask_idx,))
-            else:
-                hyp = self._beam_translate(model, clean, lang, other)
-        model.train(was_training)
+        hyp = self._translate(model, clean, lang, other)
         pad = self.dictionary.pad()
         return {
             "id": sample["id"],
@@ -269,6 +307,21 @@ class UnmtXdomainTask(JointDictionaryTask):
             },
             "target": clean,
         }
+
+    def _translate(self, model, src, src_lang, tgt_lang):
+        """[B, T] right-padded translations of ``src`` [B, S] (language ids [B] each) by the bare
+        model in eval mode, no grad: greedy or ``--bt-beam``, max length a * len + b
+        (``--bt-max-len-a/b``). Back-translation and round-trip BLEU translate here."""
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            if self.cfg.bt_beam <= 1:
+                hyp = model.greedy_translate(src, src_lang, tgt_lang, self.cfg.bt_max_len_a,
+                                             self.cfg.bt_max_len_b, banned=(self.mask_idx,))
+            else:
+                hyp = self._beam_translate(model, src, src_lang, tgt_lang)
+        model.train(was_training)
+        return hyp
 
     def _beam_translate(self, model, src, src_lang, tgt_lang):
         from fairseq.dataclass.configs import GenerationConfig
@@ -343,11 +396,59 @@ class UnmtXdomainTask(JointDictionaryTask):
     def valid_step(self, sample, model, criterion):
         unwrapped = unwrap_model(model)
         limit = min_limit(self.cfg.max_target_positions, unwrapped.max_decoder_positions())
-        scored = clip_target_for_loss(sample, limit, self.dictionary.pad()) if sample else sample
-        loss, sample_size, log = super().valid_step(scored, model, criterion)
-        if self.cfg.eval_bleu and sample:
-            self._add_bleu(sample, model, log)
+        if not self._has_rt or not sample:  # no round-trip item can be in this batch
+            rt_part, sample_par = None, sample
+        else:
+            net = sample["net_input"]
+            is_rt = net["src_langs"].eq(net["tgt_langs"])
+            rt_part = _rows(sample, is_rt, self.dictionary.pad()) if bool(is_rt.any()) else None
+            sample_par = sample if rt_part is None else _rows(sample, ~is_rt, self.dictionary.pad())
+        back = None
+        if rt_part is not None:
+            back = self._round_trip(unwrapped, rt_part)
+        if rt_part is not None and not any(self._split_parallel.values()):
+            # no parallel set anywhere: the loss of the round trip's second leg (y -> x)
+            loss, sample_size, log = super().valid_step(
+                clip_target_for_loss(back["second_leg"], limit, self.dictionary.pad()), model,
+                criterion)
+        elif sample_par is None or (rt_part is not None and sample_par["nsentences"] == 0):
+            # a batch of round-trip items only: the loss keys of this criterion, all zero
+            loss, sample_size, log = super().valid_step(
+                clip_target_for_loss(rt_part, limit, self.dictionary.pad()), model, criterion)
+            loss, sample_size = loss * 0, 0
+            log = {k: v * 0 for k, v in log.items()}
+        else:
+            scored = clip_target_for_loss(sample_par, limit, self.dictionary.pad())
+            loss, sample_size, log = super().valid_step(scored, model, criterion)
+        if self.cfg.eval_bleu and sample_par and sample_par["nsentences"]:
+            self._add_bleu(sample_par, model, log)
+        elif self.cfg.eval_bleu and sample:
+            add_bleu_stats(log, {}, self._directions(), self.cfg.bleu_tokenize)
+        if self._has_rt and sample:
+            add_round_trip_stats(log, back["texts"] if back else {}, self.langs,
+                                 self.cfg.bleu_tokenize)
         return loss, sample_size, log
+
+    def _round_trip(self, model, sample) -> dict:
+        """Round trip of the monolingual items of a validation batch (``src_lang == tgt_lang``):
+        ``{"texts": {lang: (round trips, originals)}, "second_leg": batch (translation ->
+        original)}`` (``round_trip.py``; :meth:`_translate` both ways)."""
+        net, pad = sample["net_input"], self.dictionary.pad()
+        lang = net["src_langs"]
+        pivot = lang.new_tensor([self.langs.index(pivot_language(self.langs, x))
+                                 for x in self.langs])[lang]
+        forward = self._translate(model, net["src_tokens"], lang, pivot)
+        back = self._translate(model, forward, pivot, lang)
+        texts = defaultdict(lambda: ([], []))
+        for i in range(back.size(0)):
+            name = self.langs[int(lang[i])]
+            texts[name][0].append(self._decode(utils.strip_pad(back[i], pad)))
+            texts[name][1].append(self._decode(utils.strip_pad(sample["target"][i], pad),
+                                               escape_unk=True))
+        second = {**sample, "net_input": {
+            "src_tokens": forward, "src_lengths": forward.ne(pad).sum(1), "src_langs": pivot,
+            "tgt_langs": lang, "prev_output_tokens": net["prev_output_tokens"]}}
+        return {"texts": dict(texts), "second_leg": second}
 
     def _add_bleu(self, sample, model, log):
         from fairseq.dataclass.configs import GenerationConfig
@@ -369,7 +470,8 @@ class UnmtXdomainTask(JointDictionaryTask):
             by_dir[(sl, tl)][1].append(ref)
         # every direction's keys, zeros where this batch has none of it (bleu_meter)
         add_bleu_stats(log, {(self.langs[sl], self.langs[tl]): texts
-                             for (sl, tl), texts in by_dir.items()}, self._directions())
+                             for (sl, tl), texts in by_dir.items()}, self._directions(),
+                       self.cfg.bleu_tokenize)
         if self.cfg.eval_bleu_print_samples and by_dir:
             (sl, tl), (h, r) = next(iter(by_dir.items()))
             logger.info(f"{self.langs[sl]}->{self.langs[tl]} hyp: {h[0]!r} ref: {r[0]!r}")
@@ -387,6 +489,23 @@ class UnmtXdomainTask(JointDictionaryTask):
         if any("bt_seconds" in log for log in logging_outputs):
             metrics.log_scalar_sum("bt_sec", total("bt_seconds"), round=3)
             metrics.log_scalar_sum("step_sec", total("step_seconds"), round=3)
+        if not self.cfg.no_rt_bleu:
+            reduce_round_trip(logging_outputs)
         if not self.cfg.eval_bleu:
             return
         reduce_bleu(logging_outputs)
+
+
+def _rows(sample: dict, mask: torch.Tensor, pad: int) -> dict:
+    """The rows of a collated validation batch where ``mask`` [B] is true (padding columns
+    trimmed; ``nsentences`` 0 for none)."""
+    idx = mask.nonzero().squeeze(1)
+    net = {k: v.index_select(0, idx) for k, v in sample["net_input"].items()}
+    target = sample["target"].index_select(0, idx)
+    if len(idx):  # contiguous: the criteria view the target as one row
+        net["src_tokens"] = net["src_tokens"][:, : int(net["src_lengths"].max())].contiguous()
+        width = int(target.ne(pad).sum(1).max())
+        target = target[:, :width].contiguous()
+        net["prev_output_tokens"] = net["prev_output_tokens"][:, :width].contiguous()
+    return {"id": sample["id"].index_select(0, idx), "nsentences": len(idx),
+            "ntokens": int(target.ne(pad).sum()), "net_input": net, "target": target}

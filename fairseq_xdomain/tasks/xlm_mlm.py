@@ -22,6 +22,7 @@ A thin fairseq adapter: the block datasets and the language sampling are in
 ``--data-per-lang en=WIKI/en,fr=UN/fr``) at the folders to use.
 """
 
+import contextlib
 import filecmp
 import logging
 import os
@@ -184,6 +185,18 @@ class XLMMLMTask(JointDictionaryTask):
                            for lang in self.langs for s in subsets)
         logger.warning("no monolingual valid split (%s): validation disabled, as with "
                        "--disable-validation", looked)
+
+    # ---- model
+    def build_model(self, cfg, from_checkpoint=False):
+        """The ``xlm_encoder`` model. Built to load a saved checkpoint (``from_checkpoint``:
+        ``checkpoint_utils.load_model_ensemble_and_task``, ``from_pretrained``), it does not read
+        ``--reload-emb``'s word vectors: the checkpoint's weights hold them, and the files may be
+        gone; a checkpoint re-reads no path of its training run but the dictionary (``--data``)."""
+        if from_checkpoint and getattr(cfg, "reload_emb", ""):
+            logger.info("--reload-emb %s not read: the checkpoint holds the embeddings", cfg.reload_emb)
+            with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
+                cfg.reload_emb = ""
+        return super().build_model(cfg, from_checkpoint)
 
     # ---- data
     def _load_lang_blocks(self, split, lang, combine):

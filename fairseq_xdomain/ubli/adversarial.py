@@ -36,35 +36,38 @@ logger = logging.getLogger(__name__)
 PRECISIONS = ("fp32", "bf16", "auto")
 
 
+def _opt(default, help: str, **meta):
+    """A config field: its default and, in ``metadata``, its flag's help (and ``flag``,
+    ``choices``, ``aliases``: MUSE's name of the same setting; ``common/dataclass_args.py``)."""
+    return field(default=default, metadata={"help": help, **meta})
+
+
 @dataclass
 class AdversarialConfig:
     """MUSE's defaults. ``epoch_size`` counts samples: iterations per epoch = epoch_size // batch_size."""
 
     # metadata: the flags of xdomain-ubli align/grid and the help of the muse_ubli/muse_mapping
     # fairseq options (common/dataclass_args.py); the defaults are declared here only
-    dis_layers: int = field(default=2, metadata={"help": "discriminator hidden layers"})
-    dis_hid_dim: int = field(default=2048, metadata={"help": "discriminator hidden size"})
-    dis_input_dropout: float = field(default=0.1, metadata={"help": "discriminator input dropout"})
-    dis_steps: int = field(default=5, metadata={"help": "discriminator steps per mapping step"})
-    dis_lambda: float = field(default=1.0, metadata={
-        "help": "weight of the adversarial loss in the mapping step"})
-    dis_most_frequent: int = field(default=75000, metadata={
-        "help": "discriminator vocabulary: the most frequent words fed to it (0: all)"})
-    dis_smooth: float = field(default=0.1, metadata={"help": "label smoothing"})
-    dis_lr: float = field(default=0.1, metadata={"help": "discriminator SGD learning rate"})
-    map_lr: float = field(default=0.1, metadata={"help": "mapping SGD learning rate"})
-    map_beta: float = field(default=0.001, metadata={"help": "orthogonality update beta"})
-    batch_size: int = field(default=32, metadata={"help": "words per side per step"})
-    lr_decay: float = field(default=0.98, metadata={"help": "learning-rate decay after each epoch"})
-    lr_shrink: float = field(default=0.5, metadata={
-        "help": "learning-rate shrink when the criterion drops (from the second drop on)"})
-    min_lr: float = field(default=1e-6, metadata={"help": "stop when the learning rate is below"})
-    epoch_size: int = field(default=1_000_000, metadata={"help": "samples per epoch"})
-    n_epochs: int = field(default=5, metadata={"flag": "epochs", "help": "adversarial epochs"})
-    precision: str = field(default="fp32", metadata={
-        "choices": PRECISIONS,
-        "help": "matrix products in fp32, or bf16 with fp32 master weights "
-                "(auto: bf16 only where it is fast)"})
+    dis_layers: int = _opt(2, "discriminator hidden layers", aliases=("--dis_layers",))
+    dis_hid_dim: int = _opt(2048, "discriminator hidden size", aliases=("--dis_hid_dim",))
+    dis_input_dropout: float = _opt(0.1, "discriminator input dropout", aliases=("--dis_input_dropout",))
+    dis_steps: int = _opt(5, "discriminator steps per mapping step", aliases=("--dis_steps",))
+    dis_lambda: float = _opt(1.0, "weight of the adversarial loss in the mapping step", aliases=("--dis_lambda",))
+    dis_most_frequent: int = _opt(75000, "discriminator vocabulary: the most frequent words fed "
+                                         "to it (0: all)", aliases=("--dis_most_frequent",))
+    dis_smooth: float = _opt(0.1, "label smoothing", aliases=("--dis_smooth",))
+    dis_lr: float = _opt(0.1, "discriminator SGD learning rate")
+    map_lr: float = _opt(0.1, "mapping SGD learning rate")
+    map_beta: float = _opt(0.001, "orthogonality update beta", aliases=("--map_beta",))
+    batch_size: int = _opt(32, "words per side per step", aliases=("--batch_size",))
+    lr_decay: float = _opt(0.98, "learning-rate decay after each epoch", aliases=("--lr_decay",))
+    lr_shrink: float = _opt(0.5, "learning-rate shrink when the criterion drops (from the "
+                                 "second drop on)", aliases=("--lr_shrink",))
+    min_lr: float = _opt(1e-6, "stop when the learning rate is below", aliases=("--min_lr",))
+    epoch_size: int = _opt(1_000_000, "samples per epoch", aliases=("--epoch_size",))
+    n_epochs: int = _opt(5, "adversarial epochs", flag="epochs", aliases=("--n_epochs",))
+    precision: str = _opt("fp32", "matrix products in fp32, or bf16 with fp32 master weights "
+                          "(auto: bf16 only where it is fast)", choices=PRECISIONS)
 
     def to_dict(self) -> dict:
         return asdict(self)

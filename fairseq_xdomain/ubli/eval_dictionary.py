@@ -1,8 +1,9 @@
-"""Build a MUSE-format test dictionary of words frequent in both corpora (the ``dict`` command).
+"""Build a MUSE-format test dictionary of words frequent in both corpora.
 
-``python -m fairseq_xdomain.ubli.eval_dictionary dict --pairs en-de.tsv --src-corpus A
---tgt-corpus B -n 1500 [--min-count 5] [--drop-identical] [--lemmatize-tgt ru] -o dico.txt``
-builds a test dictionary from a bilingual word list (``src<TAB>tgt`` per line, e.g. FreeDict) and
+``xdomain-ubli dictionary --pairs en-de.tsv --src-corpus A --tgt-corpus B -n 1500
+[--min-count 5] [--drop-identical] [--lemmatize-tgt ru] -o dico.txt`` (the command,
+:mod:`fairseq_xdomain.ubli.commands.dictionary`; formerly ``python -m
+fairseq_xdomain.ubli.eval_dictionary dict``) builds a test dictionary from a bilingual word list (``src<TAB>tgt`` per line, e.g. FreeDict) and
 two tokenized corpora: the N source words with a translation that are most frequent in *both*
 corpora (ranked by the worse of the source word's rank in the source corpus and its best
 translation's rank in the target corpus), each with every translation seen at least
@@ -18,14 +19,10 @@ lemmatizes all Russian UBLI data); translations that become the same lemma are m
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import sys
 from collections import Counter
 
-from ..common.atomic import write_json, write_text
-from ..common.errors import UserError, cli_entry
+from ..common.errors import UserError
 from ..common.textio import LineStats, iter_lines, require_file
 from ..common.whitespace import split_tokens
 
@@ -115,37 +112,12 @@ def frequent_dictionary(pairs_tsv, src_corpus, tgt_corpus, n: int = 1500, min_co
     return out, counts
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fairseq_xdomain.ubli.eval_dictionary",
-                                description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("dict", help="MUSE-format test dictionary of words frequent in both corpora")
-    d.add_argument("--pairs", required=True, help="src<TAB>tgt word list")
-    d.add_argument("--src-corpus", required=True)
-    d.add_argument("--tgt-corpus", required=True)
-    d.add_argument("-n", type=int, default=1500)
-    d.add_argument("--min-count", type=int, default=5)
-    d.add_argument("--drop-identical", action="store_true",
-                   help="leave out pairs whose two words are the same string (counted)")
-    d.add_argument("--lemmatize-tgt", default=None, metavar="LANG", choices=("ru",),
-                   help="lemmatize target words with pymorphy3 (ru), to match a lemmatized corpus")
-    d.add_argument("-o", "--output", required=True)
-    return p
+__all__ = ["frequent_dictionary"]
 
 
-@cli_entry
-def main(argv=None) -> int:
-    """The ``dict`` command; prints the counts as JSON. Exit 2 with one line on bad input."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    lines, counts = frequent_dictionary(args.pairs, args.src_corpus, args.tgt_corpus, args.n,
-                                        args.min_count, drop_identical=args.drop_identical,
-                                        lemmatize_tgt=args.lemmatize_tgt)
-    write_text(args.output, "\n".join(lines) + "\n")
-    write_json(str(args.output) + ".json", counts)
-    print(json.dumps(counts))
-    return 0
+if __name__ == "__main__":  # the command moved (same flags, ``dict`` dropped)
+    import sys
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    print("error: python -m fairseq_xdomain.ubli.eval_dictionary dict ...: moved, use "
+          "`xdomain-ubli dictionary ...` (the same flags)", file=sys.stderr)
+    sys.exit(2)

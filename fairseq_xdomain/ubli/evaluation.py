@@ -24,6 +24,7 @@ import torch
 from ..common.errors import UserError
 from ..common.textio import FIX_LINE_HINT, iter_lines
 from ..common.whitespace import split_fields
+from ..embeddings.case import case_only_misses
 from .csls import csls_topk, normalize, topk
 
 logger = logging.getLogger(__name__)
@@ -98,9 +99,33 @@ def load_checked_dictionary(path, src_word2id: dict[str, int],
     return dico
 
 
+#: (dictionary path, vocabulary sizes) already warned about coverage lost to case
+_CASE_WARNED: set = set()
+
+
+def warn_case_only_loss(dico: Dictionary, src_word2id: dict[str, int],
+                        tgt_word2id: dict[str, int]) -> int:
+    """Warn (once per dictionary and vocabulary sizes) when dictionary words are missing from a
+    vocabulary only because of case (``paris`` vs ``Paris``), with the counts per side and the
+    option that recovers them (``--lowercase``); returns the number of such words."""
+    tgt_words = {t for tws in dico.gold.values() for t in tws}
+    n_src = case_only_misses(dico.gold, src_word2id)
+    n_tgt = case_only_misses(tgt_words, tgt_word2id)
+    key = (dico.path, len(src_word2id), len(tgt_word2id))
+    if (n_src or n_tgt) and key not in _CASE_WARNED:
+        _CASE_WARNED.add(key)
+        logger.warning("%s: %d of %d source words and %d of %d target words are missing from "
+                       "the embeddings only because of case (e.g. 'paris' vs 'Paris'); "
+                       "--lowercase lowercases the embedding words as MUSE does", dico.path,
+                       n_src, len(dico.gold), n_tgt, len(tgt_words))
+    return n_src + n_tgt
+
+
 def require_coverage(dico: Dictionary, src_word2id: dict[str, int], tgt_word2id: dict[str, int],
                      ) -> tuple[list[tuple[int, list[int]]], int]:
-    """:func:`coverage` that raises ``UserError`` when no pair is covered."""
+    """:func:`coverage` that raises ``UserError`` when no pair is covered (and warns when
+    coverage is lost only to case: :func:`warn_case_only_loss`)."""
+    warn_case_only_loss(dico, src_word2id, tgt_word2id)
     covered, n_pairs_oov = coverage(dico, src_word2id, tgt_word2id)
     if not covered:
         raise UserError(
@@ -132,7 +157,9 @@ def evaluate_translation(mapped_src: torch.Tensor, tgt: torch.Tensor,
     ``mapped_src [n_src, d]`` (``src @ W``), ``tgt [n_tgt, d]``; the words are the rows' words
     (a list, or a word -> row dict). Keys: ``{method}_p@{k}`` in % of the covered source words,
     ``{method}_p@{k}_all`` in % of all, ``coverage`` in [0, 1], ``n_source_words``,
-    ``n_covered``, ``n_pairs_oov``, ``n_bad_lines``, ``dictionary``. Raises ``UserError`` when no
+    ``n_covered``, ``n_pairs_oov``, ``n_bad_lines``, ``dictionary``, ``per_word_top1``
+    ({"words": covered source words, method: [1 if its top-1 is gold else 0]}: the paired
+    data of McNemar's test and the bootstrap interval, ``significance.py``). Raises ``UserError`` when no
     pair is covered, ``ValueError`` for an unknown method or backend."""
     src_w2i = src_words if isinstance(src_words, dict) else {w: i for i, w in enumerate(src_words)}
     tgt_w2i = tgt_words if isinstance(tgt_words, dict) else {w: i for i, w in enumerate(tgt_words)}
@@ -160,6 +187,10 @@ def evaluate_translation(mapped_src: torch.Tensor, tgt: torch.Tensor,
         for key, val in _scores(preds, gold, n_all).items():
             result[f"{method}_{key}"] = val
         result.update(honest_metrics(method, preds, covered, src_w2i, tgt_w2i, dico, inverses))
+        # per covered source word, 1 if its top-1 is a gold translation (McNemar, bootstrap CI)
+        top1 = result.setdefault("per_word_top1", {
+            "words": [inverses[0][int(c[0])] for c in covered]})
+        top1[method] = [int(bool(p) and p[0] in g) for p, g in zip(preds, gold)]
     return result
 
 

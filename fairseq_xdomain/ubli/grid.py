@@ -36,64 +36,53 @@ each seed's ``history.SeedHistory`` as a dict),
 timings in s),
 ``summary.json`` (``"kind": "ubli_grid"``: the selected configuration, the oracle, all records),
 ``table.md``, and ``result.json``/``result.md`` (the selected configuration as a
-:class:`~fairseq_xdomain.results.UBLIResult`, what ``xdomain-report`` reads). Finished configurations are never recomputed.
+:class:`~fairseq_xdomain.results.UBLIResult`, what ``xdomain-report`` reads), written by
+:mod:`.grid_summary`. Finished configurations are never recomputed. The settings are one
+:class:`~.grid_config.GridConfig` (:func:`run_grid`); the command is
+:mod:`fairseq_xdomain.ubli.commands.grid`.
 
-Selection rule and identity candidate (issue 16, :mod:`.selection`): under ``--selection
+Selection rule and identity candidate (issue 16, :mod:`.selection`): under ``selection
 orthogonal`` (default) an epoch is scored by, and refinement starts from, the nearest orthogonal
-matrix of its W; ``--selection muse`` keeps MUSE's rule. Every record says which rule
+matrix of its W; ``selection muse`` keeps MUSE's rule. Every record says which rule
 (``selection_rule``), how far each epoch's W was from orthogonal (``adversarial_orthogonality``,
 ``flagged_epochs``), and for its map: ``orthogonality``, ``source_orthogonality`` (the kept
 epoch's W before projection) and ``flagged_nonorthogonal``. When the two ``.vec`` files come from
-one joint model (``--identity-candidate auto``, ``selection.detect_joint_space``) or with
-``always``, W = I refined R times (R in ``--refinements``) is a configuration too
+one joint model (``identity_candidate auto``, ``selection.detect_joint_space``) or with
+``always``, W = I refined R times (R in ``refinements``) is a configuration too
 (``configs/identity_r{R}.json``: ``candidate: identity``, seed None, 0 epochs), selected among the
 others by the same criterion (listed first, so it wins a tie).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
-from ..common.atomic import atomic_open, read_json, write_json, write_text
-from ..common.dataclass_args import add_dataclass_arguments, dataclass_from_args
-from ..common.errors import UserError, check_minimums, cli_entry
-from ..results import UBLIResult, add_label_arguments, write_result
+from ..common.atomic import atomic_open, read_json, write_json
+from ..common.errors import UserError
+from ..compat import load_trusted_checkpoint
 from .adversarial import AdversarialConfig, BatchedAdversarial
-from .align import (
-    adversarial_train,
-    check_adversarial_config,
-    complete_histories,
-    save_mapping,
-)
-from .csls import BACKENDS
-from .data import NORMALIZATIONS, add_max_vocab_argument, clamp_rank, load_pair
+from .align import adversarial_train, complete_histories, save_mapping
+from .data import clamp_rank, load_pair
 from .evaluation import Dictionary, evaluate_translation, load_dictionary
+from .grid_config import PAPER_EPOCHS, PAPER_REFINEMENTS, PAPER_SEEDS, GridConfig
+from .grid_summary import summarize
 from .history import SeedHistory, histories_from_dicts, histories_to_dicts
+from .pair_run import PairFiles
 from .refinement import RefinementConfig, refine
 from .selection import (
-    add_selection_arguments,
     best_stage,
     decide_identity,
-    first_maximum,
     is_nonorthogonal,
     mean_cosine_criterion,
     orthogonality,
-    rank_key,
 )
 
 logger = logging.getLogger(__name__)
-
-PAPER_SEEDS = (123, 456, 789, 321)
-PAPER_EPOCHS = (1, 3, 5)
-PAPER_REFINEMENTS = (1, 3, 5)
-
 
 # ----------------------------------------------------------------------------- configurations
 
@@ -223,8 +212,6 @@ def _save_pt(path, obj):
 
 
 def _load_pt(path):
-    from ..compat import load_trusted_checkpoint
-
     return load_trusted_checkpoint(path)
 
 
@@ -406,190 +393,8 @@ class Grid:
                        for r in self.refinements]
 
 
-# ----------------------------------------------------------------------------- summary
 
-
-def select(records: Sequence[dict]) -> tuple[dict, dict | None]:
-    """(selected, oracle) among configuration records: the selected one by the unsupervised
-    criterion (``selection.first_maximum``: first wins ties); the oracle, for reference only, by
-    CSLS P@1 (%), then criterion (None when the records are not evaluated). Raises
-    ``ValueError`` when ``records`` is empty."""
-    selected = records[first_maximum([r["criterion"] for r in records])]
-    oracle = None
-    if records and "csls_p@1" in records[0]:
-        oracle = max(records, key=lambda r: (r["csls_p@1"], rank_key(r["criterion"])))
-    return selected, oracle
-
-
-def _f(x, nd=2):
-    return "-" if x is None else f"{x:.{nd}f}"
-
-
-def to_markdown(summary) -> str:
-    recs = summary["configurations"]
-    sel, orc = summary["selected"], summary.get("oracle")
-    has_eval = recs and "csls_p@1" in recs[0]
-    lines = [f"# UBLI grid: {summary.get('pair') or ''} {summary.get('domains') or ''} "
-             f"{summary.get('init') or ''}".rstrip(), ""]
-    lines.append(f"Selected (best unsupervised criterion): seed {sel['seed']}, {sel['epochs']} "
-                 f"epochs, {sel['refinement']} refinement -> criterion {sel['criterion']:.5f}"
-                 + (f", CSLS P@1 {sel['csls_p@1']:.2f}, NN P@1 {sel['nn_p@1']:.2f}, coverage "
-                    f"{100 * sel['coverage']:.1f}%" if has_eval else ""))
-    if orc is not None:
-        lines.append(f"Oracle (best CSLS P@1, reference only): seed {orc['seed']}, {orc['epochs']} "
-                     f"epochs, {orc['refinement']} refinement -> CSLS P@1 {orc['csls_p@1']:.2f} "
-                     f"(criterion {orc['criterion']:.5f})")
-    lines += ["", "| seed | epochs | refinement | stage | criterion | NN P@1 | NN P@5 | NN P@10 "
-              "| CSLS P@1 | CSLS P@5 | CSLS P@10 | coverage | wall s |",
-              "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in recs:
-        mark = ""
-        if (r["seed"], r["epochs"], r["refinement"]) == (sel["seed"], sel["epochs"],
-                                                         sel["refinement"]):
-            mark += " **selected**"
-        if orc is not None and (r["seed"], r["epochs"], r["refinement"]) == (
-                orc["seed"], orc["epochs"], orc["refinement"]):
-            mark += " (oracle)"
-        ev = [r.get(k) for k in ("nn_p@1", "nn_p@5", "nn_p@10", "csls_p@1", "csls_p@5",
-                                 "csls_p@10")]
-        cov = f"{100 * r['coverage']:.1f}%" if "coverage" in r else "-"
-        lines.append(f"| {r['seed']}{mark} | {r['epochs']} | {r['refinement']} | "
-                     f"{r['selected_stage']} | {r['criterion']:.5f} | "
-                     + " | ".join(_f(x) for x in ev) + f" | {cov} | {r['wall_s']:.1f} |")
-    lines += ["", f"Stage: `advE` = the best adversarial epoch was kept, `refR` = refinement "
-              f"iteration R. Total wall time {summary['wall_s']:.1f} s "
-              f"(configurations computed in this run: {summary['n_computed_this_run']})."]
-    return "\n".join(lines) + "\n"
-
-
-#: keys of the selected record (or the summary) copied into the result's ``selected`` block
-SELECTION_KEYS = ("selection_rule", "candidate", "orthogonality", "flagged_nonorthogonal")
-
-
-def grid_result(summary: dict) -> UBLIResult:
-    """The selected configuration of a grid ``summary`` as a :class:`UBLIResult` (method
-    ``muse``; P@1 = the selected configuration's CSLS P@1 in %, None when not evaluated)."""
-    sel = summary["selected_record"]
-    # evaluation metrics are the numbers of the record that are not its own bookkeeping (the
-    # selection's diagnostics, lists and dicts of the selection rule, stay in ``selected``)
-    metrics = {k: v for k, v in sel.items() if k not in _NOT_METRICS
-               and isinstance(v, (int, float)) and not isinstance(v, bool)}
-    selected = {"seed": sel["seed"], "epochs": sel["epochs"], "refinement": sel["refinement"],
-                "stage": sel["selected_stage"], "best_adversarial_epoch":
-                sel["best_adversarial_epoch"], "mapping": summary.get("selected_mapping"),
-                "oracle": summary["oracle_configuration"], "oracle_p_at_1": (
-                    summary["oracle"].get("csls_p@1") if summary["oracle"] else None)}
-    for key in SELECTION_KEYS:
-        for src in (summary, sel):
-            if key in src:
-                selected[key] = src[key]
-    return UBLIResult(
-        method="muse", p_at_1=sel.get("csls_p@1"), pair=summary.get("pair"),
-        domains=summary.get("domains"), init=summary.get("init"), metrics=metrics,
-        criterion=sel["criterion"], selected=selected,
-        details={"n_configurations": len(summary["configurations"]),
-                 "n_computed_this_run": summary["n_computed_this_run"],
-                 "summary": "summary.json"},
-        config=summary["config"], wall_s=summary["wall_s"])
-
-
-#: fields of a configuration record that are not evaluation metrics
-_NOT_METRICS = ("kind", "seed", "epochs", "refinement", "criterion", "selected_stage",
-                "best_adversarial_epoch", "adversarial_criteria", "refinement_criteria",
-                "refinement_pairs", "adversarial_epochs_run", "adversarial_lr_stop", "p1",
-                "time_s", "wall_s")
-
-
-def summarize(grid: Grid, config: dict, labels: dict, wall_s: float) -> tuple[dict, str]:
-    """Write ``summary.json`` (the grid's own record, ``"kind": "ubli_grid"``: the selected
-    configuration and its record, the oracle, every record; P@k in %, ``coverage`` in [0, 1]),
-    ``selected_W.npy``, ``table.md``, and the selected configuration as a result
-    (``result.json`` + ``result.md``, a :class:`~fairseq_xdomain.results.UBLIResult` read by
-    ``xdomain-report``) from the records on disk; return (summary, Markdown). Raises
-    ``ValueError`` when no configuration is on disk."""
-    recs = grid.records()
-    sel, orc = select(recs)
-    summary = {
-        "kind": "ubli_grid", **labels, "method": "muse", "selected": True,
-        "criterion": sel["criterion"],
-        "p1": sel.get("p1"), "coverage": sel.get("coverage"),
-        "selected_configuration": {k: sel[k] for k in ("seed", "epochs", "refinement")},
-        "oracle_configuration": ({k: orc[k] for k in ("seed", "epochs", "refinement")}
-                                 if orc else None),
-        "oracle_p1": orc.get("p1") if orc else None,
-        "selected_record": sel, "oracle": orc, "configurations": recs,
-        "config": config, "wall_s": round(wall_s, 3),
-        "n_computed_this_run": grid.n_computed,
-    }
-    selected_W = grid.mapping_path(sel["seed"], sel["epochs"], sel["refinement"])
-    if selected_W.exists():
-        import shutil
-
-        with atomic_open(grid.out / "selected_W.npy", "wb") as handle, open(selected_W, "rb") as src:
-            shutil.copyfileobj(src, handle)
-        summary["selected_mapping"] = "selected_W.npy"
-    write_json(grid.out / "summary.json", summary)
-    write_result(grid.out / "result.json", grid_result(summary))
-    md = to_markdown({**summary, "selected": sel})
-    write_text(grid.out / "table.md", md)
-    return summary, md
-
-
-# ----------------------------------------------------------------------------- command line
-
-
-def _int_list(text):
-    try:
-        vals = [int(x) for x in str(text).split(",") if x.strip()]
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from err
-    if not vals:
-        raise argparse.ArgumentTypeError("empty list")
-    return vals
-
-
-def add_grid_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the grid's flags to ``parser`` (MUSE's defaults, the paper's grid); return it."""
-    p = parser
-    p.add_argument("--src-emb", required=True, help="source .vec (frequency order)")
-    p.add_argument("--tgt-emb", required=True, help="target .vec (frequency order)")
-    p.add_argument("--dico-eval", help="MUSE-format test dictionary (src tgt per line)")
-    p.add_argument("--out", required=True, help="output folder (resumes from what is there)")
-    add_max_vocab_argument(p)
-    p.add_argument("--normalize-embeddings", default="", choices=NORMALIZATIONS)
-    p.add_argument("--seeds", type=_int_list, default=list(PAPER_SEEDS))
-    p.add_argument("--epochs", type=_int_list, default=list(PAPER_EPOCHS),
-                   help="adversarial epoch counts to branch at")
-    p.add_argument("--refinements", type=_int_list, default=list(PAPER_REFINEMENTS),
-                   help="refinement iteration counts to score")
-    # the epoch and refinement counts are the grid's lists above (max taken in _configs)
-    g = p.add_argument_group("adversarial training (MUSE defaults)")
-    add_dataclass_arguments(g, AdversarialConfig, exclude=("n_epochs",))
-    g = p.add_argument_group("refinement and criterion")
-    add_dataclass_arguments(g, RefinementConfig, exclude=("n_refinement",))
-    g.add_argument("--knn-backend", default="auto", choices=BACKENDS)
-    add_label_arguments(p)  # --pair, --domains, --init (results.py)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--cpu", action="store_true", help="do not use CUDA even when available")
-    p.add_argument("--no-progress", action="store_true")
-    add_selection_arguments(p)  # --selection, --identity-candidate (ubli/selection.py)
-    return p
-
-
-def _configs(args, n_src=None, n_tgt=None):
-    """(AdversarialConfig, RefinementConfig) from the flags; limits clamped to the vocabularies
-    (with a warning) when their sizes are given, as ``xdomain-ubli align`` does."""
-    def clamp(name, v):
-        return v if n_src is None else clamp_rank(name, v, n_src, n_tgt)
-
-    adv = dataclass_from_args(
-        AdversarialConfig, args, n_epochs=max(args.epochs),
-        dis_most_frequent=clamp("--dis-most-frequent", args.dis_most_frequent))
-    ref = dataclass_from_args(
-        RefinementConfig, args, n_refinement=max(args.refinements),
-        dico_max_rank=clamp("--dico-max-rank", args.dico_max_rank),
-        criterion_max_rank=clamp("--criterion-max-rank", args.criterion_max_rank))
-    return check_adversarial_config(adv), ref.check()
+# ----------------------------------------------------------------------------- the run
 
 
 def _file_id(path):
@@ -597,49 +402,48 @@ def _file_id(path):
     return {"path": str(path), "size": st.st_size}
 
 
-def _selection_config(args, src_wv, tgt_wv) -> dict:
-    """The grid configuration's selection keys: the rule, the ``--identity-candidate`` choice,
+def _selection_config(cfg: GridConfig, src_wv, tgt_wv) -> dict:
+    """The grid configuration's selection keys: the rule, the ``identity_candidate`` choice,
     the joint-space test on the raw vectors (``selection.detect_joint_space``) and whether the
     identity candidate is in the grid (logged)."""
-    identity, joint = decide_identity(args.identity_candidate, src_wv.words, tgt_wv.words,
+    identity, joint = decide_identity(cfg.identity_candidate, src_wv.words, tgt_wv.words,
                                       src_wv.vectors, tgt_wv.vectors)
-    return {"selection": args.selection, "identity_candidate": args.identity_candidate,
+    return {"selection": cfg.selection, "identity_candidate": cfg.identity_candidate,
             "joint_space": joint, "identity": identity}
 
 
-def run_grid(args: argparse.Namespace,
+def run_grid(cfg: GridConfig, files: PairFiles, device: torch.device,
              on_config: Callable[[int, int, int, dict], None] | None = None) -> tuple[dict, str]:
-    """Run (or resume) the grid described by parsed ``args`` (of :func:`add_grid_arguments`);
-    return (summary dict, Markdown table). Writes the output folder of the module docstring.
+    """Run (or resume) the grid of ``cfg`` on ``files`` (``files.out``: the output folder of
+    the module docstring) on ``device`` (torch threads are the caller's: ``cfg.threads``);
+    return (summary dict, Markdown table) of :func:`.grid_summary.summarize`.
 
-    ``on_config``: see :class:`Grid`. Raises ``UserError`` for bad flag values (before anything
+    ``on_config``: see :class:`Grid`. Raises ``UserError`` for bad settings (before anything
     is loaded) and for an output folder that holds a grid with another configuration.
     """
-    check_minimums((("--max-vocab", args.max_vocab, 1), ("--threads", args.threads, 0)))
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    for name in ("seeds", "epochs", "refinements"):
-        vals = getattr(args, name)
-        if len(set(vals)) != len(vals):
-            raise UserError(f"--{name}: repeated values {vals}")
-    if min(args.epochs) < 1 or min(args.refinements) < 1:
-        raise UserError("--epochs and --refinements must be >= 1")
-    _configs(args)  # every value checked before anything is loaded or trained
-    out = Path(args.out)
+    labels = files.labels()
+    cfg.check()  # every value checked before anything is loaded or trained
+    out = Path(files.out)
     t0 = time.perf_counter()
-    src_wv, tgt_wv, src, tgt = load_pair(args.src_emb, args.tgt_emb, args.max_vocab,
-                                         args.normalize_embeddings)
-    dico = load_dictionary(args.dico_eval) if args.dico_eval else None
-    adv_cfg, ref_cfg = _configs(args, len(src_wv), len(tgt_wv))
+    src_wv, tgt_wv, src, tgt = load_pair(files.src_emb, files.tgt_emb, cfg.max_vocab,
+                                         cfg.normalize_embeddings)
+    dico = load_dictionary(files.dico_eval) if files.dico_eval else None
+    n_src, n_tgt = len(src_wv), len(tgt_wv)
+    adv_cfg = cfg.adversarial_config(clamp_rank(
+        "--dis-most-frequent", cfg.adversarial.dis_most_frequent, n_src, n_tgt))
+    ref_cfg = cfg.refinement_config(
+        dico_max_rank=clamp_rank("--dico-max-rank", cfg.refinement.dico_max_rank, n_src, n_tgt),
+        criterion_max_rank=clamp_rank("--criterion-max-rank", cfg.refinement.criterion_max_rank,
+                                      n_src, n_tgt))
     config = {
-        "src_emb": _file_id(args.src_emb), "tgt_emb": _file_id(args.tgt_emb),
-        "dico_eval": _file_id(args.dico_eval) if args.dico_eval else None,
-        "max_vocab": args.max_vocab, "normalize_embeddings": args.normalize_embeddings,
-        "n_src": len(src_wv), "n_tgt": len(tgt_wv), "dim": src_wv.dim,
-        "seeds": args.seeds, "epochs": sorted(args.epochs),
-        "refinements": sorted(args.refinements), "adversarial": adv_cfg.to_dict(),
-        "refinement": ref_cfg.to_dict(), "knn_backend": args.knn_backend,
-        **_selection_config(args, src_wv, tgt_wv),
+        "src_emb": _file_id(files.src_emb), "tgt_emb": _file_id(files.tgt_emb),
+        "dico_eval": _file_id(files.dico_eval) if files.dico_eval else None,
+        "max_vocab": cfg.max_vocab, "normalize_embeddings": cfg.normalize_embeddings,
+        "n_src": n_src, "n_tgt": n_tgt, "dim": src_wv.dim,
+        "seeds": cfg.seeds, "epochs": sorted(cfg.epochs),
+        "refinements": sorted(cfg.refinements), "adversarial": adv_cfg.to_dict(),
+        "refinement": ref_cfg.to_dict(), "knn_backend": cfg.knn_backend,
+        **_selection_config(cfg, src_wv, tgt_wv),
     }
     cfg_path = out / "grid_config.json"
     if cfg_path.is_file():
@@ -650,58 +454,17 @@ def run_grid(args: argparse.Namespace,
                             f"configuration ({', '.join(diff)}); use another --out")
     else:
         write_json(cfg_path, config)
-    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
-    grid = Grid(src.to(device), tgt.to(device), adv_cfg, ref_cfg, args.seeds, args.epochs,
-                args.refinements, out, src_w2i=src_wv.word2id, tgt_w2i=tgt_wv.word2id,
-                dico=dico, backend=args.knn_backend, device=device,
-                progress=not args.no_progress, on_config=on_config,
-                selection=args.selection, identity=config["identity"])
+    grid = Grid(src.to(device), tgt.to(device), adv_cfg, ref_cfg, cfg.seeds, cfg.epochs,
+                cfg.refinements, out, src_w2i=src_wv.word2id, tgt_w2i=tgt_wv.word2id,
+                dico=dico, backend=cfg.knn_backend, device=device,
+                progress=not cfg.no_progress, on_config=on_config,
+                selection=cfg.selection, identity=config["identity"])
     logger.info("grid: %d seeds x epochs %s x refinements %s = %d configurations on %s -> %s",
-                len(args.seeds), grid.epochs, grid.refinements, grid.n_configs, device, out)
+                len(cfg.seeds), grid.epochs, grid.refinements, grid.n_configs, device, out)
     grid.run()
-    labels = {"pair": args.pair, "domains": args.domains, "init": args.init}
-    return summarize(grid, config, labels, time.perf_counter() - t0)
+    return summarize(grid, config, {k: labels[k] for k in ("pair", "domains", "init")},
+                     time.perf_counter() - t0)
 
 
-def _print_selection(summary):
-    sel, orc = summary["selected_record"], summary["oracle"]
-
-    def desc(r):
-        ev = (f" CSLS P@1 {r['csls_p@1']:.2f} NN P@1 {r['nn_p@1']:.2f} coverage "
-              f"{100 * r['coverage']:.1f}%" if "csls_p@1" in r else "")
-        who = ("identity" if r.get("candidate") == "identity"
-               else f"seed {r['seed']} epochs {r['epochs']}")
-        return (f"{who} refinement {r['refinement']}: "
-                f"criterion {r['criterion']:.5f}{ev}")
-
-    print(f"selected (best unsupervised criterion): {desc(sel)}")
-    if orc is not None:
-        print(f"oracle (best CSLS P@1, reference only): {desc(orc)}")
-
-
-DESCRIPTION = "MUSE grid search (seeds x epochs x refinements) with shared prefixes."
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``xdomain-ubli grid`` (also ``python -m fairseq_xdomain.ubli.grid``)."""
-    p = argparse.ArgumentParser(prog="xdomain-ubli grid", description=DESCRIPTION)
-    return add_grid_arguments(p)
-
-
-@cli_entry
-def main(argv: Sequence[str] | None = None) -> int:
-    """``xdomain-ubli grid``: run, print the selection and where it wrote."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    summary, _ = run_grid(args)
-    _print_selection(summary)
-    print(f"wrote {Path(args.out) / 'result.json'}, {Path(args.out) / 'summary.json'} and "
-          f"{Path(args.out) / 'table.md'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
-__all__ = ["Grid", "run_configuration", "select", "add_grid_arguments", "run_grid", "main"]
+__all__ = ["Grid", "GridConfig", "run_configuration", "config_name", "run_grid",
+           "PAPER_SEEDS", "PAPER_EPOCHS", "PAPER_REFINEMENTS"]

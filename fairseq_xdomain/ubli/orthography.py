@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .evaluation import TOPKS, Dictionary, _scores
+from .evaluation import TOPKS, Dictionary, _scores, honest_metrics, require_coverage
 
 NGRAM_RANGE = (1, 3)
 
@@ -97,8 +97,6 @@ def ortho_baseline(dico: Dictionary, src_words: Sequence[str] | dict[str, int],
     like them, ``n_nonident``, ``ortho_self_top1`` in [0, 1], ``coverage`` in [0, 1] and counts
     (the same coverage as the embedding methods, for the same table). Raises ``UserError`` when
     no pair is covered."""
-    from .evaluation import honest_metrics, require_coverage
-
     src_w2i = src_words if isinstance(src_words, dict) else {w: i for i, w in enumerate(src_words)}
     tgt_w2i = tgt_words if isinstance(tgt_words, dict) else {w: i for i, w in enumerate(tgt_words)}
     covered, n_pairs_oov = require_coverage(dico, src_w2i, tgt_w2i)

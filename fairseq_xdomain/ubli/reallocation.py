@@ -19,7 +19,7 @@ vectors, then the space is refined by alignment:
    balanced shared words (unit rows; the mapped vector keeps the norm of the joint vector it
    replaces); without a separate model, or when the separate model lacks the word, the word is
    dropped from that side's vocabulary. Nothing is dropped silently: every list is counted.
-3. ``xdomain-ubli reallocate`` then runs the Procrustes/CSLS refinement of ``align``
+3. ``xdomain-ubli reallocate`` (:mod:`.reallocation_run`) then runs the Procrustes/CSLS refinement of ``align``
    (:func:`~fairseq_xdomain.ubli.align.refine_and_select`) from the identity, keeping the best
    stage by the unsupervised criterion.
 
@@ -28,19 +28,15 @@ of a vocabulary that a counts file lacks count 0.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
 from ..common.errors import UserError
 from ..common.textio import iter_lines
-from .data import add_max_vocab_argument
 from .procrustes import procrustes
 
 logger = logging.getLogger(__name__)
@@ -195,128 +191,4 @@ def reallocate(src_words: Sequence[str], src: torch.Tensor, tgt_words: Sequence[
     return res
 
 
-def add_reallocate_parser(sub) -> None:
-    """``xdomain-ubli reallocate`` (a subparser of ``sub``). Only flags without fixed choices:
-    the k-NN back end is ``auto``, no ``--normalize-embeddings``, and the induced dictionary of
-    the refinement is built as ``align``'s default (``--dico-build S2T``, CSLS); score other
-    settings on the written vectors with ``xdomain-ubli evaluate``."""
-    from ..common.dataclass_args import add_dataclass_arguments
-    from .refinement import RefinementConfig
-
-    p = sub.add_parser("reallocate", help="joint space: language-specific vectors for shared "
-                       "words used very unevenly (Wang et al. 2020), then refinement")
-    p.add_argument("--src-emb", required=True, help="the joint model's source-side .vec")
-    p.add_argument("--tgt-emb", required=True, help="the joint model's target-side .vec")
-    p.add_argument("--src-counts", required=True,
-                   help="source corpus counts ('word count' lines, e.g. fairseq dict.txt)")
-    p.add_argument("--tgt-counts", required=True, help="target corpus counts")
-    p.add_argument("--src-sep-emb", default=None,
-                   help="source separate-model .vec (default: uneven words are dropped)")
-    p.add_argument("--tgt-sep-emb", default=None, help="target separate-model .vec")
-    p.add_argument("--ratio", type=float, default=DEFAULT_THRESHOLD,
-                   help="frequency ratio beyond which a shared word is uneven (> 1)")
-    add_max_vocab_argument(p)
-    p.add_argument("--dico-eval", default=None, help="MUSE-format test dictionary")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    p.add_argument("--cpu", action="store_true", help="do not use CUDA even when available")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--no-export", action="store_true",
-                   help="do not write the reallocated .vec files")
-    add_dataclass_arguments(p, RefinementConfig, exclude=("dico_build", "dico_method"))
-    from .ortho_retrieval import add_ortho_arguments
-
-    add_ortho_arguments(p)
-    p.set_defaults(knn_backend="auto", normalize_embeddings="")
-    from ..results import add_label_arguments
-
-    add_label_arguments(p)
-
-
-def cmd_reallocate(args: argparse.Namespace):
-    """Run ``xdomain-ubli reallocate``: writes DIR/src.vec, DIR/tgt.vec (reallocated, before
-    the map; not with ``--no-export``), DIR/W.npy (``src @ W``), DIR/reallocation.json (counts
-    and examples) and DIR/results.json (a ``UBLIResult``, method ``reallocate``; with
-    ``--ortho-weight`` and ``--dico-eval`` also the orthography-aware retrieval's
-    ``csls_ortho_*`` metrics, as ``evaluate`` has them). Returns the result. Raises ``UserError`` for bad
-    flags or files."""
-    from ..common.atomic import write_json
-    from ..embeddings.vecio import load_vec, save_vec
-    from ..results import UBLIResult, labels_from_args, write_result
-    from .align import refine_and_select, save_mapping
-    from .cli import _check_common, _print_result, _ref_cfg, _setup
-    from .data import load_pair, normalize_embeddings
-    from .evaluation import evaluate_translation, load_checked_dictionary
-    from .selection import mean_cosine_criterion
-
-    _check_common(args)
-    if args.ratio <= 1:
-        raise UserError(f"--ratio {args.ratio}: must be > 1")
-    device = _setup(args)
-    t0 = time.perf_counter()
-    src_counts, tgt_counts = read_counts(args.src_counts), read_counts(args.tgt_counts)
-    src_wv, tgt_wv, src, tgt = load_pair(args.src_emb, args.tgt_emb, args.max_vocab)
-    seps = []
-    for path in (args.src_sep_emb, args.tgt_sep_emb):
-        if path is None:
-            seps.append(None)
-            continue
-        wv = load_vec(path, args.max_vocab)
-        if wv.dim != src.shape[1]:
-            raise UserError(f"{path}: dimension {wv.dim}, the joint vectors have {src.shape[1]}")
-        seps.append((wv.words, torch.from_numpy(wv.vectors)))
-    re = reallocate(src_wv.words, src, tgt_wv.words, tgt, src_counts, tgt_counts, args.ratio,
-                    seps[0], seps[1])
-    src_w2i = {w: i for i, w in enumerate(re.src_words)}
-    tgt_w2i = {w: i for i, w in enumerate(re.tgt_words)}
-    dico = load_checked_dictionary(args.dico_eval, src_w2i, tgt_w2i)
-    x = normalize_embeddings(re.src, args.normalize_embeddings).to(device)
-    z = normalize_embeddings(re.tgt, args.normalize_embeddings).to(device)
-    ref = _ref_cfg(args, len(re.src_words), len(re.tgt_words))
-    eye = torch.eye(x.shape[1], device=device)
-    crit0 = mean_cosine_criterion(x, z, max_rank=ref.criterion_max_rank, k_csls=ref.k_csls,
-                                  backend=args.knn_backend)
-    W, crit, ref_it, records = refine_and_select(x, z, eye, crit0, ref, backend=args.knn_backend,
-                                                 progress=not args.no_progress)
-    metrics: dict = {}
-    selected = {"refinement": ref_it, "identity_criterion": crit0}
-    if dico is not None:
-        metrics = evaluate_translation(x @ W, z, src_w2i, tgt_w2i, dico, k_csls=args.csls_k,
-                                       backend=args.knn_backend)
-        if args.ortho_weight != 0:  # orthography-aware retrieval on the reallocated space
-            from .ortho_retrieval import ortho_evaluation
-
-            ortho, selected["ortho_weight_selection"] = ortho_evaluation(
-                x @ W, z, src_w2i, tgt_w2i, dico, args.ortho_weight, k_csls=args.csls_k,
-                max_rank=ref.criterion_max_rank or len(src_w2i), backend=args.knn_backend)
-            metrics.update(ortho)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = re.summary()
-    if not args.no_export:
-        save_vec(out / "src.vec", re.src_words, re.src.numpy())
-        save_vec(out / "tgt.vec", re.tgt_words, re.tgt.numpy())
-    save_mapping(out / "W.npy", W)
-    write_json(out / "reallocation.json", summary)
-    config = {"command": "reallocate", "src_emb": os.fspath(args.src_emb),
-              "tgt_emb": os.fspath(args.tgt_emb), "src_counts": os.fspath(args.src_counts),
-              "tgt_counts": os.fspath(args.tgt_counts), "src_sep_emb": args.src_sep_emb,
-              "tgt_sep_emb": args.tgt_sep_emb, "ratio": args.ratio,
-              "max_vocab": args.max_vocab, "normalize_embeddings": args.normalize_embeddings,
-              "refinement": ref.to_dict(), "dico_eval": args.dico_eval, "seed": None,
-              "ortho_weight": args.ortho_weight}
-    result = UBLIResult(**labels_from_args(args), method="reallocate",
-                        p_at_1=metrics.get("csls_p@1"), metrics=metrics,
-                        criterion=crit, config=config,
-                        selected=selected,
-                        details={"reallocation": {k: v for k, v in summary.items()
-                                                  if not k.endswith("_examples")},
-                                 "refinement": records},
-                        wall_s=time.perf_counter() - t0)
-    write_result(out / "results.json", result)
-    _print_result(result)
-    return result
-
-
-__all__ = ["DEFAULT_THRESHOLD", "Reallocation", "add_reallocate_parser", "cmd_reallocate",
-           "frequency_ratio", "read_counts", "reallocate"]
+__all__ = ["DEFAULT_THRESHOLD", "Reallocation", "frequency_ratio", "read_counts", "reallocate"]

@@ -31,13 +31,15 @@ class RefinementConfig:
 
     # metadata: the flags of xdomain-ubli align/baseline/grid (common/dataclass_args.py)
     n_refinement: int = field(default=5, metadata={"flag": "refinement",
-                                                   "help": "Procrustes iterations"})
+                                                   "help": "Procrustes iterations",
+                                                   "aliases": ("--n_refinement",)})
     dico_build: str = field(default="S2T", metadata={
-        "choices": DICO_BUILDS, "help": "induced dictionary: source to target, target to source, "
+        "aliases": ("--dico_build",), "choices": DICO_BUILDS, "help": "induced dictionary: source to target, target to source, "
                                         "their intersection (&) or union (|)"})
     dico_method: str = field(default="csls", metadata={
-        "choices": DICO_METHODS, "help": "retrieval of the induced dictionary"})
+        "aliases": ("--dico_method",), "choices": DICO_METHODS, "help": "retrieval of the induced dictionary"})
     dico_max_rank: int = field(default=15000, metadata={
+        "aliases": ("--dico_max_rank",),
         "help": "most frequent words of the induced dictionary (0: all)"})
     k_csls: int = field(default=10, metadata={"flag": "csls-k", "help": "CSLS neighbourhood k"})
     criterion_max_rank: int = field(default=10000, metadata={

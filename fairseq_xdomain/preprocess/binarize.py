@@ -33,6 +33,7 @@ from pathlib import Path
 
 from fairseq_xdomain.common.atomic import atomic_open
 from fairseq_xdomain.common.errors import UserError
+from fairseq_xdomain.common.langcodes import check_code
 from fairseq_xdomain.common.textio import (
     LineStats,
     ParallelStats,
@@ -200,6 +201,7 @@ def binarize(data_dir, spm_model, train: dict, valid: dict | None = None,
     if spm_model is not None:
         require_file(spm_model, "sentencepiece model")
     for lang, path in [*train.items(), *valid.items()]:
+        check_code(lang, "--train/--valid")  # the one rule every later tool accepts
         require_file(path, f"{lang} input file")
     if "," in str(Path(data_dir).resolve()):
         raise UserError(f"{data_dir}: fairseq-preprocess cannot read a path containing ','")

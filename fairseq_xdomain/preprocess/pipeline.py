@@ -258,8 +258,10 @@ def load_config(path) -> dict:
 
 # ----------------------------------------------------------------------------- pipeline
 
-def run_pipeline(config_path, force: bool = False) -> dict:
-    """Run every step of the config; write DATA/manifest.json; return the manifest."""
+def run_pipeline(config_path, force: bool = False, plan: bool = False) -> dict:
+    """Run every step of the config; write DATA/manifest.json; return the manifest. With
+    ``plan``: check the config and inputs, run nothing, estimate each step
+    (:mod:`.plan`) into WORK/plan.json; return that plan."""
     from . import binarize as binarize_mod
     from . import concat as concat_mod
     from . import lemmatize as lemmatize_mod
@@ -288,10 +290,14 @@ def run_pipeline(config_path, force: bool = False) -> dict:
         if lang not in lemmatize_mod.SUPPORTED_LEMMA_LANGS:
             raise UserError(f"{config_path}: cannot lemmatize '{lang}' (supported: "
                             f"{', '.join(lemmatize_mod.SUPPORTED_LEMMA_LANGS)})")
-    work.mkdir(parents=True, exist_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(work, out_dir)
-    runner = Runner(work, force=force, progress=logger.info)
+    # one run owns the work and output folders (locked here, before the clean-up below)
+    if plan:
+        from ..planning import PlanRunner
+
+        runner = PlanRunner(work, force=force)
+    else:
+        runner = Runner(work, force=force, progress=logger.info, owns=[out_dir])
+        clean_stale_temps(work, out_dir)
     started = time.time()
 
     sample_params = {**cfg["sample"], "seed": cfg["sample"].get("seed", seed),
@@ -386,6 +392,11 @@ def run_pipeline(config_path, force: bool = False) -> dict:
         return [str(out_dir / f) for f in result["files"]], result
 
     runner.step("binarize", bin_inputs, bin_params, do_binarize, outputs=[out_dir])
+    if plan:
+        from .plan import plan_pipeline
+
+        return plan_pipeline(cfg, runner.records, work,
+                             f"xdomain-prep pipeline --config {config_path}").to_dict()
 
     manifest = _manifest(cfg, config_path, runner, time.time() - started)
     write_json(out_dir / "manifest.json", manifest)

@@ -10,6 +10,7 @@ import logging
 import sys
 import textwrap
 
+from fairseq_xdomain.common.cli import ArgumentParser, setup_logging
 from fairseq_xdomain.common.errors import UserError, cli_entry
 from fairseq_xdomain.common.textio import BAD_UTF8_POLICIES
 
@@ -63,40 +64,53 @@ def _key_values(items, option: str) -> dict[str, str]:
     return out
 
 
+def _step(sub, name: str, help: str, description: str | None = None, *, epilog: str | None = None):
+    """One STEP (or ``spm`` ACTION) of ``sub``, its description and epilog reflowed by _Formatter."""
+    return sub.add_parser(name, formatter_class=_Formatter, help=help, description=description,
+                          epilog=epilog)
+
+
+def _text(block: str) -> str:
+    """A description written as a block: paragraphs (blank-line separated) on one line each."""
+    return "\n\n".join(" ".join(p.split()) for p in block.strip().split("\n\n"))
+
+
+def _input_output(p) -> None:
+    """The one-file steps' INPUT and -o OUTPUT."""
+    p.add_argument("input", metavar="INPUT", help="text file, one sentence per line")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file (written atomically)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xdomain-prep", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="xdomain-prep", description=DESCRIPTION)
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     sub = parser.add_subparsers(dest="command", metavar="STEP", required=True)
 
-    p = sub.add_parser(
-        "sample", formatter_class=_Formatter, help="keep N uniformly random lines (seeded)",
-        description="Keep N lines chosen uniformly at random (seeded), streaming: memory is "
-        "bounded by N, not by the file size. The kept lines are written in their original file "
-        "order. If the corpus has N lines or fewer, all are kept and a warning says so.\n\n"
-        "--dedup de-duplicates globally, still in O(N) memory: each line's sampling priority is "
-        "a seeded 64-bit hash of its text, so duplicates are in or out together and the result "
-        "is a uniform sample of distinct lines (first occurrence kept).",
+    p = _step(sub, "sample", "keep N uniformly random lines (seeded)", _text("""
+        Keep N lines chosen uniformly at random (seeded), streaming: memory is bounded by N, not by
+        the file size. The kept lines are written in their original file order. If the corpus has N
+        lines or fewer, all are kept and a warning says so.
+
+        --dedup de-duplicates globally, still in O(N) memory: each line's sampling priority is a
+        seeded 64-bit hash of its text, so duplicates are in or out together and the result is a
+        uniform sample of distinct lines (first occurrence kept)."""),
         epilog="example: xdomain-prep sample -n 5000000 --seed 0 --drop-empty en.wiki.txt "
         "-o en.sample.txt")
-    p.add_argument("input", metavar="INPUT", help="text file, one sentence per line")
-    p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file (written atomically)")
+    _input_output(p)
     p.add_argument("-n", type=int, required=True, metavar="N", help="number of lines to keep")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same lines)")
     p.add_argument("--drop-empty", action="store_true", help="never keep empty/blank lines")
     p.add_argument("--dedup", action="store_true", help="keep distinct lines only")
     _add_utf8(p)
 
-    p = sub.add_parser(
-        "tokenize", formatter_class=_Formatter, help="Moses normalisation + tokenization",
-        description="Moses punctuation normalisation and tokenization (sacremoses) with the "
-        "rules of --lang, optionally lowercased. Runs on --workers processes (chunks of lines; "
-        "output order = input order); --workers 1 runs in this process. Special characters are "
-        "not XML-escaped unless --escape. Supported languages are those with a Moses "
-        "nonbreaking-prefix list in sacremoses; any other code is an error.",
+    p = _step(sub, "tokenize", "Moses normalisation + tokenization", _text("""
+        Moses punctuation normalisation and tokenization (sacremoses) with the rules of --lang,
+        optionally lowercased. Runs on --workers processes (chunks of lines; output order = input
+        order); --workers 1 runs in this process. Special characters are not XML-escaped unless
+        --escape. Supported languages are those with a Moses nonbreaking-prefix list in sacremoses;
+        any other code is an error."""),
         epilog="example: xdomain-prep tokenize --lang fr --lowercase fr.sample.txt -o fr.tok")
-    p.add_argument("input", metavar="INPUT", help="text file, one sentence per line")
-    p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file (written atomically)")
+    _input_output(p)
     p.add_argument("--lang", required=True, help="language code (en, fr, ru, de, ...)")
     p.add_argument("--lowercase", action="store_true", help="lowercase after tokenizing")
     p.add_argument("--workers", type=int, default=0,
@@ -106,23 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=2000, help="lines per worker task")
     _add_utf8(p)
 
-    p = sub.add_parser(
-        "lemmatize", formatter_class=_Formatter, help="Russian lemmatization (pymorphy3)",
-        description="Replace every token containing Cyrillic letters by the (lowercase) lemma "
-        "of pymorphy3's most probable parse; other tokens are kept. Input should be tokenized. "
-        "Lemmas are cached per word type.",
+    p = _step(sub, "lemmatize", "Russian lemmatization (pymorphy3)", _text("""
+        Replace every token containing Cyrillic letters by the (lowercase) lemma of pymorphy3's most
+        probable parse; other tokens are kept. Input should be tokenized. Lemmas are cached per word
+        type."""),
         epilog="example: xdomain-prep lemmatize ru.tok -o ru.lem")
-    p.add_argument("input", metavar="INPUT", help="text file, one sentence per line")
-    p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file (written atomically)")
+    _input_output(p)
     p.add_argument("--lang", default="ru", help="language (only ru is supported)")
     _add_utf8(p)
 
-    p = sub.add_parser(
-        "concat", formatter_class=_Formatter, help="join corpora, recording each line's origin",
-        description="Join corpora into one (interleaved line by line, or appended) and write "
+    p = _step(sub, "concat", "join corpora, recording each line's origin",
+        "Join corpora into one (interleaved line by line, or appended) and write "
         "OUTPUT.origin: one line 'LANG<TAB>DOMAIN' per output line, from --tags.",
         epilog="example: xdomain-prep concat en.tok fr.tok --tags en.wiki fr.un -o joint.txt")
-    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="text files, one sentence per line")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file (written atomically)")
     p.add_argument("--tags", nargs="+", required=True, metavar="LANG.DOMAIN",
                    help="one tag per input, e.g. en.wiki fr.un")
@@ -130,20 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="alternate lines of the inputs, or write one input after the other")
     _add_utf8(p)
 
-    p = sub.add_parser(
-        "spm", formatter_class=_Formatter, help="train/apply one joint sentencepiece model",
-        description="`spm train` trains one joint sentencepiece model on all INPUT files; "
+    p = _step(sub, "spm", "train/apply one joint sentencepiece model",
+        "`spm train` trains one joint sentencepiece model on all INPUT files; "
         "`spm apply` encodes a file into space-separated pieces.")
     spm_sub = p.add_subparsers(dest="spm_command", metavar="ACTION", required=True)
-    t = spm_sub.add_parser(
-        "train", formatter_class=_Formatter, help="train PREFIX.model / PREFIX.vocab",
-        description="Train one sentencepiece model on the lines of all INPUT files (empty lines "
-        "skipped). At most --max-sentences lines, sampled uniformly by sentencepiece with "
-        "--seed, are held in memory for training. Lines longer than --max-sentence-length bytes "
-        "are left out (sentencepiece would ignore them silently) and counted in the log. The "
-        "same lines and options give a byte-identical PREFIX.model.",
+    t = _step(spm_sub, "train", "train PREFIX.model / PREFIX.vocab", _text("""
+        Train one sentencepiece model on the lines of all INPUT files (empty lines skipped). At most
+        --max-sentences lines, sampled uniformly by sentencepiece with --seed, are held in memory
+        for training. Lines longer than --max-sentence-length bytes are left out (sentencepiece
+        would ignore them silently) and counted in the log. The same lines and options give a
+        byte-identical PREFIX.model."""),
         epilog="example: xdomain-prep spm train joint.txt -o spm --vocab-size 32000")
-    t.add_argument("inputs", nargs="+", metavar="INPUT")
+    t.add_argument("inputs", nargs="+", metavar="INPUT", help="text files, one sentence per line")
     t.add_argument("-o", "--output", required=True, metavar="PREFIX",
                    help="writes PREFIX.model and PREFIX.vocab")
     t.add_argument("--vocab-size", type=int, default=32000, help="number of pieces")
@@ -159,24 +168,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "lines are not used for training and are counted in the log")
     t.add_argument("--threads", type=int, default=0, help="0: all cores (max 16)")
     _add_utf8(t)
-    a = spm_sub.add_parser(
-        "apply", formatter_class=_Formatter, help="encode a file into pieces",
+    a = _step(spm_sub, "apply", "encode a file into pieces",
         epilog="example: xdomain-prep spm apply en.tok -o en.spm --model spm.model")
-    a.add_argument("input", metavar="INPUT", help="text file, one sentence per line")
-    a.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output file (written atomically)")
+    _input_output(a)
     a.add_argument("--model", required=True, help="PREFIX.model from `spm train`")
     a.add_argument("--threads", type=int, default=0, help="0: all cores (max 16)")
     _add_utf8(a)
 
-    p = sub.add_parser(
-        "binarize", formatter_class=_Formatter, help="fairseq binarized data folder",
-        description="Binarize sentencepiece-encoded files with fairseq's preprocessing into "
-        "DATA (see docs/design.md): DATA/dict.txt (one joint dictionary built "
-        "from the sentencepiece vocabulary), DATA/spm.{model,vocab}, DATA/{lang}/train.{bin,idx}"
-        ", DATA/{lang}/valid.{bin,idx}, DATA/{split}.{src}-{tgt}.{lang}.{bin,idx}.",
+    p = _step(sub, "binarize", "fairseq binarized data folder", _text("""
+        Binarize sentencepiece-encoded files with fairseq's preprocessing into DATA (see
+        docs/design.md): DATA/dict.txt (one joint dictionary built from the sentencepiece
+        vocabulary), DATA/spm.{model,vocab}, DATA/{lang}/train.{bin,idx},
+        DATA/{lang}/valid.{bin,idx}, DATA/{split}.{src}-{tgt}.{lang}.{bin,idx}."""),
         epilog="example: xdomain-prep binarize --spm-model spm.model --train en=en.spm "
         "--train fr=fr.spm --parallel valid.en=dev.en.spm --parallel valid.fr=dev.fr.spm -o DATA")
-    p.add_argument("-o", "--output", required=True, metavar="DATA")
+    p.add_argument("-o", "--output", "--out", dest="output", required=True, metavar="DATA",
+                   help="output folder (the binarized layout of docs/design.md)")
     p.add_argument("--spm-model", required=True, help="the joint sentencepiece model")
     p.add_argument("--train", action="append", metavar="LANG=FILE", required=True,
                    help="monolingual training data of LANG (repeat per language)")
@@ -191,16 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "fail; parallel sides are read in lockstep, never shifted; the count is "
                         "reported")
 
-    p = sub.add_parser(
-        "pipeline", formatter_class=_Formatter, help="all steps for a language pair, resumable",
-        description="Run sample, tokenize, (lemmatize), concat, spm, binarize for a language "
-        "pair from one YAML or JSON config (format: docs/preprocessing.md), writing "
-        "DATA/manifest.json (+ manifest.md). A step is skipped when its outputs exist and its "
-        "inputs (sha256) and parameters are unchanged; a killed run resumes where it stopped.",
+    p = _step(sub, "pipeline", "all steps for a language pair, resumable", _text("""
+        Run sample, tokenize, (lemmatize), concat, spm, binarize for a language pair from one YAML
+        or JSON config (format: docs/preprocessing.md), writing DATA/manifest.json (+ manifest.md).
+        A step is skipped when its outputs exist and its inputs (sha256) and parameters are
+        unchanged; a killed run resumes where it stopped."""),
         epilog="example (in a checkout; the paper's en-fr data, raw text in data/raw/): "
         "xdomain-prep pipeline --config recipes/prep_en_fr.yaml")
     p.add_argument("--config", required=True, metavar="FILE", help="YAML or JSON config")
     p.add_argument("--force", action="store_true", help="rerun every step")
+    p.add_argument("--plan", action="store_true",
+                   help="run nothing: check the config and inputs, measure each step on the "
+                        "first lines of the real corpora, print the estimated time and memory "
+                        "per step and the total, and write WORK/plan.json (docs/presets.md)")
     return parser
 
 
@@ -255,17 +265,14 @@ def _run(args) -> int:
     elif args.command == "pipeline":
         from .pipeline import run_pipeline
 
-        run_pipeline(args.config, force=args.force)
+        run_pipeline(args.config, force=args.force, plan=args.plan)
     return 0
 
 
 @cli_entry
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO, stream=sys.stderr,
-        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", datefmt="%H:%M:%S",
-    )
+    setup_logging(logging.WARNING if args.quiet else logging.INFO)
     return _run(args)
 
 

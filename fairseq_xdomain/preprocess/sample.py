@@ -164,6 +164,9 @@ def sample_file(input_path, output_path, n: int, seed: int = 0, drop_empty: bool
     """Sample ``input_path`` into ``output_path`` (atomically); log and return the counts."""
     lines, stats = sample_lines(input_path, n, seed=seed, drop_empty=drop_empty, dedup=dedup,
                                 on_bad_utf8=on_bad_utf8, show_progress=show_progress, hint=hint)
+    if stats.kept == 0:  # refused here, naming the user's file, not at the next (work) file
+        raise UserError(f"{input_path}: no line to sample ({stats.read} read, "
+                        f"{stats.empty_dropped} empty, {stats.bad_utf8} with invalid UTF-8)")
     with atomic_open(output_path) as out:
         for line in lines:
             out.write(line)

@@ -156,11 +156,16 @@ def tokenize_file(input_path, output_path, lang: str, lowercase: bool = False,
         with atomic_open(output_path) as out:
             first = next(blocks, None)  # the pool is forked before tqdm may start its thread
             with progress(desc=f"tokenize {input_path}") as bar:
+                has_token = False
                 for block in itertools.chain([first] if first is not None else [], blocks):
                     out.write(block)
                     count = block.count("\n")
                     written += count
+                    has_token = has_token or bool(block.strip())
                     bar.update(count)
+            if not has_token:  # refused at the first step that sees it (no output left)
+                raise UserError(f"{input_path}: no token in its {written} readable line(s) "
+                                "(every line is empty or blank)")
     finally:
         blocks.close()  # stops the worker pool, also on errors
     if stats.bad_utf8:
