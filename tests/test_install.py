@@ -39,7 +39,8 @@ from packaging.utils import canonicalize_name
 
 pytestmark = pytest.mark.slow  # 21 s idle, ~70 s on a busy 2-core machine: a wheel, 2 venvs, 2 trainings
 
-SOURCES = ["setup.py", "pyproject.toml", "README.md", "fairseq_xdomain", "recipes"]
+SOURCES = ["setup.py", "pyproject.toml", "README.md", "LICENSE", "CITATION.cff", "fairseq_xdomain",
+           "recipes", "docs"]
 RECIPES = {"mlm_pretrain.sh", "paper_table2.sh", "ubli.sh", "unmt.sh", "wordsim.sh"}
 
 
@@ -153,6 +154,12 @@ def test_wheel_layout_and_declared_dependencies(wheel):
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"fairseq_xdomain"}, tops  # nothing under a generic top-level name
     assert "fairseq_xdomain/preprocess/cli.py" in names
+    # the docs every error and --help cite, the licence and the citation's metadata ship too
+    docs = {p.name for p in (REPO / "docs").glob("*.md")}
+    assert {n.rsplit("/", 1)[1] for n in names if n.startswith("fairseq_xdomain/docs/")} >= docs
+    assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE")
+               for n in names), [n for n in names if "dist-info" in n]
+    assert "License: MIT" in metadata or "License-Expression: MIT" in metadata
     assert {n.rsplit("/", 1)[1] for n in names if n.startswith("fairseq_xdomain/recipes/")
             and n.endswith(".sh")} == RECIPES
     # the presets (fairseq_xdomain/presets.py) travel as package data
