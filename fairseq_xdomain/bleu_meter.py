@@ -106,13 +106,15 @@ def add_corpus_stats(log: dict, key: str, hypotheses, references, tokenize: str)
         log[f"{key}_totals_{n}"] = stats.totals[n] if stats else 0
 
 
-def reduce_bleu(logging_outputs, prefix: str = _PREFIX, name: str = "bleu",
-                empty_is_zero: bool = False) -> None:
+def reduce_bleu(logging_outputs, prefix: str = _PREFIX, name: str = "bleu") -> None:
     """Log ``bleu_{src}_{tgt}``, ``bleu_sents_{src}_{tgt}`` and ``bleu`` into fairseq's
-    ``metrics`` from the summed statistics of ``logging_outputs`` (all batches, all ranks).
-    A direction with no n-gram at all is left out (``empty_is_zero``: it scores 0 when it has
-    sentences). ``prefix``/``name``: another family of keys (round-trip BLEU:
-    ``_rt_bleu_{lang}_*`` -> ``rt_bleu_{lang}``, ``rt_bleu``)."""
+    ``metrics`` from the summed statistics of ``logging_outputs`` (all ranks of one batch:
+    fairseq's validation reduces batch by batch and the meters sum over batches).
+    A direction is left out only where it has no sentence: a batch whose hypotheses are all
+    empty still counts its sentences and reference length (leaving it out, as an earlier
+    version did, dropped those sentences from the score and its brevity penalty).
+    ``prefix``/``name``: another family of keys (round-trip BLEU: ``_rt_bleu_{lang}_*`` ->
+    ``rt_bleu_{lang}``, ``rt_bleu``)."""
     from fairseq.logging import metrics
 
     def total(key):
@@ -125,7 +127,7 @@ def reduce_bleu(logging_outputs, prefix: str = _PREFIX, name: str = "bleu",
         key = f"{prefix}{direction}"
         counts = [total(f"{key}_counts_{n}") for n in range(BLEU_ORDER)]
         totals = [total(f"{key}_totals_{n}") for n in range(BLEU_ORDER)]
-        if max(totals) <= 0 and not (empty_is_zero and total(f"{key}_sents") > 0):
+        if total(f"{key}_sents") <= 0:
             continue
         metrics.log_scalar(f"{key}_counts", np.array(counts))
         metrics.log_scalar(f"{key}_totals", np.array(totals))

@@ -90,6 +90,21 @@ themselves.
    way; a disk that is full, a file-size limit, a read-only folder or a path below a file is one
    line ``error: PATH: cannot save checkpoint: CAUSE`` (exit 2) with no ``.tmp`` or partial file
    left, instead of three retries and a traceback. See ``patch_fairseq_checkpoint_saving``.
+
+8. **DataLoader workers left behind every epoch.** fairseq builds its batch iterators with
+   ``persistent_workers=True`` (with ``--num-workers`` > 0, its default is 1), which pays off only
+   when the same iterator serves the next epoch. For a dataset whose batches change every epoch
+   (``can_reuse_epoch_itr_across_epochs`` False: the MLM's masking, UNMT's noise) fairseq builds a
+   new iterator each epoch and for each validation; and since fairseq stops taking batches after
+   ``len`` of them, no DataLoader iterator ever reaches its end, where torch stops the workers.
+   So every epoch's workers (each a fork of the trainer) stayed alive until Python's cycle
+   collector freed the iterator, and then each cost torch's 5 s join timeout (the collector
+   has by then closed the queue that would have told the worker to stop): a tiny MLM (500
+   updates in ~2 s epochs, one core) stalled 35-55 s at a time inside checkpoint saves, 162 s
+   in all instead of 64 s. Now an iterator that fairseq does not keep for reuse gets
+   ``persistent_workers=False`` (``patch_fairseq_epoch_workers``), and such an epoch's workers
+   are stopped once its batches are all taken, by the prefetch thread of fix 5 or, without one
+   (``--data-buffer-size 0``), by fairseq's ``CountingIterator``.
 """
 from __future__ import annotations
 
@@ -353,8 +368,10 @@ def _background_consumer_run(self):
 
     if self.cuda_device is not None:
         torch.cuda.set_device(self.cuda_device)
+    source = None
     try:
-        for item in self._source:
+        source = iter(self._source)
+        for item in source:
             if not _put_unless_exiting(self._queue, item):
                 return
             self.count += 1
@@ -363,6 +380,33 @@ def _background_consumer_run(self):
         _put_unless_exiting(self._queue, iterators._sentinel)
     except Exception as err:  # handed to the consumer, as fairseq does
         _put_unless_exiting(self._queue, err)
+    finally:
+        _stop_epoch_workers(source)
+
+
+def _counting_next(self):
+    """fairseq's ``CountingIterator.__next__``; after the epoch's last batch (``total``) the
+    DataLoader's workers are stopped (fix 8; the path without a prefetch thread,
+    ``--data-buffer-size 0``)."""
+    item = _ORIGINAL_COUNTING_NEXT[0](self)
+    if self.n >= self.total:
+        _stop_epoch_workers(self._itr)
+    return item
+
+
+_ORIGINAL_COUNTING_NEXT: list = []
+
+
+def _stop_epoch_workers(source) -> None:
+    """The DataLoader workers of an epoch whose batches are all taken, stopped now (fix 8).
+
+    fairseq stops taking batches after ``len`` of them, so the DataLoader never reaches its
+    own end and never stops its (non-persistent) workers; left to garbage collection, each of
+    them costs torch's 5 s join timeout. Persistent workers (an iterator fairseq reuses next
+    epoch) are left running."""
+    if getattr(source, "_persistent_workers", True) is False and \
+            hasattr(source, "_shutdown_workers"):
+        source._shutdown_workers()
 
 
 def _stop_background_consumers(timeout: float = 60.0) -> None:
@@ -551,6 +595,36 @@ def patch_fairseq_checkpoint_saving() -> None:
         checkpoint_utils.PathManager = _AtomicCopyPathManager(checkpoint_utils.PathManager)
 
 
+# ---------------------------------------------------------------- 8. DataLoader workers per epoch
+
+
+def _get_batch_iterator_without_stale_workers(self, dataset, *args, **kwargs):
+    """fairseq's ``FairseqTask.get_batch_iterator``; an iterator it does not cache for reuse
+    (a new one every epoch or validation) gets ``persistent_workers=False`` before its first
+    DataLoader is built (they are built lazily, at ``next_epoch_itr``)."""
+    epoch_iter = _ORIGINAL_GET_BATCH_ITERATOR[0](self, dataset, *args, **kwargs)
+    cache = getattr(self, "dataset_to_epoch_iter", {})
+    if cache.get(dataset) is not epoch_iter and hasattr(epoch_iter, "persistent_workers"):
+        epoch_iter.persistent_workers = False
+    return epoch_iter
+
+
+_ORIGINAL_GET_BATCH_ITERATOR: list = []
+
+
+def patch_fairseq_epoch_workers() -> None:
+    """No DataLoader workers left alive by the iterators of past epochs (idempotent)."""
+    from fairseq.data.iterators import CountingIterator
+    from fairseq.tasks.fairseq_task import FairseqTask
+
+    if FairseqTask.get_batch_iterator is not _get_batch_iterator_without_stale_workers:
+        _ORIGINAL_GET_BATCH_ITERATOR[:] = [FairseqTask.get_batch_iterator]
+        FairseqTask.get_batch_iterator = _get_batch_iterator_without_stale_workers
+    if CountingIterator.__next__ is not _counting_next:
+        _ORIGINAL_COUNTING_NEXT[:] = [CountingIterator.__next__]
+        CountingIterator.__next__ = _counting_next
+
+
 def apply_all() -> None:
     """Apply every fix of this module (idempotent); called by ``fairseq_xdomain.register()``."""
     patch_fairseq_checkpoint_loading()
@@ -560,3 +634,4 @@ def apply_all() -> None:
     patch_fairseq_prefetch_thread()
     patch_fairseq_distributed_and_precision()
     patch_fairseq_checkpoint_saving()
+    patch_fairseq_epoch_workers()

@@ -31,7 +31,9 @@ Tables 4/5 (UNMT)
 Table 6 (word similarity)
     ``wordsim`` results with ``pair``, ``domains``, ``init`` and ``harmonic_mean``; the row is
     ``domains`` for matched domains (``Wiki-Wiki``), else ``"{domains} w/ Joint PT"`` (init
-    joint) or ``"{domains} w/o Joint PT"`` (init separate), the paper's row names.
+    joint) or ``"{domains} w/o Joint PT"`` (init separate), the paper's row names. Results of
+    several seeds (``config["seed"]``: ``xdomain-run wordsim --seeds``) of one row and pair give
+    mean ± sd in the cell and each seed's value in a table of their own.
 """
 from __future__ import annotations
 
@@ -490,20 +492,35 @@ def table6_row(res: WordsimResult) -> str:
     return f"{res.domains} w/ Joint PT" if res.init == "joint" else f"{res.domains} w/o Joint PT"
 
 
+def _wordsim_seed(res: WordsimResult) -> int | None:
+    """The seed of the run that trained a word-similarity result's vectors (``config["seed"]``,
+    written by ``xdomain-run wordsim --seeds``); None for a run without one."""
+    seed = res.config.get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
 def table6(records: list[tuple[str, WordsimResult]],
            paper: dict) -> tuple[list[str], list[dict], dict[str, list[str]]]:
-    """Word similarity per (row, pair) with the paper's Table 6; and the results left out."""
-    cells: dict[tuple, WordsimResult] = {}
+    """Word similarity per (row, pair) with the paper's Table 6; and the results left out.
+
+    Results of several seeds (``xdomain-run wordsim --seeds``) of one (row, pair) make one cell,
+    mean ± sample sd over the seeds (:func:`~fairseq_xdomain.significance.mean_sd`); its data
+    entry adds ``mean_sd`` and ``seeds`` ({seed: {harmonic_mean, pearson, spearman,
+    coverage}}, for :func:`table6_seeds`) and its ``harmonic_mean`` is the mean. One result per
+    cell: the cell and its entry as without seeds."""
+    cells: dict[tuple, dict] = {}
     left: dict[str, list[str]] = defaultdict(list)
     for rel, res in records:
         if None in (res.pair, res.domains, res.init, res.harmonic_mean):
             left["wordsim result without pair/domains/init/harmonic_mean"].append(rel)
             continue
-        key = (table6_row(res), res.pair)
-        if key in cells:
-            left["wordsim duplicate (same row and pair)"].append(rel)
+        by_seed = cells.setdefault((table6_row(res), res.pair), {})
+        seed = _wordsim_seed(res)
+        if seed in by_seed:
+            left["wordsim duplicate (same row and pair)" if seed is None else
+                 "wordsim duplicate (same row, pair and seed)"].append(rel)
             continue
-        cells[key] = res
+        by_seed[seed] = res
     if not cells:
         return [], [], dict(left)
     pairs = sorted({p for _, p in cells})
@@ -514,15 +531,42 @@ def table6(records: list[tuple[str, WordsimResult]],
     for lab in labels:
         out = []
         for p in pairs:
-            res = cells.get((lab, p))
-            ours = res.harmonic_mean if res else None
+            by_seed = cells.get((lab, p), {})
             pv = paper["table6"]["rows"].get(lab, {}).get(p)
+            if len(by_seed) > 1:
+                seeds = sorted(by_seed, key=_seed_key)
+                summary = mean_sd([by_seed[s].harmonic_mean for s in seeds])
+                covs = "/".join(dict.fromkeys(f"{by_seed[s].coverage:.0%}" for s in seeds))
+                spaces = "/".join(dict.fromkeys(by_seed[s].space for s in seeds))
+                out.append(f"{format_mean_sd(summary, 3)} [{covs} cov., {spaces}] "
+                           f"({_fmt(pv, 2)})")
+                data.append({"setting": lab, "canonical": lab, "pair": p,
+                             "harmonic_mean": summary.mean, "paper": pv,
+                             "mean_sd": summary.to_dict(),
+                             "seeds": {str(s): {"harmonic_mean": by_seed[s].harmonic_mean,
+                                                "pearson": by_seed[s].pearson,
+                                                "spearman": by_seed[s].spearman,
+                                                "coverage": by_seed[s].coverage}
+                                       for s in seeds}})
+                continue
+            res = next(iter(by_seed.values()), None)
+            ours = res.harmonic_mean if res else None
             cov = f" [{res.coverage:.0%} cov., {res.space}]" if res else ""
             out.append(f"{_fmt(ours, 3)}{cov} ({_fmt(pv, 2)})")
             data.append({"setting": lab, "canonical": lab, "pair": p, "harmonic_mean": ours,
                          "paper": pv})
         rows.append([lab, *out])
     return table(["setting", *(f"{p} (paper)" for p in pairs)], rows), data, dict(left)
+
+
+def table6_seeds(t6: list[dict]) -> list[str]:
+    """Each seed's word-similarity scores of the Table 6 cells that have several seeds (the
+    entries of :func:`table6`); no lines when none has."""
+    rows = [[r["setting"], r["pair"], seed, _fmt(v["harmonic_mean"], 3), _fmt(v["pearson"], 3),
+             _fmt(v["spearman"], 3), f"{v['coverage']:.0%}"]
+            for r in t6 for seed, v in r.get("seeds", {}).items()]
+    head = ["setting", "pair", "seed", "harmonic mean", "Pearson", "Spearman", "coverage"]
+    return table(head, rows, "llrrrrr") if rows else []
 
 
 def stdm_table(records: list[tuple[str, STDMResult]]) -> list[str]:
@@ -559,7 +603,8 @@ def headline(t2: list[dict], t6: list[dict], unmt: list[dict]) -> list[str]:
     selected without the test set: UBLI's P@1 of the configuration the unsupervised criterion
     picked, word similarity of the (unsupervised) selected space, UNMT's test BLEU of the
     checkpoint dev BLEU (or round-trip BLEU) picked, never a maximum over epochs. ``unmt``: the
-    rows of :func:`unmt_test_table`; mean ± sd where there are several seeds."""
+    rows of :func:`unmt_test_table`; mean ± sd where there are several seeds (UNMT, and word
+    similarity: :func:`table6`'s ``mean_sd``)."""
     rows = []
     for r in t2:
         if r["separate"] is not None and r["joint"] is not None:
@@ -569,12 +614,17 @@ def headline(t2: list[dict], t6: list[dict], unmt: list[dict]) -> list[str]:
     by_pair = defaultdict(dict)
     for r in t6:
         if r["harmonic_mean"] is not None:
-            by_pair[r["pair"]][r["canonical"]] = r["harmonic_mean"]
+            by_pair[r["pair"]][r["canonical"]] = r
+
+    def ws_cell(r):  # mean ± sd over seeds (table6's mean_sd entry), else the one value
+        return format_mean_sd(mean_sd(r["mean_sd"]["values"]), 3) if "mean_sd" in r else \
+            f"{r['harmonic_mean']:.3f}"
+
     for pair, vals in sorted(by_pair.items()):
         s, j = vals.get("UN-Wiki w/o Joint PT"), vals.get("UN-Wiki w/ Joint PT")
         if s is not None and j is not None:
-            rows.append(["word similarity (UN-Wiki; unsupervised selection)", pair, f"{s:.3f}",
-                         f"{j:.3f}", f"{j - s:+.3f}"])
+            rows.append(["word similarity (UN-Wiki; unsupervised selection)", pair, ws_cell(s),
+                         ws_cell(j), f"{j['harmonic_mean'] - s['harmonic_mean']:+.3f}"])
     for r in unmt:
         if r["baseline"] and r["joint"]:
             b, j = r["baseline"], r["joint"]
@@ -606,6 +656,7 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
     u_lines, u_data = unmt_tables(groups, paper)
     ut_lines, ut_data = unmt_test_table(groups)
     t6_lines, t6, left_ws = table6(records["wordsim"], paper)
+    t6s_lines = table6_seeds(t6)
     s_lines = stdm_table(records["stdm"])
     for left in (left_ubli, left_unmt, left_ws):
         for why, files in left.items():
@@ -665,7 +716,13 @@ def build_report(results_dir, out=None, plots: bool = True) -> dict:
     if png:
         md.extend([f"![{p.stem}]({os.path.relpath(p, out.parent)})" for p in png] + [""])
     section("Table 6: cross-lingual word similarity (harmonic mean of Pearson and Spearman)",
-            t6_lines, "Each cell: ours [coverage, space] (paper).")
+            t6_lines, "Each cell: ours [coverage, space] (paper)"
+            + ("; ours over several seeds: mean ± sample sd (n seeds), each seed below." if
+               t6s_lines else "."))
+    if t6s_lines:
+        section("Table 6, each seed (xdomain-run wordsim --seeds)", t6s_lines,
+                "The harmonic mean of Pearson and Spearman, and the two, of each seed's run "
+                "(its fastText vectors trained with that seed).")
     section("STDM", s_lines)
     if skipped:
         md.extend(["## Skipped files", ""])

@@ -115,4 +115,4 @@ def reduce_round_trip(logging_outputs) -> None:
     """Log ``rt_bleu_{lang}``, ``rt_bleu_sents_{lang}`` and ``rt_bleu`` (mean over languages)
     into fairseq's ``metrics`` from the summed statistics of all batches and ranks; a
     language whose round trips are all empty scores 0 (the metric exists at every validation)."""
-    reduce_bleu(logging_outputs, prefix=RT_PREFIX, name=RT_METRIC, empty_is_zero=True)
+    reduce_bleu(logging_outputs, prefix=RT_PREFIX, name=RT_METRIC)

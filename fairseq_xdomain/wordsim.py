@@ -343,6 +343,10 @@ def main(argv=None) -> int:
                    help='label: source-target corpus domains, e.g. "UN-Wiki" (for xdomain-report)')
     p.add_argument("--init", default=None, choices=("separate", "joint"),
                    help="label: separately trained (and aligned) or jointly pre-trained vectors")
+    p.add_argument("--seed", type=int, default=None,
+                   help="label: the seed of the run that trained the vectors (xdomain-run "
+                        "wordsim --seeds), kept in the result's config; xdomain-report gives "
+                        "mean ± sd over seeds")
     p.add_argument("--out-scores", default=None, help="write one predicted score per line")
     p.add_argument("--json", "-o", "--output", dest="json", default=None,
                    help="write the result (and a .md next to it)")
@@ -354,6 +358,8 @@ def main(argv=None) -> int:
                    max_vocab=args.max_vocab, pair=args.pair, domains=args.domains,
                    init=args.init, out_scores=args.out_scores,
                    mapping_format=args.mapping_format, lowercase=args.lowercase)
+    if args.seed is not None:
+        rec["config"]["seed"] = args.seed
     if args.json:
         write_result(args.json, to_result(rec, time.perf_counter() - t0))
     print(f"space {rec['space']}: Pearson {_fmt(rec['pearson'])}  Spearman "

@@ -4,11 +4,14 @@ The end-to-end run uses a generated mismatched pair (``xdomain-synth mismatched`
 ``{aa,bb}.{wiki,un}.txt`` and the SemEval-layout ``aa-bb.test.{data,gold}.txt``) with tiny
 fastText and grid settings given as overrides of the ``tiny`` preset (~30 s on one core).
 The scores are checked against an independent recomputation from the files the driver says each
-row uses, so a row wired to the wrong vectors or mapping fails.
+row uses, so a row wired to the wrong vectors or mapping fails. ``--seeds``: each seed's run
+under ``seed-S`` and the report's mean ± sd checked against a hand computation (statistics) from
+the seeds' own result files.
 """
 from __future__ import annotations
 
 import json
+import statistics
 
 import numpy as np
 import pytest
@@ -17,10 +20,11 @@ from scipy.stats import pearsonr, spearmanr
 
 from fairseq_xdomain.embeddings.vecio import load_vec
 from fairseq_xdomain.report import build_report
+from fairseq_xdomain.results import WordsimResult, write_result
 
 TINY = ["--preset", "tiny", "--dim", "16", "--ft-epoch", "3", "--min-count", "3",
         "--set", "fasttext.bucket=20000", "--max-vocab", "2000", "--epoch-size", "640",
-        "--seeds", "123", "--epochs", "1", "--refinements", "1", "--set", "grid.threads=1",
+        "--grid-seeds", "123", "--epochs", "1", "--refinements", "1", "--set", "grid.threads=1",
         "--set", "grid.dis_hid_dim=32", "--set", "grid.dis_most_frequent=500",
         "--set", "grid.dico_max_rank=500", "--set", "grid.criterion_max_rank=500",
         "--set", "grid.knn_backend=torch"]
@@ -146,3 +150,87 @@ def test_joint_space_without_mapping(data, tmp_path):
     expect = _cosines(joint / "aa.vec", joint / "bb.vec", data / "aa-bb.test.data.txt")
     scores = np.loadtxt(tmp_path / "results" / "aa-bb" / "un-wiki-joint.scores.txt")
     assert np.allclose(scores, expect, atol=1e-5)
+
+
+def _hand_mean_sd(values, digits=3):
+    """mean ± sample sd of ``values`` by hand (statistics), as the report prints it."""
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f} (n=2)"
+
+
+def test_seeds_mean_sd_and_each_seed(data, tmp_path):
+    """--seeds 2,3: the whole run once per seed (fastText's seed), under RESULTS/seed-S and
+    WORK/seed-S; RESULTS/report.md gives mean ± sd over the seeds' own result files and each
+    seed's value. (The joint row in its joint space: no grid, a few seconds per seed.)"""
+    proc = wordsim(data, tmp_path, "--rows", "un-wiki-joint", "--no-joint-align",
+                   "--seeds", "2,3")
+    res, work = tmp_path / "results", tmp_path / "work"
+    recs = {s: json.loads((res / f"seed-{s}" / "aa-bb" / "un-wiki-joint.json").read_text())
+            for s in (2, 3)}
+    assert [recs[s]["config"]["seed"] for s in (2, 3)] == [2, 3]
+    # the seed reached fastText: different vectors, different scores
+    vecs = {s: load_vec(work / f"seed-{s}" / "emb" / "joint" / "aa.un-bb.wiki" / "aa.vec")
+            for s in (2, 3)}
+    assert vecs[2].words == vecs[3].words  # same corpus, same vocabulary
+    assert not np.allclose(vecs[2].vectors, vecs[3].vectors)
+    hm = [recs[s]["harmonic_mean"] for s in (2, 3)]
+    assert hm[0] != hm[1]
+    run_rec = json.loads((res / "seed-2" / "run.json").read_text())
+    assert run_rec["seed"] == 2 and run_rec["config"]["settings"]["fasttext"]["seed"] == 2
+    assert run_rec["config"]["settings"]["grid"]["seeds"] == [123]  # --grid-seeds
+    # the report over both seeds: mean ± sd by hand, each seed's value in the detail table
+    md = (res / "report.md").read_text()
+    cell = _hand_mean_sd(hm)
+    assert f"| UN-Wiki w/ Joint PT | {cell} [100% cov., joint] (–) |" in md, md
+    for s, (rec, h) in enumerate(zip(recs.values(), hm), start=2):
+        assert (f"| UN-Wiki w/ Joint PT | aa-bb | {s} | {h:.3f} | {rec['pearson']:.3f} | "
+                f"{rec['spearman']:.3f} | 100% |") in md, md
+    t6 = json.loads((res / "report.json").read_text())["table6"]
+    assert len(t6) == 1 and t6[0]["mean_sd"]["n"] == 2
+    assert t6[0]["harmonic_mean"] == pytest.approx(statistics.mean(hm), abs=1e-12)
+    assert t6[0]["mean_sd"]["sd"] == pytest.approx(statistics.stdev(hm), abs=1e-12)
+    assert cell in proc.stdout  # the driver printed Table 6 over the seeds
+
+
+def test_seeds_headline_mean_sd(tmp_path):
+    """The headline's word-similarity row over two seeds: mean ± sd of each side (by hand) and
+    Δ of the means; the per-seed files written as the driver writes them (config seed)."""
+    hm = {("separate", 2): 0.41, ("separate", 3): 0.47, ("joint", 2): 0.52, ("joint", 3): 0.50}
+    for (init, seed), h in hm.items():
+        write_result(tmp_path / f"seed-{seed}" / "en-de" / f"{init}.json", WordsimResult(
+            space="aligned", harmonic_mean=h, pearson=h, spearman=h, coverage=1.0, pair="en-de",
+            domains="UN-Wiki", init=init, config={"seed": seed}))
+    head = "\n".join(build_report(tmp_path, plots=False)["headline"])
+    sep, joint = [hm[("separate", x)] for x in (2, 3)], [hm[("joint", x)] for x in (2, 3)]
+    delta = statistics.mean(joint) - statistics.mean(sep)
+    assert (f"| word similarity (UN-Wiki; unsupervised selection) | en-de | "
+            f"{_hand_mean_sd(sep)} | {_hand_mean_sd(joint)} | {delta:+.3f} |") in head, head
+
+
+def test_fasttext_seed_reproducible(tmp_path):
+    """The same fastText seed gives the same vectors (one thread), another seed other ones;
+    seed 0 is fastText's default."""
+    from fairseq_xdomain.embeddings.fasttext_train import FastTextConfig, train_separate
+
+    rng = np.random.default_rng(0)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(" ".join(f"w{i}" for i in rng.integers(0, 80, 12)) + "\n"
+                              for _ in range(600)))
+
+    def vectors(seed, name):
+        cfg = FastTextConfig(dim=8, epoch=1, min_count=1, thread=1, minn=0, maxn=0, seed=seed)
+        train_separate(corpus, tmp_path / name, cfg, save_bin=False)
+        return load_vec(tmp_path / f"{name}.vec").vectors
+
+    a, b, c = vectors(5, "a"), vectors(5, "b"), vectors(6, "c")
+    assert np.array_equal(a, b) and not np.allclose(a, c)
+    assert np.array_equal(vectors(0, "d"), vectors(0, "e"))
+
+
+def test_seeds_zero_and_one_refused(tmp_path):
+    """fastText's seeds 0 and 1 are the same (std::minstd_rand): one line, exit 2, nothing made."""
+    proc = run(["xdomain-run", "wordsim", "--corpora", tmp_path, "--semeval", tmp_path,
+                "--results", tmp_path / "r", "--work", tmp_path / "w", "--seeds", "0,1"],
+               check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "0 and 1" in lines[0], proc.stderr
+    assert not (tmp_path / "r").exists() and not (tmp_path / "w").exists()

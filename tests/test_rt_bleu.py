@@ -79,6 +79,35 @@ def test_summed_statistics_give_the_same_bleu_as_the_pure_function():
     assert values["rt_bleu_sents_aa"] == 3 and values["rt_bleu_sents_bb"] == 2
 
 
+def test_validation_bleu_counts_a_batch_of_empty_hypotheses():
+    """fairseq's validation reduces the logging outputs batch by batch and its meters sum over
+    batches: a batch whose hypotheses are all empty (an early checkpoint) still counts its
+    sentences and reference length. Left out, as before, 2 of 4 sentences were scored and the
+    brevity penalty missed their references (BLEU 100 here instead of 31.14)."""
+    import sacrebleu
+    from fairseq.logging import metrics
+
+    from fairseq_xdomain.bleu_meter import add_bleu_stats, reduce_bleu
+
+    refs = ["a b c d e f", "b c d e f g", "c d e f g h i", "d e f g h i j"]
+    hyps = ["a b c d e f", "b c d e f g", "", ""]  # batch 2: empty outputs only
+    logs = []
+    for part in ((0, 1), (2, 3)):
+        log = {}
+        add_bleu_stats(log, {("aa", "bb"): ([hyps[i] for i in part], [refs[i] for i in part])},
+                       [("aa", "bb"), ("bb", "aa")])
+        logs.append(log)
+    with metrics.aggregate(new_root=True) as agg:
+        for log in logs:  # as fairseq's Trainer.valid_step: one reduction per batch
+            reduce_bleu([log])
+        values = agg.get_smoothed_values()
+    expected = sacrebleu.corpus_bleu(hyps, [refs], tokenize="13a").score
+    assert expected == pytest.approx(31.14, abs=0.01)
+    assert values["bleu_aa_bb"] == round(expected, 2)
+    assert values["bleu_sents_aa_bb"] == 4
+    assert "bleu_bb_aa" not in values  # a direction without sentences is left out
+
+
 def test_pivot_language():
     assert pivot_language(["en", "fr"], "fr") == "en"
     assert pivot_language(["en", "fr", "de"], "de") == "en"

@@ -13,8 +13,10 @@ separator by ``common/whitespace.py``), counting and logging every change, so th
 fastText learns are exactly :func:`~fairseq_xdomain.common.whitespace.split_tokens` of the text,
 and every one of them can be written to the ``.vec`` (checked before training, not at export).
 
-fastText uses Hogwild threads: only ``thread=1`` gives bit-identical vectors (fastText 0.9.2 has a
-fixed internal seed).
+fastText uses Hogwild threads: only ``thread=1`` gives bit-identical vectors. Its random generators
+(the initial vectors, the negative samples) start from ``seed`` (:class:`FastTextConfig`; fastText's
+default 0). They are ``std::minstd_rand``, for which seeds 0 and 1 are the same: with one thread,
+seeds 0 and 1 give identical vectors, any other two seeds different ones.
 """
 from __future__ import annotations
 
@@ -59,6 +61,8 @@ class FastTextConfig:
     lr: float = field(default=0.05, metadata={"help": "learning rate"})
     ws: int = field(default=5, metadata={"help": "context window size"})
     neg: int = field(default=5, metadata={"help": "negatives sampled"})
+    seed: int = field(default=0, metadata={
+        "help": "fastText's random seed (0: its default; 0 and 1 are the same seed)"})
 
     def __post_init__(self):
         """Every setting at its edges is refused here, before any work (fastText itself would
@@ -66,6 +70,8 @@ class FastTextConfig:
         for name in ("dim", "min_count", "epoch", "thread", "bucket", "ws", "neg"):
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive")
+        if self.seed < 0:
+            raise UserError(f"--seed {self.seed}: must be >= 0")
         if not self.lr > 0:
             raise UserError(f"--lr must be positive, got {self.lr}")
         if self.minn < 0 or self.maxn < 0:
@@ -135,11 +141,27 @@ def train_fasttext(corpus, cfg: FastTextConfig, progress: bool | None = None):
     # vectors do not change, the model and a saved .bin shrink from (words + bucket) x dim)
     bucket = cfg.bucket if cfg.maxn > 0 else 0
     logger.info("training fastText skipgram on %s (%s)", corpus, cfg.to_dict())
-    return fasttext.train_unsupervised(
-        os.fspath(corpus), model="skipgram", dim=cfg.dim, minCount=cfg.min_count,
-        epoch=cfg.epoch, thread=cfg.thread, minn=cfg.minn, maxn=cfg.maxn, bucket=bucket,
-        lr=cfg.lr, ws=cfg.ws, neg=cfg.neg, verbose=2 if progress else 0,
-    )
+    kwargs = dict(input=os.fspath(corpus), model="skipgram", dim=cfg.dim, minCount=cfg.min_count,
+                  epoch=cfg.epoch, thread=cfg.thread, minn=cfg.minn, maxn=cfg.maxn, bucket=bucket,
+                  lr=cfg.lr, ws=cfg.ws, neg=cfg.neg, verbose=2 if progress else 0)
+    if cfg.seed == 0:  # fastText's default seed: its public call, as always
+        return fasttext.train_unsupervised(**kwargs)
+    return _train_seeded(kwargs, cfg.seed)
+
+
+def _train_seeded(kwargs: dict, seed: int):
+    """``fasttext.train_unsupervised(**kwargs)`` with fastText's ``seed`` set: the Python
+    binding (0.9.2) refuses the argument there although its ``args`` has it and the C++ trainer
+    uses it, so this is that function's body with ``seed`` added."""
+    from fasttext import FastText as ft_py
+
+    kwargs = {**kwargs, "seed": seed}
+    args, manual = ft_py.read_args((), kwargs, list(kwargs), ft_py.unsupervised_default)
+    a = ft_py._build_args(args, manual)
+    model = ft_py._FastText(args=a)
+    ft_py.fasttext.train(model.f, a)
+    model.set_args(model.f.getArgs())
+    return model
 
 
 def model_vocab(model):

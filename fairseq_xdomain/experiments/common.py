@@ -126,11 +126,12 @@ def int_list(text: str) -> list[int]:
     return values
 
 
-def add_seeds_argument(parser) -> None:
-    """``--seeds S1,S2,...``: the whole run once per seed (UNMT, MLM, word similarity)."""
+def add_seeds_argument(parser, default: str = "--seed only") -> None:
+    """``--seeds S1,S2,...``: the whole run once per seed (UNMT, MLM, word similarity);
+    ``default``: what runs without it, for the help."""
     parser.add_argument("--seeds", default=None, metavar="S1,S2,...",
                         help="run everything once per seed, each under its own seed-S folder; "
-                             "xdomain-report gives mean ± sd over them (default: --seed only)")
+                             f"xdomain-report gives mean ± sd over them (default: {default})")
 
 
 def parse_seeds(args: argparse.Namespace) -> list[int] | None:
@@ -299,13 +300,18 @@ def joint_step(runner: Runner, name: str, corpora: list[str], langs: list[str], 
 @contextlib.contextmanager
 def logged_to(log_path: Path):
     """Within the block, this process's log records (INFO and up) also go to ``log_path``
-    (written afresh): the log of a step run in process, where a tool's step has its output."""
+    (written afresh): the log of a step run in process, where a tool's step has its output.
+    The root logger's other handlers (the terminal) keep the level they had: INFO records stay
+    in the log."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_path, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATEFMT))
     handler.setLevel(logging.INFO)
     root = logging.getLogger()
     level = root.level
+    others = [(h, h.level) for h in root.handlers]
+    for h, old in others:
+        h.setLevel(max(old, level))
     root.addHandler(handler)
     root.setLevel(min(level, logging.INFO) if level else logging.INFO)
     try:
@@ -313,6 +319,8 @@ def logged_to(log_path: Path):
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        for h, old in others:
+            h.setLevel(old)
         handler.close()
 
 
@@ -342,7 +350,8 @@ def grid_step(runner: Runner, name: str, src_vec: str, tgt_vec: str, work: Path,
     publish = publish or {}
 
     def fn():
-        cfg = GridConfig.from_flat({**grid, "no_progress": True}).check()
+        # progress lines into the grid's log, where the runner's live line reads them
+        cfg = GridConfig.from_flat({**grid, "no_progress": runner.live is None}).check()
         files = PairFiles(src_emb=str(src_vec), tgt_emb=str(tgt_vec), out=str(out),
                           dico_eval=dico, **labels)
         with logged_to(work / "logs" / f"grid.{name}.log"):

@@ -34,12 +34,14 @@ def start_estimates(args: argparse.Namespace, res, plan_fn) -> dict[str, float]:
 
 def live_progress(runner, args: argparse.Namespace, estimates: dict[str, float],
                   logs: dict[str, Path] | None = None,
-                  updates: dict[str, int | None] | None = None) -> None:
+                  updates: dict[str, int | None] | None = None,
+                  epochs: dict[str, int | None] | None = None) -> None:
     """Give ``runner`` the live line of each step unless ``--no-progress`` (or ``TQDM_DISABLE``,
     ``XDOMAIN_PROGRESS=0``): the plan's estimate ``estimates`` and the step's log (``logs``
     {step: path}, else ``WORK/logs/STEP.log`` when it exists by then, else
     ``WORK/logs/grid.NAME.log`` / ``beyond.METHOD_INIT.log`` as the UBLI steps name theirs);
-    ``updates``: {step: fairseq updates it runs} where known (the percent from its log)."""
+    ``updates``: {step: fairseq updates it runs} where known (the percent from its log), else
+    ``epochs``: {step: its fairseq ``max_epoch``}."""
     if not enabled(getattr(args, "no_progress", False)) or not hasattr(runner, "live_line"):
         return
     logs = logs or {}
@@ -55,7 +57,8 @@ def live_progress(runner, args: argparse.Namespace, estimates: dict[str, float],
             return folder / f"{name}.log"
         return None
 
-    runner.live = live_factory(estimates, log_for, lambda name: (updates or {}).get(name))
+    runner.live = live_factory(estimates, log_for, lambda name: (updates or {}).get(name),
+                               epochs_for=lambda name: (epochs or {}).get(name))
 
 
 def ubli_diagnostics(src_txt, tgt_txt, stdm_txt, separate_vecs, runner, grid: dict,

@@ -96,14 +96,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_setting_shortcuts(g)
 
 
-def add_setting_shortcuts(g) -> None:
-    """The options of :data:`SHORTCUTS` (each overrides one preset value)."""
+def add_setting_shortcuts(g, seeds_flag: str = "--seeds") -> None:
+    """The options of :data:`SHORTCUTS` (each overrides one preset value); ``seeds_flag``: the
+    grid seeds' flag (its dest the flag's name: ``--grid-seeds`` -> ``grid_seeds``)."""
     g.add_argument("--dim", type=int, help="fastText vector size (fasttext.dim)")
     g.add_argument("--min-count", type=int, help="fastText minCount (fasttext.min_count)")
     g.add_argument("--ft-epoch", type=int, help="fastText epochs (fasttext.epoch)")
     g.add_argument("--max-vocab", type=int, help="words per side (grid.max_vocab)")
     g.add_argument("--epoch-size", type=int, help="MUSE samples per epoch (grid.epoch_size)")
-    g.add_argument("--seeds", type=int_list, help="e.g. 123,456 (grid.seeds)")
+    g.add_argument(seeds_flag, dest=seeds_flag[2:].replace("-", "_"), type=int_list,
+                   help="e.g. 123,456 (grid.seeds)")
     g.add_argument("--epochs", type=int_list, help="adversarial epochs, e.g. 1,3,5 (grid.epochs)")
     g.add_argument("--refinements", type=int_list, help="e.g. 1,3,5 (grid.refinements)")
 
@@ -311,11 +313,11 @@ def beyond_params(runner: Runner, method: str, vecs: dict, texts: dict, grid: di
         counts = [counts_step(runner, lang, text, work) for lang, text in texts.items()]
         (src_sep, tgt_sep) = vecs["separate"]
         more = {"src_counts": counts[0], "tgt_counts": counts[1], "src_sep_emb": src_sep,
-                "tgt_sep_emb": tgt_sep, "no_export": True, "no_progress": True}
+                "tgt_sep_emb": tgt_sep, "no_export": True, "no_progress": runner.live is None}
         return params, more, [*counts, src_sep, tgt_sep]
     params = {**_shared(grid, "align"), "seed": grid["seeds"][0],
               **{k: v for k, v in beyond.items() if k.startswith("sl_") and v is not None}}
-    return params, {"no_export": True, "no_progress": True}, []
+    return params, {"no_export": True, "no_progress": runner.live is None}, []
 
 
 def beyond_step(runner: Runner, method: str, vecs: dict, joint_map: Path, texts: dict,

@@ -212,7 +212,10 @@ def run_variant(variant: str, args: argparse.Namespace, unmt: dict, mlm: dict, w
                          total=2 + (mlm["emb_init"] == "fasttext"), progress=say)
     live_progress(runner, args, getattr(args, "_estimates", {}),
                   logs={f"{variant}.mlm.train": vdir / "mlm" / "stdout.log",
-                        f"{variant}.unmt.train": vdir / "unmt" / "stdout.log"})
+                        f"{variant}.unmt.train": vdir / "unmt" / "stdout.log"},
+                  updates={f"{variant}.mlm.train": mlm["fairseq"].get("max_update"),
+                           f"{variant}.unmt.train": unmt["fairseq"].get("max_update")},
+                  epochs={f"{variant}.unmt.train": unmt["fairseq"].get("max_epoch")})
     dirs = language_dirs(data, used, None, warn=not mlm["fairseq"].get("disable_validation"))
     checkpoint = pretrain(runner, f"{variant}.mlm", data, used, dirs, vdir / "mlm", mlm,
                           args.seed, args.nproc, fasttext_dir=vdir / "fasttext", gpu=gpu, env=env)

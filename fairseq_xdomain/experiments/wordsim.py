@@ -15,6 +15,12 @@ no dictionary needed) -> ``xdomain-wordsim`` per (pair, row) -> ``RESULTS/SRC-TG
 (a ``WordsimResult``) and ``.scores.txt`` -> ``RESULTS/report.md`` (Table 6 next to the paper's
 figures) and ``RESULTS/run.json``.
 
+Seeds: ``--seeds S1,S2`` runs all of it once per seed, under ``RESULTS/seed-S`` and
+``WORK/seed-S``, the seed being fastText's (every vector set of that run; the MUSE grid keeps its
+own seeds, ``--grid-seeds``, and selects among them as without ``--seeds``; the corpora are the
+same), then ``RESULTS/report.md`` over all seeds: mean ± sample sd of every score and each seed's
+value. Without ``--seeds``, fastText's default seed and the folders above as they are.
+
 Inputs: ``--corpora DIR`` holds ``{lang}.{domain}.txt`` (domain ``wiki`` or ``un``; only the
 files the chosen rows need), ``--corpus LANG.DOMAIN=FILE`` names one elsewhere, ``--semeval DIR``
 holds ``{src}-{tgt}.test.data.txt`` and ``.gold.txt``. Settings: ``--preset`` (the UBLI presets,
@@ -23,6 +29,7 @@ holds ``{src}-{tgt}.test.data.txt`` and ``.gold.txt``. Settings: ``--preset`` (t
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import re
 import time
@@ -35,6 +42,10 @@ from .plan import make_runner
 from .plan_probes import finish_plan
 from .plan_run import live_progress, start_estimates
 from .ubli import SHORTCUTS, add_setting_shortcuts
+
+#: the UBLI setting shortcuts, the grid's seeds as ``--grid-seeds`` (``--seeds``: the run's)
+SETTINGS_SHORTCUTS = {**{k: v for k, v in SHORTCUTS.items() if k != "seeds"},
+                      "grid_seeds": ("grid", "seeds")}
 
 DESCRIPTION = ("cross-lingual word similarity (paper Table 6): Wiki-Wiki, UN-Wiki w/o and w/ "
                "joint pre-training, per language pair")
@@ -87,7 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="check the inputs, print the plan, run nothing")
     g = parser.add_argument_group("settings")
     common.add_preset_arguments(g)
-    add_setting_shortcuts(g)
+    add_setting_shortcuts(g, seeds_flag="--grid-seeds")
+    common.add_seeds_argument(g, default="fastText's default seed, no seed-S folder")
     g.add_argument("--no-joint-align", action="store_true",
                    help="score the UN-Wiki w/ Joint PT row in the joint space as trained "
                         "(no UBLI mapping)")
@@ -162,9 +174,48 @@ def _plan_of(args: argparse.Namespace):
     return _Plan(previous_plan(Path(args.results).resolve()))
 
 
+def _run_seeds(args: argparse.Namespace, seeds: list[int]) -> int:
+    """:func:`run` once per seed (fastText's), under ``RESULTS/seed-S`` and ``WORK/seed-S``,
+    then ``RESULTS/report.md`` over them all (with ``--plan`` or ``--check-only``: each seed's
+    plan, no report)."""
+    if {0, 1} <= set(seeds):
+        raise UserError(f"--seeds {args.seeds}: fastText takes seeds 0 and 1 as the same seed "
+                        "(std::minstd_rand), so the two runs would be one; keep one of them")
+    plan(args)  # every input checked once, before any seed's folder is made
+    res, work = Path(args.results), Path(args.work)
+    for seed in seeds:
+        one = copy.copy(args)
+        one.seeds, one._seed = None, seed
+        one.results, one.work = str(res / f"seed-{seed}"), str(work / f"seed-{seed}")
+        run(one)
+    if getattr(args, "plan", False):
+        from .plan import previous_plan
+
+        total = sum((previous_plan(res / f"seed-{s}") or {}).get("total_est_s", 0) for s in seeds)
+        print(f"--plan with --seeds: planned each of the {len(seeds)} seeds above "
+              f"({res.resolve()}/seed-S/plan.json); the whole run takes their sum, "
+              f"~{total:.0f}s", flush=True)
+        return 0
+    if args.check_only:
+        print(f"then, over the seeds: xdomain-report {res.resolve()} --out "
+              f"{res.resolve() / 'report.md'}")
+        return 0
+    from ..report import build_report
+
+    report = build_report(res.resolve(), res.resolve() / "report.md", plots=False)["report"]
+    print(common.report_sections(report, "Headline", "Table 6"))
+    print(f"seeds {','.join(map(str, seeds))}: {report}", flush=True)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run (or resume) the experiment of the module docstring; 0."""
+    """Run (or resume) the experiment of the module docstring; 0. With ``--seeds``: once per
+    seed (:func:`_run_seeds`)."""
+    seeds = common.parse_seeds(args)
+    if seeds is not None:
+        return _run_seeds(args, seeds)
     p = plan(args)
+    seed = getattr(args, "_seed", None)  # this run's fastText seed (--seeds), None: its default
     src = args.src_lang
     work, res = Path(args.work).resolve(), Path(args.results).resolve()
     align_joint = not args.no_joint_align
@@ -183,7 +234,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"then: xdomain-report {res} --out {res / 'report.md'}")
         return 0
     preset_line = common.resolve_preset(args)
-    settings = common.load_settings("ubli", args, SHORTCUTS)
+    settings = common.load_settings("ubli", args, SETTINGS_SHORTCUTS)
+    if seed is not None:  # in the step keys too: each seed its own vectors (and cache entry)
+        settings["fasttext"]["seed"] = seed
     ft, grid, tok = settings["fasttext"], settings["grid"], settings["tokenize"]
     started = time.time()
     planning = getattr(args, "plan", False)
@@ -192,7 +245,8 @@ def run(args: argparse.Namespace) -> int:
     n_joint = len(p["targets"]) * ("un-wiki-joint" in args.rows)
     n_grid = n_rows - (0 if align_joint else n_joint)
     n = args.sample_lines
-    print(f"xdomain-run wordsim: {preset_line}; work {work}, results {res}"
+    print(f"xdomain-run wordsim: {preset_line}"
+          + (f", fastText seed {seed}" if seed is not None else "") + f"; work {work}, results {res}"
           + ("; --plan: nothing is trained" if planning else ""), flush=True)
     estimates = {} if planning else start_estimates(args, res, _plan_of)
     runner = make_runner(planning, work, force=args.force,
@@ -224,15 +278,16 @@ def run(args: argparse.Namespace) -> int:
             data, gold = p["semeval"][t]
             out = res / f"{src}-{t}" / f"{row}.json"
             scores = res / f"{src}-{t}" / f"{row}.scores.txt"
+            seeded = {"seed": seed} if seed is not None else {}
             runner.command(
                 f"wordsim.{src}-{t}.{row}", [*vecs, data, gold, *([mapping] if mapping else [])],
                 {"oov_score": args.oov_score, "pair": f"{src}-{t}", **label,
-                 "space": scoring[-1]},
+                 "space": scoring[-1], **seeded},
                 ["xdomain-wordsim", "--src-emb", vecs[0], "--tgt-emb", vecs[1], *scoring,
                  "--pairs", data, "--gold", gold, "--pair", f"{src}-{t}",
                  "--domains", label["domains"], "--init", label["init"],
                  "--oov-score", args.oov_score, "--skip-oov", "--out-scores", scores,
-                 "--json", out],
+                 *[x for k, v in seeded.items() for x in (f"--{k}", v)], "--json", out],
                 [out, scores])
     report = common.report_step(runner, res, [f for t in p["targets"]
                                        for f in (res / f"{src}-{t}").glob("*.json")])
@@ -246,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
         "corpora": p["corpora"], "tokenize": tokenize, "sample_lines": n,
         "joint_align": align_joint, "oov_score": args.oov_score,
         "settings": settings, "work": str(work), "results": str(res)},
-        seed=grid["seeds"], started=started, runner=runner)
+        seed=grid["seeds"] if seed is None else seed, started=started, runner=runner)
     print(common.report_sections(report, "Table 6"))
     print(f"done in {time.time() - started:.0f}s: {report}", flush=True)
     return 0

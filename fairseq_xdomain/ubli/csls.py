@@ -12,10 +12,13 @@ inner product of augmented vectors ``[2x, -1] . [y, r_S(y)]``: the same kNN sear
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import numpy as np
 import torch
+
+from ..common.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -61,26 +64,48 @@ def topk_torch(queries: torch.Tensor, keys: torch.Tensor, k: int,
                key_bias: torch.Tensor | None = None, q_block: int = 1024,
                k_block: int = 65536) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact top-k of ``queries [nq, d] @ keys[nk, d].T (+ key_bias [nk])`` per query row,
-    tiled in both dimensions; returns (values float32 ``[nq, min(k, nk)]``, indices int64)."""
+    tiled in both dimensions; returns (values float32 ``[nq, min(k, nk)]``, indices int64).
+    A search of more than one block of queries shows a bar (:func:`_blocks`)."""
     nq, nk = queries.shape[0], keys.shape[0]
     k = min(k, nk)
     out_v = torch.empty(nq, k, dtype=torch.float32, device=queries.device)
     out_i = torch.empty(nq, k, dtype=torch.int64, device=queries.device)
-    for qs in range(0, nq, q_block):
-        q = queries[qs:qs + q_block]
-        best_v = best_i = None
-        for ks in range(0, nk, k_block):
-            s = q @ keys[ks:ks + k_block].T
-            if key_bias is not None:
-                s += key_bias[ks:ks + k_block]
-            v, i = s.topk(min(k, s.shape[1]), dim=1)
-            i += ks
-            if best_v is None:
-                best_v, best_i = v, i
-            else:
-                best_v, best_i = _merge_topk(best_v, best_i, v, i, k)
-        out_v[qs:qs + q_block], out_i[qs:qs + q_block] = best_v, best_i
+    with _blocks(nq, nk, q_block) as bar:
+        for qs in range(0, nq, q_block):
+            q = queries[qs:qs + q_block]
+            best_v = best_i = None
+            for ks in range(0, nk, k_block):
+                s = q @ keys[ks:ks + k_block].T
+                if key_bias is not None:
+                    s += key_bias[ks:ks + k_block]
+                v, i = s.topk(min(k, s.shape[1]), dim=1)
+                i += ks
+                if best_v is None:
+                    best_v, best_i = v, i
+                else:
+                    best_v, best_i = _merge_topk(best_v, best_i, v, i, k)
+            out_v[qs:qs + q_block], out_i[qs:qs + q_block] = best_v, best_i
+            bar.update(q.shape[0])
     return out_v, out_i
+
+
+#: kNN searches of at least this many query x key products show a bar (smaller ones take well
+#: under a second)
+BAR_MIN_PRODUCTS = 10**8
+
+
+@contextlib.contextmanager
+def _blocks(nq: int, nk: int, q_block: int):
+    """A bar over the query blocks of one kNN search (``common.progress``; counts queries),
+    for a search of more than one block and at least :data:`BAR_MIN_PRODUCTS` products; else
+    a bar that shows nothing. On a terminal it appears after a second (short searches never
+    show)."""
+    bar = progress(total=nq, desc=f"kNN {nq:,} x {nk:,}", unit=" queries", unit_scale=False,
+                   disable=nq <= q_block or nq * nk < BAR_MIN_PRODUCTS, delay=1.0)
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 def _faiss_index(dim, use_gpu):
@@ -107,10 +132,12 @@ def topk_faiss(queries: torch.Tensor, keys: torch.Tensor, k: int,
     index.add(np.ascontiguousarray(kk))
     k = min(k, kk.shape[0])
     vals, idx = [], []
-    for s in range(0, q.shape[0], q_block):
-        v, i = index.search(np.ascontiguousarray(q[s:s + q_block]), k)
-        vals.append(v)
-        idx.append(i)
+    with _blocks(q.shape[0], kk.shape[0], q_block) as bar:
+        for s in range(0, q.shape[0], q_block):
+            v, i = index.search(np.ascontiguousarray(q[s:s + q_block]), k)
+            vals.append(v)
+            idx.append(i)
+            bar.update(v.shape[0])
     dev = queries.device
     return (torch.from_numpy(np.concatenate(vals)).to(dev),
             torch.from_numpy(np.concatenate(idx)).long().to(dev))

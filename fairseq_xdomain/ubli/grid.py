@@ -51,9 +51,16 @@ one joint model (``identity_candidate auto``, ``selection.detect_joint_space``) 
 ``always``, W = I refined R times (R in ``refinements``) is a configuration too
 (``configs/identity_r{R}.json``: ``candidate: identity``, seed None, 0 epochs), selected among the
 others by the same criterion (listed first, so it wins a tie).
+
+Progress (issue 23): a bar of configurations done of all (those on disk count as done), around
+the bars of the adversarial epochs, the refinements and the large kNN searches
+(``common.progress``): on a terminal tqdm's bars, in a log the plain lines from which the step
+runner's live line (``common.step_progress``) shows percent, rate and time left; none with
+``no_progress``.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -64,6 +71,8 @@ import torch
 
 from ..common.atomic import atomic_open, read_json, write_json
 from ..common.errors import UserError
+from ..common.progress import progress as progress_bar
+from ..common.progress import quiet
 from ..compat import load_trusted_checkpoint
 from .adversarial import AdversarialConfig, BatchedAdversarial
 from .align import adversarial_train, complete_histories, save_mapping
@@ -242,6 +251,7 @@ class Grid:
         self.backend, self.device, self.progress = backend, device, progress
         self.n_computed = 0
         self.on_config = on_config
+        self._bar = None  # configurations done of all, while run() runs
         self.selection, self.identity = selection, identity
 
     # -- disk --------------------------------------------------------------------------------
@@ -266,8 +276,27 @@ class Grid:
         return (len(self.seeds) * len(self.epochs) + int(self.identity)) * len(self.refinements)
 
     # -- run ---------------------------------------------------------------------------------
+    def n_done(self) -> int:
+        """Configurations on disk."""
+        seeds = ([None] if self.identity else []) + self.seeds
+        return sum(self.done(s, 0 if s is None else e, r) for s in seeds
+                   for e in (self.epochs if s is not None else [0]) for r in self.refinements)
+
     def run(self) -> None:
-        """Compute every configuration not on disk, resuming from ``adv/state.pt``."""
+        """Compute every configuration not on disk, resuming from ``adv/state.pt``; with
+        ``progress``, a bar of configurations done of all (``common.progress``: on a terminal a
+        bar, in a log the lines the step runner's live line reads) around the bars of the
+        adversarial epochs, refinements and kNN searches."""
+        self._bar = progress_bar(total=self.n_configs, initial=self.n_done(), desc="grid",
+                                 unit=" configurations", unit_scale=False, mininterval=0,
+                                 disable=not self.progress)
+        try:
+            self._run()
+        finally:
+            self._bar.close()
+            self._bar = None
+
+    def _run(self) -> None:
         if self.identity:
             self.identity_branch()
         todo = self.todo_epochs()
@@ -324,8 +353,7 @@ class Grid:
             key = (seed, best_epoch)
             if key not in cache:  # branches with the same best epoch share their refinement
                 t = time.perf_counter()
-                steps = refine(src, tgt, best_W, _ref_cfg(self.ref_cfg, max(self.refinements)),
-                               backend=self.backend)
+                steps = self._refine(best_W, f"refinement seed {seed} epoch {n_epochs}")
                 cache[key] = (steps, time.perf_counter() - t)
             steps, ref_time = cache[key]
             ref_steps = [(c, n) for _, c, n in steps]
@@ -356,8 +384,7 @@ class Grid:
         eye = torch.eye(src.shape[1], device=src.device, dtype=src.dtype)
         crit0 = mean_cosine_criterion(src, tgt, max_rank=self.ref_cfg.criterion_max_rank,
                                       k_csls=self.ref_cfg.k_csls, backend=self.backend)
-        steps = refine(src, tgt, eye, _ref_cfg(self.ref_cfg, max(self.refinements)),
-                       backend=self.backend)
+        steps = self._refine(eye, "refinement of the identity")
         per_iter = (time.perf_counter() - t) / max(1, len(steps))
         ref_steps = [(c, n) for _, c, n in steps]
         for r in missing:
@@ -373,6 +400,16 @@ class Grid:
                           None, ref_steps, evaluation, times, selection=fields)
             self._save(None, 0, r, W, rec)
 
+    def _refine(self, W0: torch.Tensor, desc: str) -> list:
+        """``refine`` from ``W0`` to max(R) iterations, with a bar of its iterations."""
+        bar = progress_bar(total=max(self.refinements), desc=desc, unit=" iterations",
+                           unit_scale=False, disable=not self.progress)
+        try:
+            return refine(self.src, self.tgt, W0, _ref_cfg(self.ref_cfg, max(self.refinements)),
+                          backend=self.backend, progress=bar)
+        finally:
+            bar.close()
+
     def _save(self, seed: int | None, n_epochs: int, r: int, W: torch.Tensor, rec: dict) -> None:
         """Write one configuration (the mapping first, then the record: a record on disk always
         has its W), log it and call ``on_config``."""
@@ -382,6 +419,8 @@ class Grid:
         logger.info("configuration computed: %s epochs=%d refinement=%d criterion=%.5f%s",
                     "identity" if seed is None else f"seed={seed}", n_epochs, r, rec["criterion"],
                     f" csls P@1={rec['csls_p@1']:.2f}" if "csls_p@1" in rec else "")
+        if self._bar is not None:
+            self._bar.update(1)
         if self.on_config is not None:
             self.on_config(seed, n_epochs, r, rec)
 
@@ -461,7 +500,8 @@ def run_grid(cfg: GridConfig, files: PairFiles, device: torch.device,
                 selection=cfg.selection, identity=config["identity"])
     logger.info("grid: %d seeds x epochs %s x refinements %s = %d configurations on %s -> %s",
                 len(cfg.seeds), grid.epochs, grid.refinements, grid.n_configs, device, out)
-    grid.run()
+    with quiet() if cfg.no_progress else contextlib.nullcontext():  # also the kNN bars deep down
+        grid.run()
     return summarize(grid, config, {k: labels[k] for k in ("pair", "domains", "init")},
                      time.perf_counter() - t0)
 
