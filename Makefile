@@ -45,7 +45,8 @@ $(STAMP): $(REQS)
 	@echo "==> $(VENV) ready"
 
 # The suite runs its test files on TEST_JOBS processes (pytest-xdist; a file's tests stay together,
-# so a module's fixture is built once), one thread each: 2 cores -> about 7 min instead of 13.
+# so a module's fixture is built once), one thread each: on 2 cores about 15 min (the suite is
+# CPU-bound: both cores busy throughout; docs/lab-notes.md, "What the test suite costs").
 TEST_JOBS ?= 2
 test: lint
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile tests
