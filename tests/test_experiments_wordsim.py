@@ -234,3 +234,41 @@ def test_seeds_zero_and_one_refused(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "0 and 1" in lines[0], proc.stderr
     assert not (tmp_path / "r").exists() and not (tmp_path / "w").exists()
+
+
+def test_wordsim_plan_shape_and_trains_nothing(data, tmp_path):
+    """``--plan`` (issue 23, point 1): the plan's shape, and that it trains nothing (no
+    ``.vec``, no checkpoint, no mapping, no work folder)."""
+    proc = run(["xdomain-run", "wordsim", "--corpora", data, "--semeval", data, "--src-lang",
+                "aa", "--langs", "bb", "--no-tokenize", "--results", tmp_path / "results",
+                "--work", tmp_path / "work", *TINY, "--plan"], env=ENV)
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith("xdomain-run wordsim: preset tiny") and "nothing is trained" in first
+    plan = json.loads((tmp_path / "results" / "plan.json").read_text())
+    assert plan["kind"] == "plan" and plan["total_est_s"] > 0
+    steps = plan["steps"]
+    names = [s["name"] for s in steps]
+    # every row's vectors, grid and scoring, fastText once per (language, domain) and the
+    # joint space once, then the report
+    assert names == [
+        "fasttext.separate.aa.wiki", "fasttext.separate.bb.wiki", "fasttext.separate.aa.un",
+        "grid.aa-bb.wiki-wiki", "wordsim.aa-bb.wiki-wiki", "grid.aa-bb.un-wiki",
+        "wordsim.aa-bb.un-wiki", "fasttext.joint.aa.un-bb.wiki", "grid.aa-bb.un-wiki-joint",
+        "wordsim.aa-bb.un-wiki-joint", "report"]
+    for s in steps:
+        assert set(s) >= {"name", "est_s", "est_peak_ram_mb", "est_peak_gpu_mb", "done"}
+        assert s["done"] is False and s["est_s"] > 0 and s["est_peak_ram_mb"] > 0
+        assert s["est_peak_gpu_mb"] is None  # nothing runs on a device on this CPU run
+    assert plan["total_est_s"] == pytest.approx(sum(s["est_s"] for s in steps), abs=1)
+    assert plan["peak_ram_mb"] == max(round(s["est_peak_ram_mb"]) for s in steps)
+    # the probes saw the real shapes: the grid's settings and the corpus's tokens
+    grid = next(s for s in steps if s["name"] == "grid.aa-bb.wiki-wiki")
+    assert "1 seeds x 1 epochs x 640 samples" in grid["how"] and "x 16" in grid["how"]
+    ft = steps[0]["how"]
+    assert "x 3 epochs" in ft and int(ft.split(" tokens")[0].replace(",", "")) > 30_000
+    assert "Total ETA" in proc.stdout
+    # nothing trained, nothing written but the plan
+    assert not list(tmp_path.rglob("*.vec")) and not list(tmp_path.rglob("*.bin"))
+    assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.npy"))
+    assert not (tmp_path / "work").exists()
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["plan.json", "plan.md"]

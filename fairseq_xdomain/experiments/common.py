@@ -134,6 +134,18 @@ def add_seeds_argument(parser, default: str = "--seed only") -> None:
                              f"xdomain-report gives mean ± sd over them (default: {default})")
 
 
+def run_each_seed(args: argparse.Namespace, seeds: list[int], run, **folders) -> None:
+    """``run`` once per seed on a copy of ``args`` with ``seed`` set and ``seeds`` cleared (the
+    drivers' ``--seeds``); each ``folders`` item ``NAME=BASE`` sets ``NAME`` to
+    ``BASE/seed-S`` (a string; ``BASE`` None: ``seed-S`` alone)."""
+    for seed in seeds:
+        one = copy.copy(args)
+        one.seed, one.seeds = seed, None
+        for name, base in folders.items():
+            setattr(one, name, f"seed-{seed}" if base is None else str(Path(base) / f"seed-{seed}"))
+        run(one)
+
+
 def parse_seeds(args: argparse.Namespace) -> list[int] | None:
     """The seeds of ``--seeds`` (distinct non-negative integers), or None without it."""
     text = getattr(args, "seeds", None)

@@ -50,6 +50,7 @@ from .common import (
     fasttext_config,
     parse_seeds,
     resolve_preset,
+    run_each_seed,
 )
 from .plan import make_runner
 from .plan_probes import finish_plan
@@ -132,7 +133,6 @@ def mlm_settings(preset: str, overrides: list[str], emb_init: str | None = None,
     ``--set SECTION.KEY=VALUE`` ``overrides``, ``emb_init`` and ``max_update`` (the number of
     updates, ``fairseq.max_update``) applied where given. Raises UserError for an unknown preset,
     a malformed override or an ``emb_init`` that is not fasttext/random."""
-    import copy
 
     from ..presets import load_preset
 
@@ -372,10 +372,7 @@ def run(args: argparse.Namespace) -> int:
     seed, under ``OUT/seed-S``."""
     seeds = parse_seeds(args)
     if seeds is not None:
-        for seed in seeds:
-            one = copy.copy(args)
-            one.seed, one.seeds, one.out = seed, None, str(Path(args.out) / f"seed-{seed}")
-            run(one)
+        run_each_seed(args, seeds, run, out=args.out)
         return 0
     started = time.time()
     check_int_options(args)

@@ -55,7 +55,7 @@ from ..common.textio import read_text
 from ..fairseq_log import parse_valid
 from ..results import SELECTORS, UNMTCurve, unmt_curves, unmt_file_name, write_result
 from ..steps import Runner, write_run_record
-from .common import apply_override, parse_seeds, resolve_preset
+from .common import apply_override, parse_seeds, resolve_preset, run_each_seed
 from .mlm import (
     add_common_arguments,
     check_int_options,
@@ -361,10 +361,7 @@ def run(args: argparse.Namespace) -> int:
     under ``RESULTS/RUN/seed-S`` and ``WORK/RUN/seed-S``."""
     seeds = parse_seeds(args)
     if seeds is not None:
-        for seed in seeds:
-            one = copy.copy(args)
-            one.seed, one.seeds, one._seed_dir = seed, None, f"seed-{seed}"
-            run(one)
+        run_each_seed(args, seeds, run, _seed_dir=None)
         return 0
     started = time.time()
     check_args(args)

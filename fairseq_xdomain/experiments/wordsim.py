@@ -29,7 +29,6 @@ holds ``{src}-{tgt}.test.data.txt`` and ``.gold.txt``. Settings: ``--preset`` (t
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import re
 import time
@@ -182,12 +181,8 @@ def _run_seeds(args: argparse.Namespace, seeds: list[int]) -> int:
         raise UserError(f"--seeds {args.seeds}: fastText takes seeds 0 and 1 as the same seed "
                         "(std::minstd_rand), so the two runs would be one; keep one of them")
     plan(args)  # every input checked once, before any seed's folder is made
-    res, work = Path(args.results), Path(args.work)
-    for seed in seeds:
-        one = copy.copy(args)
-        one.seeds, one._seed = None, seed
-        one.results, one.work = str(res / f"seed-{seed}"), str(work / f"seed-{seed}")
-        run(one)
+    res = Path(args.results)
+    common.run_each_seed(args, seeds, run, results=args.results, work=args.work)
     if getattr(args, "plan", False):
         from .plan import previous_plan
 
@@ -215,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     if seeds is not None:
         return _run_seeds(args, seeds)
     p = plan(args)
-    seed = getattr(args, "_seed", None)  # this run's fastText seed (--seeds), None: its default
+    seed = getattr(args, "seed", None)  # this run's fastText seed (--seeds), None: its default
     src = args.src_lang
     work, res = Path(args.work).resolve(), Path(args.results).resolve()
     align_joint = not args.no_joint_align

@@ -12,7 +12,6 @@ inner product of augmented vectors ``[2x, -1] . [y, r_S(y)]``: the same kNN sear
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 
 import numpy as np
@@ -94,18 +93,13 @@ def topk_torch(queries: torch.Tensor, keys: torch.Tensor, k: int,
 BAR_MIN_PRODUCTS = 10**8
 
 
-@contextlib.contextmanager
 def _blocks(nq: int, nk: int, q_block: int):
-    """A bar over the query blocks of one kNN search (``common.progress``; counts queries),
-    for a search of more than one block and at least :data:`BAR_MIN_PRODUCTS` products; else
-    a bar that shows nothing. On a terminal it appears after a second (short searches never
-    show)."""
-    bar = progress(total=nq, desc=f"kNN {nq:,} x {nk:,}", unit=" queries", unit_scale=False,
-                   disable=nq <= q_block or nq * nk < BAR_MIN_PRODUCTS, delay=1.0)
-    try:
-        yield bar
-    finally:
-        bar.close()
+    """A bar over the query blocks of one kNN search (``common.progress``; counts queries; a
+    context manager that closes it), for a search of more than one block and at least
+    :data:`BAR_MIN_PRODUCTS` products; else a bar that shows nothing. On a terminal it appears
+    after a second (short searches never show)."""
+    return progress(total=nq, desc=f"kNN {nq:,} x {nk:,}", unit=" queries", unit_scale=False,
+                    disable=nq <= q_block or nq * nk < BAR_MIN_PRODUCTS, delay=1.0)
 
 
 def _faiss_index(dim, use_gpu):

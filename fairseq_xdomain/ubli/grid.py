@@ -402,13 +402,10 @@ class Grid:
 
     def _refine(self, W0: torch.Tensor, desc: str) -> list:
         """``refine`` from ``W0`` to max(R) iterations, with a bar of its iterations."""
-        bar = progress_bar(total=max(self.refinements), desc=desc, unit=" iterations",
-                           unit_scale=False, disable=not self.progress)
-        try:
+        with progress_bar(total=max(self.refinements), desc=desc, unit=" iterations",
+                          unit_scale=False, disable=not self.progress) as bar:
             return refine(self.src, self.tgt, W0, _ref_cfg(self.ref_cfg, max(self.refinements)),
                           backend=self.backend, progress=bar)
-        finally:
-            bar.close()
 
     def _save(self, seed: int | None, n_epochs: int, r: int, W: torch.Tensor, rec: dict) -> None:
         """Write one configuration (the mapping first, then the record: a record on disk always

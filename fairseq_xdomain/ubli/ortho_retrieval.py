@@ -37,10 +37,9 @@ target among the map's ``k_agree`` best), the agreement at ``w = 0`` how often t
 endorses the map's (the map's best among the ``k_agree`` best-spelled). When the first is
 larger, spelling is the more precise of the two views, and ``w = 1`` is used (the agreement
 argmax alone did not pick the end of the grid on any real map: it rewards mixing, even under
-a null map). On the
-real en-de settings it was designed on one setting and tested on the others
-(``docs/real-en-de.md``, "Choosing the orthography weight"). Every weight's values are recorded,
-with the checks' numbers (``fallback``: null, or why a check overrode the argmax).
+a null map). On the real en-de settings the rule was designed on one setting and tested on the
+others (``docs/real-en-de.md``, "Choosing the orthography weight"). Every weight's values are
+recorded, with the checks' numbers (``fallback``: null, or why a check overrode the argmax).
 """
 from __future__ import annotations
 
