@@ -33,7 +33,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rt_bleu_study import pick  # noqa: E402
+from rt_bleu_study import correlations, pick  # noqa: E402
 
 LANGS = ("en", "de")
 
@@ -126,17 +126,6 @@ def valid_rows(log: str) -> list[dict]:
 
     return parse_valid(log, fields=("epoch", "bleu", "bleu_en_de", "bleu_de_en", "rt_bleu",
                                     "rt_bleu_en", "rt_bleu_de", "num_updates"))
-
-
-def correlations(dev, rt, test) -> dict:
-    from scipy.stats import pearsonr, spearmanr
-
-    if len(set(rt)) < 2 or len(set(dev)) < 2:
-        return {}
-    return {"pearson_rt_dev": float(pearsonr(rt, dev)[0]),
-            "spearman_rt_dev": float(spearmanr(rt, dev)[0]),
-            "pearson_rt_test": float(pearsonr(rt, test)[0]),
-            "spearman_rt_test": float(spearmanr(rt, test)[0])}
 
 
 def main() -> int:

@@ -65,6 +65,19 @@ def pick(epochs, values) -> int:
     return max(e for e, v in zip(epochs, values) if v == best)
 
 
+def correlations(dev, rt, test) -> dict:
+    """Pearson and Spearman of round-trip BLEU against dev and against test BLEU over the
+    epochs; {} when rt or dev BLEU is constant (no correlation is defined)."""
+    from scipy.stats import pearsonr, spearmanr
+
+    if len(set(rt)) < 2 or len(set(dev)) < 2:
+        return {}
+    return {"pearson_rt_dev": float(pearsonr(rt, dev)[0]),
+            "spearman_rt_dev": float(spearmanr(rt, dev)[0]),
+            "pearson_rt_test": float(pearsonr(rt, test)[0]),
+            "spearman_rt_test": float(spearmanr(rt, test)[0])}
+
+
 def valid_rows(log: str) -> list[dict]:
     from fairseq_xdomain.fairseq_log import parse_valid
 
@@ -85,7 +98,6 @@ def main() -> int:
         bin_wiki, "--mlm-joint", bin_joint, "--epochs", 1, "--mlm-updates", 300,
         "--results", out / "results", "--work", out / "work", "--jobs", 2, "--preset", "tiny"])
     import numpy as np
-    from scipy.stats import pearsonr, spearmanr
 
     from fairseq_xdomain.eval_bleu import translate_subset
     from fairseq_xdomain.paths import user_dir
@@ -147,10 +159,7 @@ def main() -> int:
         e_dev, e_rt = pick(epochs, dev), pick(epochs, rt)
         study[variant] = {
             "epochs": epochs, "dev_bleu": dev, "rt_bleu": rt, "test_bleu": test,
-            "pearson_rt_dev": float(pearsonr(rt, dev)[0]),
-            "spearman_rt_dev": float(spearmanr(rt, dev)[0]),
-            "pearson_rt_test": float(pearsonr(rt, test)[0]),
-            "spearman_rt_test": float(spearmanr(rt, test)[0]),
+            **correlations(dev, rt, test),
             "epoch_by_dev": e_dev, "test_at_dev_pick": test[epochs.index(e_dev)],
             "epoch_by_rt": e_rt, "test_at_rt_pick": test[epochs.index(e_rt)],
             "best_test": max(test), "epoch_best_test": pick(epochs, test)}
