@@ -22,12 +22,7 @@ def read_checkpoint(path: str, what: str = "checkpoint", loader=None) -> dict:
     """
     from .compat import load_trusted_checkpoint
 
-    if os.path.isdir(path):
-        raise UserError(f"{path}: is a directory, not a {what} file")
-    if not os.path.isfile(path):
-        raise UserError(f"{path}: {what} does not exist")
-    if os.path.getsize(path) == 0:
-        raise UserError(f"{path}: not a fairseq checkpoint (empty file)")
+    check_checkpoint_path(path, what)
     try:
         state = (loader or load_trusted_checkpoint)(path)
     except (UserError, MemoryError, KeyboardInterrupt):
@@ -39,6 +34,18 @@ def read_checkpoint(path: str, what: str = "checkpoint", loader=None) -> dict:
         raise UserError(f"{path}: not a fairseq checkpoint ({type(err).__name__}: {why})") from None
     _check_checkpoint_state(path, state)
     return state
+
+
+def check_checkpoint_path(path: str, what: str = "checkpoint") -> None:
+    """What ``read_checkpoint`` checks before reading: ``path`` is an existing, non-empty file.
+    Needs neither torch nor fairseq, so a command can refuse a wrong path in a fraction of a
+    second, before its imports; raises the same one-line UserError."""
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a directory, not a {what} file")
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: {what} does not exist")
+    if os.path.getsize(path) == 0:
+        raise UserError(f"{path}: not a fairseq checkpoint (empty file)")
 
 
 def _check_checkpoint_state(path, state) -> None:

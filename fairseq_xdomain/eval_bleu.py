@@ -21,6 +21,7 @@ import os
 import sys
 
 from .bleu_meter import TOKENIZE_CHOICES, resolve_tokenize
+from .checkpoint_file import check_checkpoint_path
 from .common.atomic import write_json, write_text
 from .common.cli import ArgumentParser, setup_logging
 from .common.errors import UserError, cli_entry
@@ -135,6 +136,7 @@ def main(argv=None):
 
     report = {}
     resolve_tokenize(args.tokenize, "en")  # an unknown name is refused before any work
+    check_checkpoint_path(args.checkpoint)  # and a missing file before torch and fairseq load
     hyps, refs = translate_subset(args.checkpoint, args.direction, args.data, args.subset, args.beam,
                                   args.max_len_a, args.max_len_b, args.max_tokens, args.cpu, report)
     bleu = BLEU(tokenize=resolve_tokenize(args.tokenize, report["tgt"]))

@@ -16,20 +16,22 @@ LANGS = ("aa", "bb")
 
 @pytest.fixture(scope="module")
 def mono_bin(tmp_path_factory):
-    """DATA/dict.txt + DATA/{aa,bb}/{train,valid}.{bin,idx}: a tiny monolingual xlm_mlm layout."""
+    """DATA/dict.txt + DATA/{aa,bb}/{train,valid}.{bin,idx}: a tiny monolingual xlm_mlm layout
+    (``binarize``: fairseq's preprocessing in this process, not two more fairseq processes)."""
+    from fairseq_xdomain.preprocess.binarize import binarize
+
     root = tmp_path_factory.mktemp("errors_bin")
     rng = random.Random(0)
     words = {lang: [f"{lang}{i}" for i in range(12)] for lang in LANGS}
-    write_lines(root / "dict.txt", [f"{w} 10" for lang in LANGS for w in words[lang]])
-    data = root / "DATA"
+    files = {}
     for lang in LANGS:
         for split, n in (("train", 60), ("valid", 10)):
-            write_lines(root / f"{split}.{lang}",
-                        [" ".join(rng.choices(words[lang], k=rng.randint(3, 8))) for _ in range(n)])
-        run(["fairseq-preprocess", "--only-source", "--srcdict", root / "dict.txt",
-             "--trainpref", root / f"train.{lang}", "--validpref", root / f"valid.{lang}",
-             "--destdir", data / lang, "--workers", "1"])
-    (data / "dict.txt").write_bytes((data / "aa" / "dict.txt").read_bytes())
+            files[split, lang] = write_lines(
+                root / f"{split}.{lang}",
+                [" ".join(rng.choices(words[lang], k=rng.randint(3, 8))) for _ in range(n)])
+    data = root / "DATA"
+    binarize(data, None, {lang: files["train", lang] for lang in LANGS},
+             valid={lang: files["valid", lang] for lang in LANGS})
     return data
 
 
@@ -114,7 +116,6 @@ import sys
 import torch.multiprocessing
 import torch.utils.data
 
-import fairseq  # noqa: F401
 import fairseq_xdomain
 from fairseq_xdomain.common.errors import UserError
 
@@ -137,6 +138,8 @@ class Items(torch.utils.data.Dataset):
 
 
 if __name__ == "__main__":
+    import fairseq  # noqa: F401  (before the plugin, as in fairseq's mains; not in spawned children)
+
     fairseq_xdomain.register()
     fairseq_xdomain.register()  # idempotent: one hook
     mode, what = sys.argv[1:]

@@ -243,23 +243,22 @@ def test_installed_package_from_outside_the_repo(venv, user_folder):
 
 
 @pytest.fixture(scope="module")
-def user_data(venv, user_folder):
-    """Two tiny 'languages' binarized with fairseq-preprocess (the fresh venv's script), in the
-    user's folder as `data/` (the layout of docs/design.md)."""
-    work, env = user_folder, _env(venv)
+def user_data(user_folder):
+    """Two tiny 'languages' binarized (``binarize``, fairseq's preprocessing in this process), in
+    the user's folder as `data/` (the layout of docs/design.md)."""
+    from fairseq_xdomain.preprocess.binarize import binarize
+
+    work = user_folder
     rng = random.Random(0)
     words = {lang: [f"{lang}{i}" for i in range(30)] for lang in ("aa", "bb")}
     lines = {lang: [" ".join(rng.choices(w, k=rng.randint(4, 9))) for _ in range(240)]
              for lang, w in words.items()}
     raw = work / "raw"
-    write_lines(raw / "dict.txt", [f"{w} 10" for ws in words.values() for w in ws])
     for lang in lines:
         write_lines(raw / f"{lang}.train", lines[lang][:200])
         write_lines(raw / f"{lang}.valid", lines[lang][200:])
-        run([venv / "bin" / "fairseq-preprocess", "--only-source", "--srcdict", raw / "dict.txt",
-             "--trainpref", raw / f"{lang}.train", "--validpref", raw / f"{lang}.valid",
-             "--destdir", f"data/{lang}", "--workers", "1"], cwd=work, env=env)
-    shutil.copy(work / "data" / "aa" / "dict.txt", work / "data" / "dict.txt")
+    binarize(work / "data", None, {lang: raw / f"{lang}.train" for lang in lines},
+             valid={lang: raw / f"{lang}.valid" for lang in lines})
     return work / "data"
 
 

@@ -1,8 +1,9 @@
 """The MLM and UNMT drivers (``xdomain-run mlm|unmt``, ``recipes/{mlm_pretrain,unmt}.sh``):
 labels and typed results read by ``xdomain-report``, input errors, and a real end-to-end run on a
-small cipher pair (fastText -> MLM -> UNMT for both variants side by side) that resumes: a rerun
-skips every step, a changed setting retrains only what it changes, a killed run continues from
-its ``checkpoint_last.pt``. About 1 minute of CPU (2-4 minutes wall on 2 busy cores).
+small cipher pair without a parallel dev set (fastText -> MLM -> UNMT for both variants side by
+side, two seeds, selection by round-trip BLEU) that resumes: a rerun skips every step, a changed
+setting retrains only what it changes, a killed run continues from its ``checkpoint_last.pt``.
+About 2 minutes of CPU.
 """
 from __future__ import annotations
 
@@ -98,6 +99,13 @@ def test_unmt_and_mlm_input_errors(tmp_path):
         f"error: {base / 'dict.txt'}: differs from {joint / 'dict.txt'} (one joint vocabulary "
         "needed)")
     assert not (tmp_path / "work").exists()
+    # the joint folder (the vocabulary every folder is compared with) is checked before use
+    no_dict = tmp_path / "no_dict"
+    no_dict.mkdir()
+    bad = run(["xdomain-run", "unmt", "--run", "r1", "--langs", "en,fr", "--mlm-baseline", joint,
+               "--mlm-joint", no_dict, "--work", tmp_path / "work"], check=False)
+    assert (bad.returncode, bad.stderr.strip()) == (
+        2, f"error: {no_dict / 'dict.txt'}: binarized data folder expected")
     bad = run(["bash", mlm_sh, tmp_path / "nothing", "en,fr", tmp_path / "out"], check=False)
     assert (bad.returncode, bad.stderr.strip()) == (
         2, f"error: {tmp_path / 'nothing'}: data folder not found")
@@ -110,9 +118,20 @@ def test_unmt_and_mlm_input_errors(tmp_path):
 
 @pytest.fixture(scope="module")
 def cipher(tmp_path_factory):
-    """A small cipher pair (aa, bb) and a baseline folder holding only aa (same dictionary)."""
+    """A small cipher pair (aa, bb) WITHOUT a parallel dev set (monolingual valid text, a
+    parallel test set), and a baseline folder holding only aa (same dictionary)."""
+    from fairseq_xdomain.preprocess.binarize import binarize
+    from fairseq_xdomain.synthetic import write_cipher_pair
+
     root = tmp_path_factory.mktemp("unmt_driver")
-    data = write_cipher_data(root / "cipher", n_train=2000, n_valid=50, vocab_size=60, seed=1)
+    raw = root / "raw"
+    write_cipher_pair(raw, n_train=1000, n_valid=40, n_test=40, vocab_size=60, seed=1)
+    langs = ("aa", "bb")
+    data = root / "bin"
+    binarize(data, None, {x: raw / f"train.{x}" for x in langs},
+             valid={x: raw / f"valid.aa-bb.{x}" for x in langs},
+             parallel={"test": {x: raw / f"test.aa-bb.{x}" for x in langs}})
+    assert not list(data.glob("valid.*"))
     base = root / "base"
     base.mkdir()
     shutil.copy(data / "dict.txt", base / "dict.txt")
@@ -130,49 +149,75 @@ def _unmt(cipher, *extra, jobs="2"):
                 *extra], env=THREADS)
 
 
-def test_unmt_driver_runs_and_resumes(cipher):
+def test_unmt_driver_two_seeds_rt_bleu_and_resume(cipher):
+    """Issue 24's acceptance in small, then the step runner on the same run.
+
+    A pair WITHOUT a parallel dev set runs end to end with two seeds: fastText -> MLM -> UNMT for
+    both variants side by side; the checkpoint is selected by round-trip BLEU (said on stdout,
+    recorded in every curve), the test BLEU of the selected checkpoint is reported with mean ± sd
+    over the seeds and the sacrebleu signature. Then it resumes: a rerun skips every step, a
+    changed UNMT setting (one seed) retrains only the UNMTs of that seed, and a killed run
+    continues from its ``checkpoint_last.pt``."""
     root = cipher["root"]
     res, work = root / "res" / "r", root / "work" / "r"
-    first = _unmt(cipher, "--epochs", "1")
+    first = _unmt(cipher, "--epochs", "2", "--seeds", "1,2")
     for variant in ("baseline", "joint"):
         for step in ("mlm.fasttext", "mlm.train", "unmt.train"):
-            assert f"{variant}.{step}: running" in first.stdout, first.stdout
-    curves = {(c.init, c.direction): c for c in map(read_result, res.glob("bleu.*.json"))}
-    assert len(curves) == 4 and all(c.epochs == [1] for c in curves.values())
-    assert curves[("joint", "aa-bb")].mlm_data == "bin: aa,bb"  # the folder and its languages
-    assert curves[("baseline", "aa-bb")].details["mlm"]["langs"] == ["aa"]  # only aa/ in base
-    record = json.loads((res / "run.json").read_text())
-    assert record["seed"] == 1 and record["config"]["mlm_updates"] == 10
-    assert record["config"]["emb_init"] == "fasttext" and len(record["steps"]) == 6
+            assert first.stdout.count(f"{variant}.{step}: running") == 2, first.stdout
+    assert first.stdout.count("model selection: round-trip BLEU (rt_bleu)") == 2
+    curves = {(c.seed, c.init, c.direction): c for c in map(read_result, res.glob("seed-*/bleu.*.json"))}
+    assert len(curves) == 8 and {seed for seed, _, _ in curves} == {1, 2}
+    for c in curves.values():
+        assert c.selector == "rt_bleu" and c.bleu == [] and len(c.rt_bleu) == 2
+        assert c.epochs == [1, 2]
+        assert c.rt_bleu[c.epochs.index(c.selected_epoch)] == max(c.rt_bleu)
+        assert c.test_bleu is not None and "tok:13a" in c.signature
+        assert len(c.details["test"]["hypotheses"]) == 40
+        assert "provenance" in c.config
+    assert curves[1, "joint", "aa-bb"].mlm_data == "bin: aa,bb"  # the folder and its languages
+    assert curves[1, "baseline", "aa-bb"].details["mlm"]["langs"] == ["aa"]  # only aa/ in base
+    for seed in (1, 2):
+        record = json.loads((res / f"seed-{seed}" / "run.json").read_text())
+        assert record["seed"] == seed and record["config"]["mlm_updates"] == 10
+        assert record["config"]["emb_init"] == "fasttext" and len(record["steps"]) == 6
+        assert record["config"]["selector"] == "rt_bleu"
+        assert {"libraries", "device", "git"} <= set(record["provenance"])
     # the baseline MLM read the aa vectors of its own text only; the joint one both
-    stdout = (work / "baseline" / "mlm" / "stdout.log").read_text()
+    stdout = (work / "seed-1" / "baseline" / "mlm" / "stdout.log").read_text()
     assert "--langs aa " in stdout and "fasttext/aa.vec " in stdout and "bb.vec" not in stdout
+    out = build_report(root / "res", plots=False)
+    head = "\n".join(out["headline"])
+    assert "UNMT test BLEU (r; checkpoint by round-trip BLEU)" in head and "(n=2)" in head
+    md = out["report"].read_text()
+    assert "BLEU signature: `nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" in md
     # a rerun with the same settings runs nothing
-    again = _unmt(cipher, "--epochs", "1")
-    assert again.stdout.count(": up to date") == 6 and ": running" not in again.stdout
-    # a changed UNMT setting retrains both UNMTs from scratch, not the MLMs
-    more = _unmt(cipher, "--epochs", "2")
+    again = _unmt(cipher, "--epochs", "2", "--seeds", "1,2")
+    assert again.stdout.count(": up to date") == 12 and ": running" not in again.stdout
+    # a changed UNMT setting retrains both UNMTs of that seed from scratch, not the MLMs
+    more = _unmt(cipher, "--epochs", "3", "--seeds", "1")
     assert more.stdout.count(": up to date") == 4
     assert more.stdout.count("settings or inputs changed since the last run: removing") == 2
-    joint = read_result(res / "bleu.joint.aa-bb.json")
-    assert joint.epochs == [1, 2]
-    # deterministic: epoch 1 is the same as in the 1-epoch run
-    assert joint.bleu[0] == curves[("joint", "aa-bb")].bleu[0]
+    joint = read_result(res / "seed-1" / "bleu.joint.aa-bb.json")
+    assert joint.epochs == [1, 2, 3]
+    # deterministic: epochs 1-2 are those of the 2-epoch run
+    assert joint.rt_bleu[:2] == curves[1, "joint", "aa-bb"].rt_bleu
+    assert read_result(res / "seed-2" / "bleu.joint.aa-bb.json").epochs == [1, 2]  # untouched
     # a killed UNMT run (no stamp yet) continues from its checkpoint_last.pt
-    (work / "joint" / ".stamps" / "joint.unmt.train.json").unlink()
-    resumed = _unmt(cipher, "--epochs", "2", jobs="1")
-    assert f"joint.unmt.train: resuming from {work / 'joint' / 'unmt' / 'checkpoint_last.pt'}" \
-        in resumed.stdout
-    assert "Loaded checkpoint" in (work / "joint" / "unmt" / "stdout.log").read_text()
-    assert read_result(res / "bleu.joint.aa-bb.json").bleu == joint.bleu
+    (work / "seed-1" / "joint" / ".stamps" / "joint.unmt.train.json").unlink()
+    resumed = _unmt(cipher, "--epochs", "3", "--seeds", "1", jobs="1")
+    checkpoint = work / "seed-1" / "joint" / "unmt" / "checkpoint_last.pt"
+    assert f"joint.unmt.train: resuming from {checkpoint}" in resumed.stdout
+    assert "Loaded checkpoint" in (work / "seed-1" / "joint" / "unmt" / "stdout.log").read_text()
+    assert read_result(res / "seed-1" / "bleu.joint.aa-bb.json").rt_bleu == joint.rt_bleu
 
 
-def test_mlm_driver(cipher, tmp_path):
+def test_mlm_driver(tmp_path):
     """``recipes/mlm_pretrain.sh`` -> ``xdomain-run mlm``: checkpoint, results and run.json, the
     arguments after ``--`` last; a rerun skips the training."""
+    data = write_cipher_data(tmp_path / "cipher", n_train=400, n_valid=20, vocab_size=60, seed=1)
     out = tmp_path / "mlm"
     cmd = ["bash", REPO / "recipes" / "mlm_pretrain.sh", "--preset", "cpu", "--seed", "3",
-           cipher["joint"], "aa,bb", out, "--", "--max-update", "2", "--tokens-per-sample", "16",
+           data, "aa,bb", out, "--", "--max-update", "2", "--tokens-per-sample", "16",
            "--max-positions", "16", "--batch-size", "8"]
     first = run(cmd, env=THREADS)
     assert "mlm.train: running" in first.stdout
@@ -185,44 +230,3 @@ def test_mlm_driver(cipher, tmp_path):
     assert "| num_updates 2 |" in log, log[-2000:]
     assert "--seed 3" in log.splitlines()[0] and log.splitlines()[0].endswith("--batch-size 8")
     assert "mlm.train: up to date" in run(cmd, env=THREADS).stdout
-
-
-def test_unmt_driver_without_parallel_dev_selects_by_rt_bleu(tmp_path):
-    """Issue 24's acceptance in small: a generated pair WITHOUT a parallel dev set (monolingual
-    valid text, a parallel test set) runs end to end with two seeds, selects by round-trip BLEU
-    (said on stdout, recorded in every curve), reports the test BLEU of the selected checkpoint
-    with mean ± sd over the seeds and the sacrebleu signature."""
-    from fairseq_xdomain.preprocess.binarize import binarize
-    from fairseq_xdomain.synthetic import write_cipher_pair
-
-    raw = tmp_path / "raw"
-    write_cipher_pair(raw, n_train=1000, n_valid=40, n_test=40, vocab_size=60, seed=1)
-    langs = ("aa", "bb")
-    data = tmp_path / "bin"
-    binarize(data, None, {x: raw / f"train.{x}" for x in langs},
-             valid={x: raw / f"valid.aa-bb.{x}" for x in langs},
-             parallel={"test": {x: raw / f"test.aa-bb.{x}" for x in langs}})
-    assert not list(data.glob("valid.*"))
-    proc = run(["xdomain-run", "unmt", "--preset", "tiny", "--jobs", "2", "--run", "g",
-                "--langs", "aa,bb", "--mlm-baseline", data, "--mlm-joint", data,
-                "--results", tmp_path / "res", "--work", tmp_path / "work", "--epochs", "2",
-                "--mlm-updates", "10", "--seeds", "1,2", "--set", "mlm.fasttext.epoch=1",
-                "--set", "mlm.fasttext.min_count=1", "--set", "fairseq.epoch_sentences=200"],
-               env=THREADS)
-    assert proc.stdout.count("model selection: round-trip BLEU (rt_bleu)") == 2
-    curves = [read_result(p) for p in (tmp_path / "res" / "g").glob("seed-*/bleu.*.json")]
-    assert len(curves) == 8 and {c.seed for c in curves} == {1, 2}
-    for c in curves:
-        assert c.selector == "rt_bleu" and c.bleu == [] and len(c.rt_bleu) == 2
-        assert c.rt_bleu[c.epochs.index(c.selected_epoch)] == max(c.rt_bleu)
-        assert c.test_bleu is not None and "tok:13a" in c.signature
-        assert len(c.details["test"]["hypotheses"]) == 40
-        assert "provenance" in c.config
-    out = build_report(tmp_path / "res", plots=False)
-    head = "\n".join(out["headline"])
-    assert "UNMT test BLEU (g; checkpoint by round-trip BLEU)" in head and "(n=2)" in head
-    md = out["report"].read_text()
-    assert "BLEU signature: `nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" in md
-    record = json.loads((tmp_path / "res" / "g" / "seed-2" / "run.json").read_text())
-    assert record["seed"] == 2 and record["config"]["selector"] == "rt_bleu"
-    assert {"libraries", "device", "git"} <= set(record["provenance"])

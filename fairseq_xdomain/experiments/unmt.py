@@ -150,10 +150,12 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--langs '{args.langs}': expected two languages, src,tgt")
     unmt_data = Path(args.unmt_data or args.mlm_joint)
     reference = unmt_data / "dict.txt"
-    for folder in (args.mlm_baseline, args.mlm_joint, unmt_data):
-        path = Path(folder) / "dict.txt"
-        if not path.is_file():
-            raise UserError(f"{path}: binarized data folder expected")
+    folders = [Path(folder) for folder in (args.mlm_baseline, args.mlm_joint, unmt_data)]
+    for folder in folders:  # every one exists before any is compared with the reference
+        if not (folder / "dict.txt").is_file():
+            raise UserError(f"{folder / 'dict.txt'}: binarized data folder expected")
+    for folder in folders:
+        path = folder / "dict.txt"
         if path.read_bytes() != reference.read_bytes():
             raise UserError(f"{path}: differs from {reference} (one joint vocabulary needed)")
 

@@ -236,7 +236,12 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
     def greedy_translate(self, src_tokens, src_langs, tgt_langs, max_len_a=1.3, max_len_b=5, banned=()):
         """Greedy decoding from ``eos`` with incremental states; returns [B, T] right-padded
         tokens, each row ending with ``eos``. Length limit per sentence: a * len + b.
-        ``src_tokens`` [B, S] right-padded; ``src_langs``, ``tgt_langs`` [B] language ids."""
+        ``src_tokens`` [B, S] right-padded; ``src_langs``, ``tgt_langs`` [B] language ids.
+
+        A sentence leaves the batch once it has its ``eos`` (its encoder output and cached
+        attention states are dropped, as fairseq's ``SequenceGenerator`` drops finished
+        hypotheses): each step costs what the unfinished sentences cost, so a batch of mixed
+        lengths is not decoded to its longest limit row by row."""
         dictionary = self.decoder.dictionary
         pad, eos = dictionary.pad(), dictionary.eos()
         enc = self.encoder(src_tokens, src_langs=src_langs, tgt_langs=tgt_langs)
@@ -245,22 +250,30 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
         max_lens = (src_len.float() * max_len_a + max_len_b).long().clamp(
             min=1, max=self.decoder.max_positions() - 1
         )
+        out = src_tokens.new_full((bsz, int(max_lens.max())), pad)
+        rows = torch.arange(bsz, device=src_tokens.device)  # the out row of each live sentence
         tokens = src_tokens.new_full((bsz, 1), eos)
-        finished = torch.zeros(bsz, dtype=torch.bool, device=src_tokens.device)
         state: dict[str, dict[str, Tensor | None]] = {}
         banned = torch.tensor(sorted({pad, dictionary.bos(), *banned}), device=src_tokens.device)
-        for step in range(int(max_lens.max())):
+        steps = 0
+        for step in range(out.size(1)):
             logits, _ = self.decoder(tokens, enc, incremental_state=state)
             logits = logits[:, -1, :]
             logits.index_fill_(1, banned, float("-inf"))
             nxt = logits.argmax(-1)
             nxt = torch.where(max_lens <= step + 1, torch.full_like(nxt, eos), nxt)
-            nxt = nxt.masked_fill(finished, pad)
-            tokens = torch.cat([tokens, nxt[:, None]], dim=1)
-            finished |= nxt.eq(eos)
-            if bool(finished.all()):
+            out[rows, step] = nxt.to(out.dtype)
+            steps = step + 1
+            done = nxt.eq(eos)
+            if bool(done.all()):
                 break
-        return tokens[:, 1:]
+            tokens = torch.cat([tokens, nxt[:, None]], dim=1)
+            if bool(done.any()):
+                keep = (~done).nonzero().squeeze(1)
+                rows, tokens, max_lens = rows[keep], tokens[keep], max_lens[keep]
+                enc = self.encoder.reorder_encoder_out(enc, keep)
+                self.decoder.reorder_incremental_state_scripting(state, keep)
+        return out[:, :steps]
 
 
 @register_model_architecture("unmt_transformer", "unmt_transformer")
