@@ -49,7 +49,7 @@ $(STAMP): $(REQS)
 # CPU-bound: both cores busy throughout; docs/lab-notes.md, "What the test suite costs").
 TEST_JOBS ?= 2
 test: lint
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile tests
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder tests
 
 demo: install
 	$(BIN)/python -m fairseq_xdomain.demo

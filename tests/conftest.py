@@ -42,6 +42,26 @@ def run(cmd, cwd=None, env=None, check=True, timeout=900):
 
 
 
+#: The test files that cost the most CPU (the per-test profile of docs/lab-notes.md, "What the
+#: test suite costs"), most first. ``make test`` runs them first (with ``--no-loadscope-reorder``,
+#: so that xdist keeps this order instead of putting the files with the most tests first): the
+#: small files then fill both workers up to the end, instead of one worker finishing a long
+#: end-to-end file alone.
+HEAVIEST_FIRST = (
+    "test_unmt.py", "test_unmt_driver.py", "test_distributed.py", "test_fairseq_errors.py",
+    "test_docs_examples.py", "test_experiments_ubli.py", "test_rt_bleu.py", "test_plugin.py",
+    "test_ubli_unsupervised.py", "test_plan.py", "test_eval_coverage.py", "test_compat.py",
+    "test_experiments_wordsim.py", "test_mlm.py", "test_gpu_check.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The files of ``HEAVIEST_FIRST`` first, in that order; the others after them, as
+    collected (the order within a file is kept)."""
+    rank = {name: i for i, name in enumerate(HEAVIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def write_lines(path, lines):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

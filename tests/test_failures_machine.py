@@ -7,6 +7,7 @@ saving) print ``error: PATH: CAUSE`` and exit 2, and no ``.tmp`` or partial file
 """
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
 import sys
@@ -52,43 +53,44 @@ def test_output_below_a_regular_file(tmp_path):
 
 
 CHILD = r"""
-import sys, torch
+import json, os, resource, sys, torch
 import fairseq_xdomain
 fairseq_xdomain.register()
 from fairseq import checkpoint_utils
 from fairseq_xdomain.common.errors import UserError
-target, kind = sys.argv[1], sys.argv[2]
-try:
-    if kind == "save":
-        checkpoint_utils.torch_persistent_save({"w": torch.zeros(200_000)}, target)
-    else:
-        checkpoint_utils.PathManager.copy(sys.argv[3], target, overwrite=True)
-except UserError as err:
-    print("USERERROR", err)
+target, src = sys.argv[1], sys.argv[2]
+for op in sys.argv[3:]:  # one line each: the outcome, and what the folder holds after it
+    if op == "unlimit":  # the soft limit back up to the hard one (no limit)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+        continue
+    try:
+        if op == "save":
+            checkpoint_utils.torch_persistent_save({"w": torch.zeros(200_000)}, target)
+        else:
+            checkpoint_utils.PathManager.copy(src, target, overwrite=True)
+        outcome = "OK"
+    except UserError as err:
+        outcome = f"USERERROR {err}"
+    print(json.dumps([op, outcome, sorted(os.listdir(os.path.dirname(target)))]), flush=True)
 """
 
 
 def test_checkpoint_save_and_copy_over_the_size_limit(tmp_path):
-    """fairseq's checkpoint writer and its checkpoint_last.pt copy (as patched by compat)."""
+    """fairseq's checkpoint writer and its checkpoint_last.pt copy (as patched by compat), in one
+    fairseq process: both over the file-size limit, then the copy without a limit."""
     save = tmp_path / "ck"
     save.mkdir()
     target = save / "checkpoint_last.pt"
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(target), "save"], capture_output=True,
-                          text=True, preexec_fn=_limited(300_000), timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip().splitlines()[-1] == (
-        f"USERERROR {target}: cannot save checkpoint: file too large (the file-size limit, "
-        "ulimit -f, or the file system's)")
-    assert _left(save) == []
     src = tmp_path / "checkpoint1.pt"
     src.write_bytes(b"x" * 400_000)
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(target), "copy", str(src)],
-                          capture_output=True, text=True, preexec_fn=_limited(300_000), timeout=300)
-    assert proc.stdout.strip().splitlines()[-1].startswith(f"USERERROR {target}: cannot save "
-                                                           "checkpoint: file too large")
-    assert _left(save) == []
-    # without a limit both work (and leave no .tmp)
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(target), "copy", str(src)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and "USERERROR" not in proc.stdout
-    assert _left(save) == ["checkpoint_last.pt"] and target.stat().st_size == 400_000
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(target), str(src), "save", "copy",
+                           "unlimit", "copy"], capture_output=True, text=True,
+                          preexec_fn=_limited(300_000), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outcomes = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("[")]
+    too_large = (f"USERERROR {target}: cannot save checkpoint: file too large (the file-size "
+                 "limit, ulimit -f, or the file system's)")
+    assert outcomes == [["save", too_large, []],  # nothing left: no .tmp, no partial file
+                        ["copy", too_large, []],
+                        ["copy", "OK", ["checkpoint_last.pt"]]], proc.stdout[-3000:]
+    assert target.stat().st_size == 400_000

@@ -2,8 +2,8 @@
 
 Data: a generated bilingual corpus with structure a context model can exploit (gender agreement
 between determiner and noun, a preferred verb per subject noun, fixed punctuation), two
-"languages" with disjoint vocabularies and unequal sizes, binarized with fairseq-preprocess into
-the layout of docs/design.md.
+"languages" with disjoint vocabularies and unequal sizes, binarized (``binarize``: fairseq's
+preprocessing, in the test process) into the layout of docs/design.md.
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from collections import Counter
 import numpy as np
 import pytest
 from conftest import USER_DIR, run, write_lines
+
+from fairseq_xdomain.preprocess.binarize import binarize
 
 LANGS = ("en", "fr")
 N_SENT = {"en": 3000, "fr": 1000}
@@ -52,14 +54,9 @@ def mlm_data(tmp_path_factory):
         corpora[lang] = lines
         write_lines(raw / f"{lang}.train", lines[:N_SENT[lang]])
         write_lines(raw / f"{lang}.valid", lines[N_SENT[lang]:])
-    counts = Counter(w for lines in corpora.values() for line in lines for w in line.split())
-    write_lines(raw / "dict.txt", [f"{w} {c}" for w, c in counts.most_common()])
     data = root / "DATA"
-    for lang in LANGS:
-        run(["fairseq-preprocess", "--only-source", "--srcdict", raw / "dict.txt",
-             "--trainpref", raw / f"{lang}.train", "--validpref", raw / f"{lang}.valid",
-             "--destdir", data / lang, "--workers", "1"])
-    (data / "dict.txt").write_text((data / "en" / "dict.txt").read_text())
+    binarize(data, None, {lang: raw / f"{lang}.train" for lang in LANGS},
+             valid={lang: raw / f"{lang}.valid" for lang in LANGS})
     return {"root": root, "data": data, "corpora": corpora}
 
 
