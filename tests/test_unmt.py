@@ -126,6 +126,42 @@ def test_init_from_mlm_copies_encoder_into_both_sides(cipher, tmp_path):
     assert torch.equal(own["decoder.output_bias"], state["encoder.lm_head.bias"])
 
 
+def test_greedy_translate_batched_equals_one_at_a_time(cipher):
+    """A sentence leaves the decoding batch at its ``eos`` (its encoder output and cached states
+    are dropped): the batch's translations are each sentence's own greedy translation. An
+    untrained model, ``eos`` raised so that rows end at different steps (at once, or at their own
+    length limits)."""
+    from argparse import Namespace
+
+    from fairseq.data import data_utils
+
+    import fairseq_xdomain
+
+    fairseq_xdomain.register()
+
+    from fairseq_xdomain.tasks.unmt_xdomain import UnmtXdomainConfig, UnmtXdomainTask
+
+    torch.manual_seed(0)
+    task = UnmtXdomainTask.setup_task(UnmtXdomainConfig(data=str(cipher["data"]), langs="aa,bb", seed=1))
+    model = task.build_model(Namespace(arch="unmt_transformer_tiny", _name="unmt_transformer_tiny"))
+    model.eval()
+    d = task.dictionary
+    with torch.no_grad():
+        model.decoder.output_bias[d.eos()] = 1.0
+    lines = (cipher["data"].parent / "raw" / "train.aa").read_text(encoding="utf-8").splitlines()
+    toks = [d.encode_line(line, add_if_not_exist=False, append_eos=True).long() for line in lines[:24]]
+    src = data_utils.collate_tokens(toks, d.pad(), d.eos())
+    src_lang, tgt_lang = torch.zeros(len(toks), dtype=torch.long), torch.ones(len(toks), dtype=torch.long)
+    out = model.greedy_translate(src, src_lang, tgt_lang, banned=(task.mask_idx,))
+    ends = (out.eq(d.eos()).int().argmax(1) + 1).tolist()
+    assert min(ends) == 1 and len(set(ends)) >= 4, ends  # rows leave the batch at many steps
+    assert out.size(1) == max(ends)
+    for i, t in enumerate(toks):
+        alone = model.greedy_translate(t[None], src_lang[:1], tgt_lang[:1], banned=(task.mask_idx,))[0]
+        assert torch.equal(out[i, :len(alone)], alone), i
+        assert out[i, len(alone):].eq(d.pad()).all(), i
+
+
 def generate(data, save, src, tgt):
     return run(["fairseq-generate", data, "--user-dir", USER_DIR, "--task", "unmt_xdomain",
                 "--langs", "aa,bb", "--source-lang", src, "--target-lang", tgt,
