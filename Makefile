@@ -46,8 +46,8 @@ $(STAMP): $(REQS)
 
 # Bytecode of this source tree, for every process the suite and the demo start: pip compiles what
 # it installs, not an editable tree, and where PYTHONDONTWRITEBYTECODE is set (as on some CI and
-# build machines) each process would compile the package's modules again, ~0.8 CPU-s per
-# fairseq-train. Only changed files are recompiled; a stale .pyc is never used (mtime check).
+# build machines) each process would compile the package's modules again (~0.25 CPU-s per
+# fairseq-train). Only changed files are recompiled; a stale .pyc is never used (mtime check).
 bytecode: install
 	@$(BIN)/python -m compileall -q fairseq_xdomain bench
 
