@@ -88,6 +88,23 @@ def tiny_parallel_bin(tmp_path_factory):
     return root / "bin"
 
 
+def cipher_pair_without_dev(root, n_train, n_valid=40, n_test=40):
+    """A generated cipher pair aa/bb binarized under ROOT/bin with monolingual valid text, a
+    parallel test set and NO parallel dev set (what round-trip BLEU selects on); returns
+    (raw folder, data folder)."""
+    from fairseq_xdomain.preprocess.binarize import binarize
+    from fairseq_xdomain.synthetic import write_cipher_pair
+
+    raw, data = Path(root) / "raw", Path(root) / "bin"
+    write_cipher_pair(raw, n_train=n_train, n_valid=n_valid, n_test=n_test, vocab_size=60, seed=1)
+    langs = ("aa", "bb")
+    binarize(data, None, {x: raw / f"train.{x}" for x in langs},
+             valid={x: raw / f"valid.aa-bb.{x}" for x in langs},
+             parallel={"test": {x: raw / f"test.aa-bb.{x}" for x in langs}})
+    assert not list(data.glob("valid.*"))
+    return raw, data
+
+
 def parser_of(main, argv=()):
     """The ``argparse`` parser a console ``main`` builds (caught at ``parse_args``)."""
 

@@ -16,7 +16,7 @@ import re
 
 import pytest
 import torch
-from conftest import USER_DIR, run
+from conftest import USER_DIR, cipher_pair_without_dev, run
 
 from fairseq_xdomain.round_trip import (
     add_round_trip_stats,
@@ -120,17 +120,9 @@ def test_pivot_language():
 def mono_only(tmp_path_factory):
     """Cipher pair aa/bb (400 training sentences each), monolingual valid (40 each), a parallel
     test set and NO parallel dev set."""
-    from fairseq_xdomain.preprocess.binarize import binarize
-    from fairseq_xdomain.synthetic import write_cipher_pair
-
     root = tmp_path_factory.mktemp("rt")
-    raw = root / "raw"
-    write_cipher_pair(raw, n_train=400, n_valid=40, n_test=40, vocab_size=60, seed=1)
-    langs = ("aa", "bb")
-    binarize(root / "bin", None, {x: raw / f"train.{x}" for x in langs},
-             valid={x: raw / f"valid.aa-bb.{x}" for x in langs},
-             parallel={"test": {x: raw / f"test.aa-bb.{x}" for x in langs}})
-    return {"root": root, "raw": raw, "data": root / "bin"}
+    raw, data = cipher_pair_without_dev(root, n_train=400)
+    return {"root": root, "raw": raw, "data": data}
 
 
 def train_args(data, save, epochs=EPOCHS):

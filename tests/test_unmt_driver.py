@@ -11,7 +11,7 @@ import json
 import shutil
 
 import pytest
-from conftest import REPO, run, write_lines
+from conftest import REPO, cipher_pair_without_dev, run, write_lines
 
 from fairseq_xdomain.common.atomic import write_json
 from fairseq_xdomain.experiments import cli
@@ -120,18 +120,8 @@ def test_unmt_and_mlm_input_errors(tmp_path):
 def cipher(tmp_path_factory):
     """A small cipher pair (aa, bb) WITHOUT a parallel dev set (monolingual valid text, a
     parallel test set), and a baseline folder holding only aa (same dictionary)."""
-    from fairseq_xdomain.preprocess.binarize import binarize
-    from fairseq_xdomain.synthetic import write_cipher_pair
-
     root = tmp_path_factory.mktemp("unmt_driver")
-    raw = root / "raw"
-    write_cipher_pair(raw, n_train=1000, n_valid=40, n_test=40, vocab_size=60, seed=1)
-    langs = ("aa", "bb")
-    data = root / "bin"
-    binarize(data, None, {x: raw / f"train.{x}" for x in langs},
-             valid={x: raw / f"valid.aa-bb.{x}" for x in langs},
-             parallel={"test": {x: raw / f"test.aa-bb.{x}" for x in langs}})
-    assert not list(data.glob("valid.*"))
+    _, data = cipher_pair_without_dev(root, n_train=1000)
     base = root / "base"
     base.mkdir()
     shutil.copy(data / "dict.txt", base / "dict.txt")

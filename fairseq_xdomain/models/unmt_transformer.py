@@ -255,15 +255,13 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
         tokens = src_tokens.new_full((bsz, 1), eos)
         state: dict[str, dict[str, Tensor | None]] = {}
         banned = torch.tensor(sorted({pad, dictionary.bos(), *banned}), device=src_tokens.device)
-        steps = 0
-        for step in range(out.size(1)):
+        for step in range(out.size(1)):  # the last step ends every sentence (its length limit)
             logits, _ = self.decoder(tokens, enc, incremental_state=state)
             logits = logits[:, -1, :]
             logits.index_fill_(1, banned, float("-inf"))
             nxt = logits.argmax(-1)
             nxt = torch.where(max_lens <= step + 1, torch.full_like(nxt, eos), nxt)
             out[rows, step] = nxt.to(out.dtype)
-            steps = step + 1
             done = nxt.eq(eos)
             if bool(done.all()):
                 break
@@ -273,7 +271,7 @@ class UnmtTransformerModel(FairseqEncoderDecoderModel):
                 rows, tokens, max_lens = rows[keep], tokens[keep], max_lens[keep]
                 enc = self.encoder.reorder_encoder_out(enc, keep)
                 self.decoder.reorder_incremental_state_scripting(state, keep)
-        return out[:, :steps]
+        return out[:, :step + 1]
 
 
 @register_model_architecture("unmt_transformer", "unmt_transformer")
